@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+//
+// colpali-pg: visual document retrieval on PostgreSQL.
+//
+// Layering (one way only):
+//   executables  colpali, colpali-ingest
+//        |
+//   libraries    ColPaliIngest -> ColPaliSearch -> ColPaliStorage
+//                      \-> ColPaliModel            |
+//        |                                         |
+//   kernels      ColPaliKernels (C, shared with the Postgres extension in sql/)
+import PackageDescription
+
+// The scoring kernels rely on full unrolling of their tile loops to keep
+// accumulators in registers; build them optimised even in debug builds.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3"])]
+
+let package = Package(
+    name: "colpali-pg",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "colpali", targets: ["ColPaliCLI"]),
+        .library(name: "ColPaliKernels", targets: ["ColPaliKernels"]),
+        .library(name: "ColPaliStorage", targets: ["ColPaliStorage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // The one MaxSim / binary-code kernel, in C: compiled into the
+        // Postgres extension by sql/Makefile and linked into Swift here.
+        .target(name: "ColPaliKernels", cSettings: kernelFlags),
+
+        // Postgres: connection settings, the private local cluster,
+        // migrations, and the typed encoding of multi-vectors.
+        .target(
+            name: "ColPaliStorage",
+            dependencies: [
+                "ColPaliKernels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // The `colpali` command line.
+        .executableTarget(
+            name: "ColPaliCLI",
+            dependencies: [
+                "ColPaliStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Shared test helpers: a real Postgres for integration tests, fixture paths.
+        .target(
+            name: "TestSupport",
+            dependencies: ["ColPaliStorage", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "ColPaliKernelsTests", dependencies: ["ColPaliKernels"]),
+        .testTarget(name: "ColPaliStorageTests", dependencies: ["ColPaliStorage", "TestSupport"]),
+        .testTarget(name: "ColPaliCLITests", dependencies: ["ColPaliCLI", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,37 @@
+import ArgumentParser
+import ColPaliStorage
+import Foundation
+
+/// How commands end when something is wrong: one line on stderr.
+enum ErrorReporter {
+    static func exit<Command: ParsableCommand>(with error: any Error, command: Command.Type) -> Never {
+        let name = Command.configuration.commandName ?? "colpali"
+        let code = Command.exitCode(for: error)
+        // --help and --version arrive as "errors" with a success status.
+        if code == .success {
+            print(Command.fullMessage(for: error))
+            Foundation.exit(0)
+        }
+        let message: String
+        if error is StorageError || error is CLIError {
+            message = String(describing: error)
+        } else if code == .validationFailure || isParserError(error) {
+            message = Command.message(for: error) + " (see '\(name) --help')"
+        } else {
+            message = Command.message(for: error)
+        }
+        let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        FileHandle.standardError.write(Data("\(name): \(oneLine)\n".utf8))
+        Foundation.exit(code == .success ? 1 : code.rawValue)
+    }
+
+    private static func isParserError(_ error: any Error) -> Bool {
+        String(reflecting: type(of: error)).contains("ArgumentParser")
+    }
+}
+
+/// Errors of the command line itself.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,108 @@
+/*
+ * AVX2 + FMA MaxSim, for x86 CPUs without AVX-512. Tiles of 2 query rows x 4
+ * document rows (8 accumulators: AVX2 has only 16 vector registers), ragged
+ * edges reuse the last valid row, the dimension tail is a masked load.
+ */
+#include "kernels_internal.h"
+
+#if COLPALI_X86
+#include <immintrin.h>
+#include <math.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* Lane x of the result is the sum of acc[x]. */
+AVX2 static inline __m256 reduce8(const __m256 acc[8])
+{
+    __m256 h1 = _mm256_hadd_ps(acc[0], acc[1]);
+    __m256 h2 = _mm256_hadd_ps(acc[2], acc[3]);
+    __m256 h3 = _mm256_hadd_ps(acc[4], acc[5]);
+    __m256 h4 = _mm256_hadd_ps(acc[6], acc[7]);
+    __m256 h5 = _mm256_hadd_ps(h1, h2);
+    __m256 h6 = _mm256_hadd_ps(h3, h4);
+    return _mm256_add_ps(_mm256_permute2f128_ps(h5, h6, 0x20),
+                         _mm256_permute2f128_ps(h5, h6, 0x31));
+}
+
+AVX2 static inline __m256i tail_mask(int n)
+{
+    /* Lane l is loaded when l < n. */
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes);
+}
+
+/* <q_r, d_c> in lane r * 4 + c. */
+AVX2 static inline __m256 tile_dots(const float *const qr[2],
+                                    const float *const dr[4], int dim)
+{
+    __m256 acc[8];
+    for (int x = 0; x < 8; x++)
+        acc[x] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= dim; k += 8) {
+        __m256 q0 = _mm256_loadu_ps(qr[0] + k), q1 = _mm256_loadu_ps(qr[1] + k);
+        for (int c = 0; c < 4; c++) {
+            __m256 dv = _mm256_loadu_ps(dr[c] + k);
+            acc[c] = _mm256_fmadd_ps(q0, dv, acc[c]);
+            acc[4 + c] = _mm256_fmadd_ps(q1, dv, acc[4 + c]);
+        }
+    }
+    if (k < dim) {
+        __m256i m = tail_mask(dim - k);
+        __m256 q0 = _mm256_maskload_ps(qr[0] + k, m);
+        __m256 q1 = _mm256_maskload_ps(qr[1] + k, m);
+        for (int c = 0; c < 4; c++) {
+            __m256 dv = _mm256_maskload_ps(dr[c] + k, m);
+            acc[c] = _mm256_fmadd_ps(q0, dv, acc[c]);
+            acc[4 + c] = _mm256_fmadd_ps(q1, dv, acc[4 + c]);
+        }
+    }
+    return reduce8(acc);
+}
+
+AVX2 int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd,
+                             int dim, float *row_max)
+{
+    const int chunk = colpali_doc_chunk_rows(dim);
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 poison = zero;
+    for (int i = 0; i < nq; i++)
+        row_max[i] = -INFINITY;
+
+    for (int j0 = 0; j0 < nd; j0 += chunk) {
+        const int j1 = j0 + chunk < nd ? j0 + chunk : nd;
+        colpali_prefetcher next = colpali_prefetch_plan(
+            d, j1, nd, chunk, dim, ((nq + 1) / 2) * ((j1 - j0 + 3) / 4));
+        for (int i0 = 0; i0 < nq; i0 += 2) {
+            const float *qr[2];
+            for (int r = 0; r < 2; r++) {
+                int i = i0 + r < nq ? i0 + r : nq - 1;
+                qr[r] = q + (size_t)i * dim;
+            }
+            __m256 best = _mm256_set1_ps(-INFINITY);
+            for (int j = j0; j < j1; j += 4) {
+                const float *dr[4];
+                for (int c = 0; c < 4; c++) {
+                    int jj = j + c < j1 ? j + c : j1 - 1;
+                    dr[c] = d + (size_t)jj * dim;
+                }
+                colpali_prefetch_step(&next);
+                __m256 dots = tile_dots(qr, dr, dim);
+                poison = _mm256_fmadd_ps(dots, zero, poison);
+                best = _mm256_max_ps(best, dots);
+            }
+            /* Fold the four document lanes within each 128-bit half (one row each). */
+            best = _mm256_max_ps(best, _mm256_permute_ps(best, 0x4E));
+            best = _mm256_max_ps(best, _mm256_permute_ps(best, 0xB1));
+            float lanes[8];
+            _mm256_storeu_ps(lanes, best);
+            for (int r = 0; r < 2 && i0 + r < nq; r++)
+                if (lanes[r * 4] > row_max[i0 + r])
+                    row_max[i0 + r] = lanes[r * 4];
+        }
+    }
+    __m256 unordered = _mm256_cmp_ps(poison, poison, _CMP_UNORD_Q);
+    return _mm256_movemask_ps(unordered) ? COLPALI_NONFINITE : COLPALI_OK;
+}
+
+#endif

@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Opening connections: a quick probe that fails fast with a clear message,
+/// then a pooled client for the real work.
+public enum Database {
+    /// One direct connection, for checks and for work that needs a single
+    /// session (migrations, advisory locks, LISTEN). Fails fast when the server
+    /// cannot be reached.
+    public static func withConnection<T: Sendable>(
+        _ settings: ConnectionSettings,
+        logger: Logger,
+        _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: settings.connectionConfiguration, id: 1, logger: logger)
+        } catch {
+            throw DatabaseErrors.connectionFailure(error, settings: settings)
+        }
+        do {
+            let result = try await body(connection)
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// A connection pool for the duration of `body`. The server is probed
+    /// first, so an unreachable database is one clear error rather than a
+    /// minute of pool retries.
+    public static func withClient<T: Sendable>(
+        _ settings: ConnectionSettings,
+        logger: Logger,
+        maximumConnections: Int = 4,
+        _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
+        try await withConnection(settings, logger: logger) { _ in }
+        var configuration = settings.clientConfiguration
+        configuration.options.maximumConnections = maximumConnections
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Everything the storage layer reports to users. Each case renders as one
+/// line that says what went wrong and what to do about it.
+public enum StorageError: Error, CustomStringConvertible, Sendable {
+    case invalidDatabaseURL(String, reason: String)
+    case unreachable(target: String, reason: String)
+    case authenticationFailed(target: String, reason: String)
+    case databaseMissing(target: String, database: String)
+    case extensionNotInstalled(reason: String)
+    case extensionMissing(database: String)
+    case extensionPrivilege(reason: String)
+    case schemaBehind(current: Int, required: Int)
+    case schemaAhead(current: Int, known: Int)
+    case migrationsNotFound(searched: [String])
+    case invalidMigrationFile(String, reason: String)
+    case tamperedMigration(file: String, applied: String, onDisk: String)
+    case migrationFailed(file: String, reason: String)
+    case postgresNotInstalled(searched: [String])
+    case clusterCommandFailed(command: String, output: String)
+    case clusterUnusable(reason: String)
+    case query(String)
+
+    public var description: String {
+        switch self {
+        case .invalidDatabaseURL(let url, let reason):
+            return "invalid database URL '\(url)': \(reason) (expected postgresql://user:password@host:port/database)"
+        case .unreachable(let target, let reason):
+            return "cannot reach the database at \(target): \(reason). Is the server running? "
+                + "Unset DATABASE_URL to use the local database (`colpali db start`)."
+        case .authenticationFailed(let target, let reason):
+            return "the database at \(target) refused the login: \(reason). Check the user and password in DATABASE_URL."
+        case .databaseMissing(let target, let database):
+            return "the server at \(target) has no database '\(database)': create it (createdb \(database)) or fix DATABASE_URL."
+        case .extensionNotInstalled(let reason):
+            return "the colpali extension is not installed on the database server (\(reason)): "
+                + "build and install it with `make -C sql && sudo make -C sql install`, then run `colpali migrate`."
+        case .extensionMissing(let database):
+            return "database '\(database)' does not have the colpali extension: run `colpali migrate`."
+        case .extensionPrivilege(let reason):
+            return "not allowed to create the colpali extension (\(reason)): "
+                + "ask a superuser to run CREATE EXTENSION colpali in this database, then run `colpali migrate`."
+        case .schemaBehind(let current, let required):
+            return "the database schema is at version \(current) but this colpali needs version \(required): run `colpali migrate`."
+        case .schemaAhead(let current, let known):
+            return "the database schema is at version \(current), newer than this colpali knows (\(known)): upgrade colpali."
+        case .migrationsNotFound(let searched):
+            return "cannot find the migrations directory (looked in \(searched.joined(separator: ", "))): "
+                + "set COLPALI_MIGRATIONS_DIR to the repository's migrations/ folder."
+        case .invalidMigrationFile(let file, let reason):
+            return "migration file \(file) is not usable: \(reason)"
+        case .tamperedMigration(let file, let applied, let onDisk):
+            return "migration \(file) was changed after it was applied (checksum \(applied.prefix(12)) in the database, "
+                + "\(onDisk.prefix(12)) on disk): restore the original file and put changes in a new migration."
+        case .migrationFailed(let file, let reason):
+            return "migration \(file) failed and was rolled back: \(reason)"
+        case .postgresNotInstalled(let searched):
+            return "PostgreSQL server programs (initdb, pg_ctl) not found in \(searched.joined(separator: ", ")): "
+                + "install them with scripts/install-system-packages.sh, or set DATABASE_URL to an existing server."
+        case .clusterCommandFailed(let command, let output):
+            let detail = output.split(separator: "\n").last.map(String.init) ?? ""
+            return "\(command) failed: \(detail.isEmpty ? "no output" : detail)"
+        case .clusterUnusable(let reason):
+            return "the local database cannot be used: \(reason)"
+        case .query(let message):
+            return message
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The `colpali` binary as users run it: clear one-line errors, exit codes,
+/// and the local database lifecycle.
+@Suite(.serialized) struct CommandLineTests {
+    let colpali = RepositoryPaths.executable("colpali")
+    let environment = ["COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path, "DATABASE_URL": ""]
+
+    func run(_ arguments: [String], in directory: URL? = nil, extra: [String: String] = [:]) async throws
+        -> (status: Int32, output: String, error: String) {
+        try await ChildProcess.run(colpali, arguments, environment: environment.merging(extra) { $1 },
+                                   currentDirectory: directory)
+    }
+
+    func expectOneLineError(_ result: (status: Int32, output: String, error: String), containing text: String) {
+        #expect(result.status != 0)
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.error)")
+        #expect(result.error.hasPrefix("colpali: "))
+        #expect(result.error.contains(text), "stderr: \(result.error)")
+        #expect(!result.error.contains("Fatal error"))
+    }
+
+    @Test func unknownSubcommandAndFlag() async throws {
+        expectOneLineError(try await run(["frobnicate"]), containing: "frobnicate")
+        expectOneLineError(try await run(["db", "start", "--no-such-flag"]), containing: "--no-such-flag")
+        expectOneLineError(try await run(["migrate", "--database-url"]), containing: "database-url")
+    }
+
+    @Test func unreachableDatabaseURL() async throws {
+        let refused = try await run(["migrate", "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+        expectOneLineError(refused, containing: "cannot reach the database at postgresql://nobody@127.0.0.1:1/none")
+        let fromEnvironment = try await run(["migrate"], extra: ["DATABASE_URL": "postgresql://u:secret@127.0.0.1:1/x"])
+        expectOneLineError(fromEnvironment, containing: "connection refused")
+        #expect(!fromEnvironment.error.contains("secret"))
+        expectOneLineError(try await run(["migrate", "--database-url", "mysql://x"]), containing: "invalid database URL")
+    }
+
+    @Test func localDatabaseLifecycle() async throws {
+        let project = try RepositoryPaths.temporaryDirectory("colpali-cli")
+        defer {
+            _ = try? FileManager.default.removeItem(at: project)
+        }
+        let dataDir = ["--data-dir", project.appendingPathComponent(".colpali").path]
+        let notYet = try await run(["db", "status"] + dataDir)
+        #expect(notYet.status == 3)
+        let started = try await run(["db", "start"] + dataDir)
+        #expect(started.status == 0, "\(started.error)")
+        #expect(started.output.contains("local database started"))
+        let again = try await run(["db", "start"] + dataDir)
+        #expect(again.status == 0)
+        #expect(again.output.contains("already running"))
+        let url = try await run(["db", "url"] + dataDir).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(url.hasPrefix("postgresql:///colpali?host="))
+        let migrate = try await run(["migrate", "--database-url", url])
+        #expect(migrate.status == 0)
+        #expect(migrate.output.contains("schema is current"))
+        let status = try await run(["migrate", "--status"] + dataDir)
+        #expect(status.output.contains("applied  0001_core.sql"))
+        let stopped = try await run(["db", "stop"] + dataDir)
+        #expect(stopped.output.contains("local database stopped"))
+        #expect(try await run(["db", "status"] + dataDir).status == 3)
+        #expect(try await run(["db", "stop"] + dataDir).output.contains("was not running"))
+        // Nothing of this cluster is left running.
+        let leftovers = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", project.path])
+        #expect(leftovers.output.isEmpty)
+    }
+
+    @Test func databaseWithoutTheExtensionIsExplained() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: false)
+        let result = try await run(["migrate", "--status", "--database-url", TestPostgres.url(of: settings)])
+        #expect(result.status == 0)
+        #expect(result.output.contains("pending  0001_core.sql"))
+    }
+}

@@ -1,0 +1,110 @@
+import ColPaliKernels
+import Testing
+
+/// The C kernels against a straightforward double-precision reference, on
+/// every instruction set this CPU has, over randomised shapes.
+@Suite(.serialized)
+struct MaxSimKernelTests {
+    static let isas = (["scalar", "avx2", "avx512"] as [String]).filter { colpali_kernel_force_isa($0) == 0 }
+
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 33
+        }
+        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
+        mutating func float() -> Float { Float(next() % 2_000_001) / 1_000_000 - 1 }
+        mutating func matrix(_ rows: Int, _ dim: Int) -> [Float] { (0..<rows * dim).map { _ in float() } }
+    }
+
+    static func referenceMaxSim(_ q: [Float], _ nq: Int, _ d: [Float], _ nd: Int, _ dim: Int) -> Double {
+        var total = 0.0
+        for i in 0..<nq {
+            var best = -Double.infinity
+            for j in 0..<nd {
+                var s = 0.0
+                for k in 0..<dim { s += Double(q[i * dim + k]) * Double(d[j * dim + k]) }
+                best = max(best, s)
+            }
+            total += best
+        }
+        return total
+    }
+
+    static func withEveryISA(_ body: (String) throws -> Void) rethrows {
+        defer { _ = colpali_kernel_force_isa(isas.last!) }
+        for isa in isas {
+            #expect(colpali_kernel_force_isa(isa) == 0)
+            try body(isa)
+        }
+    }
+
+    @Test func picksTheBestAvailableKernel() {
+        #expect(Self.isas.contains(String(cString: colpali_kernel_isa())))
+        #expect(colpali_kernel_force_isa("no-such-isa") == -1)
+    }
+
+    @Test func matchesDoublePrecisionReferenceOnRandomShapes() {
+        var rng = Generator(state: 42)
+        var shapes: [(Int, Int, Int)] = [(20, 1030, 128), (1, 1, 1), (64, 2048, 320), (3, 5, 17), (4, 4, 16)]
+        for _ in 0..<40 { shapes.append((rng.int(1...64), rng.int(1...2048), rng.int(1...1024))) }
+        for (nq, nd, dim) in shapes {
+            let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+            let expected = Self.referenceMaxSim(q, nq, d, nd, dim)
+            Self.withEveryISA { isa in
+                var score: Float = 0
+                #expect(colpali_maxsim(q, Int32(nq), d, Int32(nd), Int32(dim), &score) == Int32(COLPALI_OK))
+                let relative = abs(Double(score) - expected) / max(1e-6, abs(expected))
+                #expect(relative <= 1e-4, "\(isa) nq=\(nq) nd=\(nd) dim=\(dim): \(score) vs \(expected)")
+            }
+        }
+    }
+
+    @Test func rowMaximaSumToTheScore() {
+        var rng = Generator(state: 7)
+        let (nq, nd, dim) = (9, 77, 130)
+        let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+        Self.withEveryISA { _ in
+            var rows = [Float](repeating: 0, count: nq)
+            #expect(colpali_maxsim_rowmax(q, Int32(nq), d, Int32(nd), Int32(dim), &rows) == Int32(COLPALI_OK))
+            var score: Float = 0
+            _ = colpali_maxsim(q, Int32(nq), d, Int32(nd), Int32(dim), &score)
+            #expect(abs(rows.reduce(0, +) - score) <= 1e-4 * abs(score))
+            for i in 0..<nq {
+                let best = (0..<nd).map { j in (0..<dim).reduce(0.0) { $0 + Double(q[i * dim + $1]) * Double(d[j * dim + $1]) } }.max()!
+                #expect(abs(Double(rows[i]) - best) <= 1e-4 * max(1, abs(best)))
+            }
+        }
+    }
+
+    @Test func similarityMatrixHoldsEveryDotProduct() {
+        var rng = Generator(state: 9)
+        let (nq, nd, dim) = (3, 11, 19)
+        let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+        var out = [Float](repeating: 0, count: nq * nd)
+        colpali_similarity(q, Int32(nq), d, Int32(nd), Int32(dim), &out)
+        for i in 0..<nq {
+            for j in 0..<nd {
+                let dot = (0..<dim).reduce(Float(0)) { $0 + q[i * dim + $1] * d[j * dim + $1] }
+                #expect(abs(out[i * nd + j] - dot) <= 1e-5)
+            }
+        }
+    }
+
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func reportsNonFiniteDocuments(bad: Float) {
+        var rng = Generator(state: 3)
+        let (nq, nd, dim) = (5, 37, 128)
+        let q = rng.matrix(nq, dim)
+        for position in [0, 36 * dim + 127, 17 * dim + 64] {
+            var d = rng.matrix(nd, dim)
+            d[position] = bad
+            Self.withEveryISA { isa in
+                var score: Float = 0
+                #expect(colpali_maxsim(q, Int32(nq), d, Int32(nd), Int32(dim), &score) == Int32(COLPALI_NONFINITE), "\(isa)")
+            }
+            #expect(colpali_find_nonfinite(d, d.count) == position)
+        }
+    }
+}

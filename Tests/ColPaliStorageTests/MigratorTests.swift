@@ -1,0 +1,153 @@
+import ColPaliStorage
+import Foundation
+import PostgresNIO
+import Testing
+import TestSupport
+
+@Suite struct MigratorTests {
+    let logger = TestPostgres.logger
+
+    func tables(_ settings: ConnectionSettings) async throws -> Set<String> {
+        try await Database.withConnection(settings, logger: logger) { connection in
+            var names = Set<String>()
+            let rows = try await connection.query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", logger: logger)
+            for try await name in rows.decode(String.self) { names.insert(name) }
+            return names
+        }
+    }
+
+    @Test func emptyDatabaseGetsTheSchemaThenNothingMore() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: false)
+        let migrator = try TestPostgres.migrator()
+        let first = try await migrator.migrate(settings)
+        #expect(first.applied.map(\.version) == migrator.migrations.map(\.version))
+        #expect(try await tables(settings).isSuperset(of: ["documents", "pages", "schema_migrations"]))
+        let second = try await migrator.migrate(settings)
+        #expect(second.applied.isEmpty)
+        #expect(second.currentVersion == migrator.latestVersion)
+        try await Database.withConnection(settings, logger: logger) { connection in
+            try await migrator.requireCurrent(on: connection)
+            let rows = try await connection.query("SELECT extname FROM pg_extension WHERE extname = 'colpali'", logger: logger)
+            #expect(try await rows.collect().count == 1)
+        }
+    }
+
+    @Test func concurrentMigrationsApplyOnce() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: false)
+        let migrator = try TestPostgres.migrator()
+        async let a = migrator.migrate(settings)
+        async let b = migrator.migrate(settings)
+        let reports = try await [a, b]
+        #expect(reports.map(\.applied.count).sorted() == [0, migrator.migrations.count])
+    }
+
+    @Test func editedAppliedMigrationIsRefusedNamingTheFile() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: true)
+        var migrations = try Migration.load(from: RepositoryPaths.migrations)
+        let original = migrations[0]
+        migrations[0] = try Migration(fileName: original.fileName, contents: Data((original.sql + "\n-- edited\n").utf8))
+        let tampered = Migrator(migrations: migrations, logger: logger)
+        do {
+            _ = try await tampered.migrate(settings)
+            Issue.record("a changed migration was accepted")
+        } catch let error as StorageError {
+            #expect(error.description.contains(original.fileName))
+            #expect(error.description.contains("changed after it was applied"))
+        }
+    }
+
+    @Test func schemaBehindAndAheadAreReported() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: true)
+        let all = try Migration.load(from: RepositoryPaths.migrations)
+        let extra = try Migration(fileName: String(format: "%04d_future.sql", all.count + 1),
+                                  contents: Data("CREATE TABLE future_table (x int);".utf8))
+        let newer = Migrator(migrations: all + [extra], logger: logger)
+        try await Database.withConnection(settings, logger: logger) { connection in
+            do {
+                try await newer.requireCurrent(on: connection)
+                Issue.record("schema behind not reported")
+            } catch let error as StorageError {
+                #expect(error.description.contains("run `colpali migrate`"))
+            }
+        }
+        _ = try await newer.migrate(settings)
+        let older = Migrator(migrations: all, logger: logger)
+        try await Database.withConnection(settings, logger: logger) { connection in
+            do {
+                try await older.requireCurrent(on: connection)
+                Issue.record("schema ahead not reported")
+            } catch let error as StorageError {
+                #expect(error.description.contains("newer than this colpali knows"))
+            }
+        }
+    }
+
+    @Test func failingMigrationRollsBackEntirely() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: true)
+        let all = try Migration.load(from: RepositoryPaths.migrations)
+        let broken = try Migration(fileName: String(format: "%04d_broken.sql", all.count + 1),
+                                   contents: Data("CREATE TABLE half_done (x int);\nSELECT no_such_function();".utf8))
+        do {
+            _ = try await Migrator(migrations: all + [broken], logger: logger).migrate(settings)
+            Issue.record("broken migration succeeded")
+        } catch let error as StorageError {
+            #expect(error.description.contains(broken.fileName))
+        }
+        #expect(try await !tables(settings).contains("half_done"))
+    }
+
+    @Test func missingExtensionOnTheServerIsExplained() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: false)
+        let bad = try Migration(fileName: "0001_core.sql",
+                                contents: Data("CREATE EXTENSION IF NOT EXISTS colpali_not_installed;".utf8))
+        do {
+            _ = try await Migrator(migrations: [bad], logger: logger).migrate(settings)
+            Issue.record("missing extension not reported")
+        } catch let error as StorageError {
+            #expect(error.description.contains("not installed on the database server"))
+            #expect(error.description.contains("make -C sql"))
+        }
+    }
+
+    @Test func schemaKeepsDocumentsAndPagesConsistent() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: true)
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("""
+                INSERT INTO documents (source_uri, content_hash, model, prompt_format, embedding_dim, status)
+                VALUES ('file:///a.pdf', decode(repeat('ab', 32), 'hex'), 'm', 'transformers', 2, 'ready')
+                """, logger: logger)
+            try await c.query("""
+                INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
+                SELECT id, 1, 10, 10, '{{1,-1},{0.5,2}}'::real[], 1 FROM documents
+                """, logger: logger)
+            // The codes are derived by the extension.
+            let codes = try await c.query("SELECT encode(embedding_codes, 'hex') FROM pages", logger: logger)
+                .collect().first?.decode(String.self)
+            #expect(codes == "80c0")
+            // Same document hash twice, same page twice, and a 1-D embedding are refused.
+            await #expect(throws: (any Error).self) {
+                try await c.query("""
+                    INSERT INTO documents (source_uri, content_hash, model, prompt_format, embedding_dim)
+                    VALUES ('file:///b.pdf', decode(repeat('ab', 32), 'hex'), 'm', 'transformers', 2)
+                    """, logger: logger)
+            }
+            await #expect(throws: (any Error).self) {
+                try await c.query("""
+                    INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
+                    SELECT id, 1, 10, 10, '{{1,1}}'::real[], 0 FROM documents
+                    """, logger: logger)
+            }
+            await #expect(throws: (any Error).self) {
+                try await c.query("""
+                    INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
+                    SELECT id, 2, 10, 10, '{1,1}'::real[], 0 FROM documents
+                    """, logger: logger)
+            }
+            // Deleting the document deletes its pages.
+            try await c.query("DELETE FROM documents", logger: logger)
+            let left = try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first?.decode(Int.self)
+            #expect(left == 0)
+        }
+    }
+}

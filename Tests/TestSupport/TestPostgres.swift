@@ -1,0 +1,82 @@
+import ColPaliStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A real PostgreSQL for integration tests. `COLPALI_TEST_DATABASE_URL`
+/// names a server with the colpali extension installed (scripts/test.sh
+/// starts one); without it, the first test to ask starts a private cluster
+/// under /tmp that is stopped when the test process exits. Each test gets a
+/// database of its own.
+public enum TestPostgres {
+    public static let logger: Logger = {
+        var logger = Logger(label: "colpali-tests")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// Settings of the server's maintenance database.
+    public static func server() async throws -> ConnectionSettings {
+        try await SharedServer.shared.settings()
+    }
+
+    /// A new, empty database; with `migrated`, at the current schema.
+    public static func freshDatabase(migrated: Bool = true) async throws -> ConnectionSettings {
+        let server = try await server()
+        let name = "test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        try await Database.withConnection(server, logger: logger) { connection in
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+        let settings = server.with(database: name)
+        if migrated {
+            _ = try await migrator().migrate(settings)
+        }
+        return settings
+    }
+
+    public static func migrator() throws -> Migrator {
+        Migrator(migrations: try Migration.load(from: RepositoryPaths.migrations), logger: logger)
+    }
+
+    /// The URL form of some settings, for child processes.
+    public static func url(of settings: ConnectionSettings) -> String {
+        switch settings.endpoint {
+        case .unixSocket(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            return "postgresql:///\(settings.database)?host=\(directory)&user=\(settings.username)"
+        case .tcp(let host, let port):
+            let password = settings.password.map { ":\($0)" } ?? ""
+            return "postgresql://\(settings.username)\(password)@\(host):\(port)/\(settings.database)?sslmode=disable"
+        }
+    }
+}
+
+private nonisolated(unsafe) var clusterToStop: LocalCluster?
+
+private actor SharedServer {
+    static let shared = SharedServer()
+    private var task: Task<ConnectionSettings, any Error>?
+
+    func settings() async throws -> ConnectionSettings {
+        if let task { return try await task.value }
+        let task = Task { try await Self.start() }
+        self.task = task
+        return try await task.value
+    }
+
+    private static func start() async throws -> ConnectionSettings {
+        let environment = ProcessInfo.processInfo.environment
+        if let url = environment["COLPALI_TEST_DATABASE_URL"], !url.isEmpty {
+            return try ConnectionSettings(url: url).with(database: "postgres")
+        }
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-tests")
+        let cluster = try LocalCluster(dataDirectory: directory)
+        clusterToStop = cluster
+        atexit {
+            _ = try? clusterToStop?.stop()
+            if let root = clusterToStop?.dataDirectory { try? FileManager.default.removeItem(at: root) }
+        }
+        _ = try await cluster.open(logger: TestPostgres.logger)
+        return cluster.connectionSettings.with(database: "postgres")
+    }
+}

@@ -1,0 +1,93 @@
+/*
+ * Binary codes in SQL: sign-bit quantisation and the two prefilter scores.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "colpali_kernels.h"
+#include "multivector.h"
+
+/* The number of rows in a code, or an ERROR when it is not a whole number. */
+static int
+code_rows(bytea *codes, int dim, const char *func, const char *what)
+{
+	Size		len = VARSIZE_ANY_EXHDR(codes);
+	Size		row_bytes = colpali_code_bytes(dim);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: %s codes are empty", func, what)));
+	if (len % row_bytes != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: %s codes are %zu bytes, not a whole number of %zu-byte rows (dim %d)",
+						func, what, (size_t) len, (size_t) row_bytes, dim)));
+	if (len / row_bytes > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: %s codes have too many rows", func, what)));
+	return (int) (len / row_bytes);
+}
+
+static void
+check_dim(int dim, const char *func)
+{
+	if (dim < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: dim must be at least 1, got %d", func, dim)));
+}
+
+PG_FUNCTION_INFO_V1(binary_quantize);
+Datum
+binary_quantize(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	MultiVector mv = multivector_from_array(a, "binary_quantize", "argument");
+	Size		nbytes = colpali_code_bytes(mv.dim) * (Size) mv.rows;
+	bytea	   *result;
+
+	multivector_check_finite(mv, "binary_quantize", "argument");
+	result = (bytea *) palloc(VARHDRSZ + nbytes);
+	SET_VARSIZE(result, VARHDRSZ + nbytes);
+	colpali_binary_quantize(mv.values, mv.rows, mv.dim, (uint8_t *) VARDATA(result));
+	PG_RETURN_BYTEA_P(result);
+}
+
+PG_FUNCTION_INFO_V1(maxsim_hamming);
+Datum
+maxsim_hamming(PG_FUNCTION_ARGS)
+{
+	bytea	   *qc = PG_GETARG_BYTEA_PP(0);
+	bytea	   *dc = PG_GETARG_BYTEA_PP(1);
+	int			dim = PG_GETARG_INT32(2);
+	int			nq,
+				nd;
+
+	check_dim(dim, "maxsim_hamming");
+	nq = code_rows(qc, dim, "maxsim_hamming", "query");
+	nd = code_rows(dc, dim, "maxsim_hamming", "document");
+	PG_RETURN_FLOAT4(colpali_maxsim_hamming((const uint8_t *) VARDATA_ANY(qc), nq,
+											(const uint8_t *) VARDATA_ANY(dc), nd, dim));
+}
+
+PG_FUNCTION_INFO_V1(maxsim_binary);
+Datum
+maxsim_binary(PG_FUNCTION_ARGS)
+{
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
+	bytea	   *dc = PG_GETARG_BYTEA_PP(1);
+	MultiVector query = multivector_from_array(qa, "maxsim_binary", "query");
+	int			nd;
+
+	multivector_check_finite(query, "maxsim_binary", "query");
+	nd = code_rows(dc, query.dim, "maxsim_binary", "document");
+	PG_RETURN_FLOAT4(colpali_maxsim_binary(query.values, query.rows,
+										   (const uint8_t *) VARDATA_ANY(dc), nd,
+										   query.dim));
+}

@@ -1,0 +1,107 @@
+/*
+ * Exact late-interaction scoring in SQL: maxsim and its per-token companions.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/memutils.h"
+
+#include "colpali_kernels.h"
+#include "multivector.h"
+
+/*
+ * The kernel reports NaN/Inf in the document without a separate pass over its
+ * values; on that rare path, re-scan to name the culprit, or report overflow.
+ */
+static void
+report_nonfinite_document(MultiVector doc, const char *func)
+{
+	multivector_check_finite(doc, func, "document");
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s: score overflows real (values too large)", func)));
+}
+
+PG_FUNCTION_INFO_V1(maxsim);
+Datum
+maxsim(PG_FUNCTION_ARGS)
+{
+	/* Each argument is detoasted exactly once, here. */
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *da = PG_GETARG_ARRAYTYPE_P(1);
+	MultiVector query = multivector_from_array(qa, "maxsim", "query");
+	MultiVector doc = multivector_from_array(da, "maxsim", "document");
+	float		score;
+
+	multivector_check_same_dim(query, doc, "maxsim");
+	multivector_check_finite(query, "maxsim", "query");
+	if (colpali_maxsim(query.values, query.rows, doc.values, doc.rows, doc.dim,
+					   &score) != COLPALI_OK)
+		report_nonfinite_document(doc, "maxsim");
+
+	PG_FREE_IF_COPY(qa, 0);
+	PG_FREE_IF_COPY(da, 1);
+	PG_RETURN_FLOAT4(score);
+}
+
+PG_FUNCTION_INFO_V1(maxsim_rowmax);
+Datum
+maxsim_rowmax(PG_FUNCTION_ARGS)
+{
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *da = PG_GETARG_ARRAYTYPE_P(1);
+	MultiVector query = multivector_from_array(qa, "maxsim_rowmax", "query");
+	MultiVector doc = multivector_from_array(da, "maxsim_rowmax", "document");
+	float	   *row_max;
+
+	multivector_check_same_dim(query, doc, "maxsim_rowmax");
+	multivector_check_finite(query, "maxsim_rowmax", "query");
+	row_max = palloc(sizeof(float) * query.rows);
+	if (colpali_maxsim_rowmax(query.values, query.rows, doc.values, doc.rows,
+							  doc.dim, row_max) != COLPALI_OK)
+		report_nonfinite_document(doc, "maxsim_rowmax");
+	PG_RETURN_ARRAYTYPE_P(multivector_make_array(row_max, query.rows, 0));
+}
+
+PG_FUNCTION_INFO_V1(similarity_matrix);
+Datum
+similarity_matrix(PG_FUNCTION_ARGS)
+{
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *da = PG_GETARG_ARRAYTYPE_P(1);
+	MultiVector query = multivector_from_array(qa, "similarity_matrix", "query");
+	MultiVector doc = multivector_from_array(da, "similarity_matrix", "document");
+	Size		cells = (Size) query.rows * doc.rows;
+	float	   *out;
+
+	multivector_check_same_dim(query, doc, "similarity_matrix");
+	multivector_check_finite(query, "similarity_matrix", "query");
+	multivector_check_finite(doc, "similarity_matrix", "document");
+	if (cells > MaxAllocSize / sizeof(float))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("similarity_matrix: %d x %d result is too large",
+						query.rows, doc.rows)));
+	out = palloc(cells * sizeof(float));
+	colpali_similarity(query.values, query.rows, doc.values, doc.rows, doc.dim, out);
+	PG_RETURN_ARRAYTYPE_P(multivector_make_array(out, query.rows, doc.rows));
+}
+
+PG_FUNCTION_INFO_V1(multivector_rows);
+Datum
+multivector_rows(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+
+	PG_RETURN_INT32(multivector_from_array(a, "multivector_rows", "argument").rows);
+}
+
+PG_FUNCTION_INFO_V1(multivector_dim);
+Datum
+multivector_dim(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+
+	PG_RETURN_INT32(multivector_from_array(a, "multivector_dim", "argument").dim);
+}

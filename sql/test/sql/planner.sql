@@ -1,0 +1,36 @@
+-- The planner uses maxsim in ORDER BY ... LIMIT, and may run it in parallel.
+CREATE TABLE pages (id int PRIMARY KEY, embedding real[] NOT NULL, codes bytea NOT NULL);
+ALTER TABLE pages ALTER COLUMN embedding SET STORAGE EXTERNAL;
+INSERT INTO pages
+SELECT i, e, binary_quantize(e)
+FROM generate_series(1, 50) i,
+     LATERAL (SELECT array_fill((i % 7 - 3)::real, ARRAY[4, 16]) AS e) s;
+ANALYZE pages;
+
+-- Top 3 by exact score: rows with i % 7 = 6 (value 3) against an all-ones query.
+SELECT id, maxsim(array_fill(1::real, ARRAY[2, 16]), embedding) AS score
+FROM pages ORDER BY maxsim(array_fill(1::real, ARRAY[2, 16]), embedding) DESC, id LIMIT 3;
+
+EXPLAIN (COSTS OFF)
+SELECT id FROM pages ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC LIMIT 10;
+
+-- With parallel query made cheap, the expensive function is pushed into workers.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT id FROM pages ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC LIMIT 10;
+SELECT id FROM pages ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC, id LIMIT 3;
+
+-- Two stages: prefilter candidates by codes, then rerank them exactly.
+EXPLAIN (COSTS OFF)
+WITH candidates AS (
+  SELECT id, embedding FROM pages
+  ORDER BY maxsim_hamming(binary_quantize('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[]), codes, 16) DESC
+  LIMIT 20)
+SELECT id FROM candidates
+ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC LIMIT 5;
+RESET ALL;
+
+DROP TABLE pages;

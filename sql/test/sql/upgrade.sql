@@ -1,0 +1,16 @@
+-- Upgrade path: install 1.0, then ALTER EXTENSION ... UPDATE to 1.1.
+DROP EXTENSION colpali;
+CREATE EXTENSION colpali VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'colpali';
+SELECT count(*) AS v11_functions FROM pg_proc WHERE proname IN ('maxsim_rowmax', 'similarity_matrix');
+ALTER EXTENSION colpali UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'colpali';
+SELECT maxsim_rowmax('{{1,0},{0,1}}'::real[], '{{1,0},{0,2}}'::real[]);
+
+-- Every function is immutable (or stable), strict where it takes arguments,
+-- parallel safe, and commented.
+SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel, p.procost,
+       obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
+ORDER BY p.proname;
