@@ -22,17 +22,41 @@ let package = Package(
         .executable(name: "colpali", targets: ["ColPaliCLI"]),
         .library(name: "ColPaliKernels", targets: ["ColPaliKernels"]),
         .library(name: "ColPaliStorage", targets: ["ColPaliStorage"]),
+        .library(name: "ColPaliModel", targets: ["ColPaliModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The one MaxSim / binary-code kernel, in C: compiled into the
         // Postgres extension by sql/Makefile and linked into Swift here.
         .target(name: "ColPaliKernels", cSettings: kernelFlags),
+
+        // System libraries, found through pkg-config.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // PNG and JPEG through libpng and libjpeg: C, because both report
+        // errors with setjmp/longjmp.
+        .target(name: "ColPaliImageCodecs",
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+
+        // The native ColPali model: checkpoints (safetensors, LoRA), Hub
+        // cache and downloads, tokenizer, image processor, prompts, network.
+        .target(
+            name: "ColPaliModel",
+            dependencies: [
+                "ColPaliKernels", "COpenBLAS", "ColPaliImageCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Postgres: connection settings, the private local cluster,
         // migrations, and the typed encoding of multi-vectors.
@@ -63,6 +87,15 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ColPaliKernelsTests", dependencies: ["ColPaliKernels"]),
+        .testTarget(
+            name: "ColPaliModelTests",
+            dependencies: [
+                "ColPaliModel", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "ColPaliStorageTests", dependencies: ["ColPaliStorage", "TestSupport"]),
         .testTarget(name: "ColPaliCLITests", dependencies: ["ColPaliCLI", "TestSupport"]),
     ]

@@ -1,0 +1,39 @@
+@testable import ColPaliModel
+import Foundation
+import Testing
+import TestSupport
+
+/// Input ids and attention masks equal to the reference processors', per format.
+struct PromptParityTests {
+    struct Entry: Decodable {
+        struct Input: Decodable {
+            let input_ids: [Int]
+            let attention_mask: [Int]
+        }
+        struct Query: Decodable {
+            let text: String
+            let input_ids: [Int]
+            let attention_mask: [Int]
+        }
+        let document: Input
+        let queries: [Query]
+    }
+
+    @Test(arguments: PromptFormat.allCases)
+    func matchesReference(format: PromptFormat) async throws {
+        let data = try Data(contentsOf: Fixtures.reference("prompts.json"))
+        let all = try JSONDecoder().decode([String: Entry].self, from: data)
+        let entry = try #require(all[format.rawValue])
+        let model = try await ColPaliCheckpoint.load(Fixtures.model("hf-fp32").path, locator: CheckpointLoadingTests.offline)
+        let image = try RGBImage.load(contentsOf: Fixtures.image("doc0.png"))
+        let document = model.processor.document(image, format: format)
+        #expect(document.inputIds == entry.document.input_ids)
+        #expect(document.attentionMask == entry.document.attention_mask)
+        for query in entry.queries {
+            let input = model.processor.rawQuery(query.text, format: format)
+            #expect(input.inputIds == query.input_ids, "\(query.text)")
+            #expect(input.attentionMask == query.attention_mask)
+        }
+        #expect(throws: ProcessorError.self) { try model.processor.query("  ", format: format) }
+    }
+}

@@ -1,0 +1,50 @@
+@testable import ColPaliModel
+import Foundation
+import Testing
+import TestSupport
+
+/// Id-for-id parity with the Hugging Face tokenizers library.
+struct TokenizerParityTests {
+    struct Case: Decodable {
+        let text: String
+        let ids: [Int]
+    }
+
+    static let cases: [Case] = {
+        let data = try! Data(contentsOf: Fixtures.root.appendingPathComponent("tokenizer/cases.json"))
+        return try! JSONDecoder().decode([Case].self, from: data)
+    }()
+
+    @Test(arguments: ["tokenizer/tokenizer.json", "models/hf-legacy/tokenizer.json", "models/engine-adapter/tokenizer.json"])
+    func everyCaseMatches(file: String) throws {
+        let tokenizer = try GemmaTokenizer(url: Fixtures.root.appendingPathComponent(file))
+        #expect(Self.cases.count > 300)
+        var failures = 0
+        for item in Self.cases {
+            let ids = tokenizer.encode(item.text)
+            if ids != item.ids {
+                failures += 1
+                if failures <= 5 { Issue.record("\(item.text.debugDescription.prefix(80)): \(ids.prefix(20)) != \(item.ids.prefix(20))") }
+            }
+        }
+        #expect(failures == 0)
+    }
+
+    @Test func specialTokensAndIds() throws {
+        let tokenizer = try GemmaTokenizer(url: Fixtures.tokenizer)
+        #expect(tokenizer.encode("<bos>") == [2])
+        #expect(tokenizer.encode("<image><image>") == [1711, 1711])
+        #expect(tokenizer.encode("\n") == [262])
+        #expect(tokenizer.encode("") == [])
+        #expect(tokenizer.id(of: "<pad>") == 0)
+    }
+
+    @Test func longInputsAreFast() throws {
+        let tokenizer = try GemmaTokenizer(url: Fixtures.tokenizer)
+        let text = String(repeating: "The quarterly revenue table, café 東京 🎉 ", count: 2500)
+        let start = Date()
+        let ids = tokenizer.encode(text)
+        #expect(ids.count > 10000)
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+}
