@@ -20,6 +20,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "colpali", targets: ["ColPaliCLI"]),
+        .executable(name: "colpali-bench", targets: ["ColPaliBench"]),
         .library(name: "ColPaliKernels", targets: ["ColPaliKernels"]),
         .library(name: "ColPaliStorage", targets: ["ColPaliStorage"]),
         .library(name: "ColPaliModel", targets: ["ColPaliModel"]),
@@ -46,12 +47,16 @@ let package = Package(
         .target(name: "ColPaliImageCodecs",
                 linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
+        // The model's own numeric kernels: bf16 GEMM (AVX-512 BF16) and the
+        // vectorised elementwise operations.
+        .target(name: "ColPaliMath", cSettings: kernelFlags),
+
         // The native ColPali model: checkpoints (safetensors, LoRA), Hub
         // cache and downloads, tokenizer, image processor, prompts, network.
         .target(
             name: "ColPaliModel",
             dependencies: [
-                "ColPaliKernels", "COpenBLAS", "ColPaliImageCodecs",
+                "ColPaliKernels", "ColPaliMath", "COpenBLAS", "ColPaliImageCodecs",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,10 +79,20 @@ let package = Package(
         .executableTarget(
             name: "ColPaliCLI",
             dependencies: [
-                "ColPaliStorage",
+                "ColPaliStorage", "ColPaliModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+
+        // The measuring side of the benchmark scripts in bench/.
+        .executableTarget(
+            name: "ColPaliBench",
+            dependencies: [
+                "ColPaliModel", "ColPaliKernels", "ColPaliStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/swift"
         ),
 
         // Shared test helpers: a real Postgres for integration tests, fixture paths.
@@ -87,6 +102,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ColPaliKernelsTests", dependencies: ["ColPaliKernels"]),
+        .testTarget(name: "ColPaliMathTests", dependencies: ["ColPaliMath"]),
         .testTarget(
             name: "ColPaliModelTests",
             dependencies: [

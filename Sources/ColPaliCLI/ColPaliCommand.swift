@@ -10,7 +10,7 @@ struct ColPaliCommand: AsyncParsableCommand {
             Without --database-url or DATABASE_URL, commands use a private local PostgreSQL \
             under the data directory (.colpali), started on demand.
             """,
-        subcommands: [DatabaseCommand.self, MigrateCommand.self]
+        subcommands: [EmbedCommand.self, DatabaseCommand.self, MigrateCommand.self]
     )
 
     /// Every failure ends as one line on stderr and a non-zero status, never a trace.

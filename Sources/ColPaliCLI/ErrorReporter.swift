@@ -6,6 +6,8 @@ import Foundation
 enum ErrorReporter {
     static func exit<Command: ParsableCommand>(with error: any Error, command: Command.Type) -> Never {
         let name = Command.configuration.commandName ?? "colpali"
+        // A command that already said what it had to and only sets the status.
+        if let exitCode = error as? ExitCode { Foundation.exit(exitCode.rawValue) }
         let code = Command.exitCode(for: error)
         // --help and --version arrive as "errors" with a success status.
         if code == .success {
@@ -13,12 +15,13 @@ enum ErrorReporter {
             Foundation.exit(0)
         }
         let message: String
-        if error is StorageError || error is CLIError {
-            message = String(describing: error)
-        } else if code == .validationFailure || isParserError(error) {
+        if code == .validationFailure || isParserError(error) {
             message = Command.message(for: error) + " (see '\(name) --help')"
+        } else if let localized = error as? LocalizedError, let text = localized.errorDescription {
+            message = text
         } else {
-            message = Command.message(for: error)
+            // Our errors render themselves as one actionable line.
+            message = String(describing: error)
         }
         let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
         FileHandle.standardError.write(Data("\(name): \(oneLine)\n".utf8))

@@ -156,5 +156,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
         madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
+    /// Maps a tensor's pages in one go before it is read from start to end
+    /// (one call instead of a page fault per 4 KiB).
+    public func prefault(_ info: TensorInfo) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = info.range.lowerBound / page * page
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), info.range.upperBound - start, 22 /* MADV_POPULATE_READ */)
+    }
+
     public subscript(name: String) -> TensorInfo? { tensors[name] }
 }

@@ -1,0 +1,96 @@
+/*
+ * colpali_math.h: the numeric kernels of the native ColPali model that
+ * OpenBLAS does not provide: a bf16 matrix multiply for AVX-512 BF16
+ * (vdpbf16ps) with weights packed once at load time, and the elementwise
+ * operations of SigLIP and Gemma (norms, GELU, softmax, RoPE), vectorised.
+ *
+ * Matrices are row-major float32 unless said otherwise. Functions that take
+ * a row range [begin, end) let the caller split work across threads.
+ */
+#ifndef COLPALI_MATH_H
+#define COLPALI_MATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- bf16 GEMM: C[m, n] = A[m, k] . W[n, k]^T (+ bias) -------------------
+ * W (a Linear layer's weight, [out, in]) is packed once into panels of
+ * COLPALI_BF16_PANEL output columns, k in pairs. A is converted to bf16 per
+ * call (colpali_bf16_from_float). Accumulation is float32. */
+
+#define COLPALI_BF16_PANEL 48
+
+/* 1 when this CPU runs the AVX-512 BF16 kernel; otherwise a portable (slow)
+ * path computes the same products. */
+int colpali_bf16_native(void);
+
+/* Row stride, in bf16 elements, of a k-wide bf16 matrix (k rounded up to even). */
+static inline int colpali_bf16_stride(int k) { return (k + 1) & ~1; }
+
+/* Size in bytes of the packed form of an n x k weight. */
+size_t colpali_bf16_packed_bytes(int n, int k);
+int colpali_bf16_panel_count(int n);
+
+/* Packs panels [panel_begin, panel_end) of a bf16 weight given as one
+ * pointer per row (rows of stacked tensors, e.g. q, k and v, need no copy).
+ * Panels are independent: split them across threads. */
+void colpali_bf16_pack_rows(const uint16_t *const *rows, int n, int k, uint16_t *packed, int panel_begin,
+                            int panel_end);
+
+/* The same for a float matrix (rounded to nearest even) whose element
+ * (row, col) is at w[row * row_stride + col * col_stride]: a whole weight
+ * (k, 1), a slice of a wider matrix, or a transposed one (attention packs
+ * keys, and values transposed, this way). */
+void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_stride, int n, int k, uint16_t *packed,
+                               int panel_begin, int panel_end);
+
+/* Rows [row_begin, row_end) of a float matrix (stride lda) to bf16 with
+ * row stride colpali_bf16_stride(k), odd k padded with a zero. */
+void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out);
+
+/* Output column panels [panel_begin, panel_end) of C (stride ldc) for all m
+ * rows; bias may be NULL. Panels are independent: split them across threads. */
+void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
+                       const float *bias, int panel_begin, int panel_end);
+
+/* ---- elementwise: rows [row_begin, row_end) of a rows x dim matrix -------- */
+
+/* LayerNorm with weight and bias (SigLIP). */
+void colpali_layer_norm(const float *x, float *out, int dim, const float *weight, const float *bias, float eps,
+                        int row_begin, int row_end);
+
+/* Gemma RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + weight). */
+void colpali_rms_norm(const float *x, float *out, int dim, const float *weight, float eps, int row_begin, int row_end);
+
+/* tanh-approximated GELU in place on [begin, end). */
+void colpali_gelu_tanh(float *x, size_t begin, size_t end);
+/* Exact (erf) GELU in place. */
+void colpali_gelu_erf(float *x, size_t begin, size_t end);
+
+/* Gemma's gated MLP: gate[i] = gelu_tanh(gate[i]) * up[i] on [begin, end). */
+void colpali_geglu(float *gate, const float *up, size_t begin, size_t end);
+
+/* y[i] += x[i] on [begin, end). */
+void colpali_add(float *y, const float *x, size_t begin, size_t end);
+
+/* Softmax of each row of `scale * x` (stride ld, cols used), in place. */
+void colpali_softmax_rows(float *x, int ld, int cols, float scale, int row_begin, int row_end);
+
+/* Rotary position embedding, rotate_half layout, in place on `heads` heads of
+ * head_dim per row (row stride ld); row r has position positions[r].
+ * inv_freq has head_dim / 2 entries. */
+void colpali_rope(float *x, int ld, int heads, int head_dim, const float *positions, const float *inv_freq,
+                  int row_begin, int row_end);
+
+/* Divide each row by its L2 norm (no epsilon, as ColPali). */
+void colpali_l2_normalize_rows(float *x, int dim, int row_begin, int row_end);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,39 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// How much of the machine the model uses, and a helper to split work across
+/// that many threads.
+public struct ComputeContext: Sendable {
+    public let threads: Int
+
+    public init(threads: Int? = nil) {
+        let environment = ProcessInfo.processInfo.environment
+        let requested = threads ?? environment["COLPALI_THREADS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+        self.threads = max(1, requested)
+        openblas_set_num_threads(Int32(self.threads))
+    }
+
+    /// Calls body(begin, end) on disjoint chunks covering 0..<count, in parallel.
+    public func parallel(_ count: Int, minimumChunk: Int = 1, _ body: (Int, Int) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(threads, max(1, count / max(1, minimumChunk)))
+        if chunks == 1 {
+            body(0, count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                shared.value(count * chunk / chunks, count * (chunk + 1) / chunks)
+            }
+        }
+    }
+}
+
+/// A value crossing into concurrentPerform, whose closure is not escaping:
+/// every chunk finishes before `parallel` returns.
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

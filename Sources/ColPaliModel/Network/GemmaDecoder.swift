@@ -1,0 +1,104 @@
+import ColPaliMath
+import Foundation
+
+/// Gemma as PaliGemma uses it for ColPali: pre-norm layers of RMSNorm (1 + w),
+/// multi-query attention with RoPE (positions from 1) over the whole prefix,
+/// and a GeGLU MLP (tanh GELU of the gate times up); a final RMSNorm.
+final class GemmaDecoder: @unchecked Sendable {
+    struct Layer {
+        let inputNorm: RMSNorm
+        let qkv: Linear
+        let out: Linear
+        let postAttentionNorm: RMSNorm
+        let gateUp: Linear
+        let down: Linear
+    }
+
+    let config: GemmaConfiguration
+    let precision: Precision
+    let layers: [Layer]
+    let finalNorm: RMSNorm
+    let attention: AttentionLayout
+    /// inv_freq[i] = 1 / theta^(2i / head_dim), computed in float32 as transformers does.
+    let inverseFrequencies: [Float]
+
+    init(weights: ModelWeights, config: GemmaConfiguration, precision: Precision, context: ComputeContext) throws {
+        self.config = config
+        self.precision = precision
+        let p = "language_model."
+        layers = try (0..<config.layers).map { index in
+            let l = p + "layers.\(index)."
+            return Layer(
+                inputNorm: try RMSNorm(weights: weights, name: l + "input_layernorm.weight", eps: config.rmsNormEps),
+                qkv: try Linear(weights: weights, names: [l + "self_attn.q_proj.weight", l + "self_attn.k_proj.weight",
+                                                          l + "self_attn.v_proj.weight"], biasNames: nil, precision: precision, context: context),
+                out: try Linear(weights: weights, names: [l + "self_attn.o_proj.weight"], biasNames: nil, precision: precision, context: context),
+                postAttentionNorm: try RMSNorm(weights: weights, name: l + "post_attention_layernorm.weight", eps: config.rmsNormEps),
+                gateUp: try Linear(weights: weights, names: [l + "mlp.gate_proj.weight", l + "mlp.up_proj.weight"],
+                                   biasNames: nil, precision: precision, context: context),
+                down: try Linear(weights: weights, names: [l + "mlp.down_proj.weight"], biasNames: nil, precision: precision, context: context))
+        }
+        finalNorm = try RMSNorm(weights: weights, name: p + "norm.weight", eps: config.rmsNormEps)
+        attention = AttentionLayout(heads: config.attentionHeads, keyValueHeads: config.keyValueHeads, headDim: config.headDim)
+        let dim = Float(config.headDim)
+        inverseFrequencies = (0..<(config.headDim / 2)).map { i in
+            1 / Foundation.pow(config.ropeTheta, Float(2 * i) / dim)
+        }
+    }
+
+    /// Final-normed hidden states for input embeddings h (modified in place),
+    /// each segment one sequence with positions 1...length.
+    func callAsFunction(_ h: Matrix, segments: [Range<Int>], context: ComputeContext, record: StageRecorder?) -> Matrix {
+        let tokens = h.rows
+        var positions = [Float](repeating: 0, count: tokens)
+        for segment in segments {
+            for (offset, row) in segment.enumerated() { positions[row] = Float(offset + 1) }
+        }
+        let normed = Matrix(rows: tokens, cols: config.hiddenSize)
+        let qkv = Matrix(rows: tokens, cols: attention.fusedWidth)
+        let attended = Matrix(rows: tokens, cols: attention.queryWidth)
+        let projected = Matrix(rows: tokens, cols: config.hiddenSize)
+        let gateUp = Matrix(rows: tokens, cols: 2 * config.intermediateSize)
+        let scale = 1 / Float(config.headDim).squareRoot()
+        let intermediate = config.intermediateSize
+        for (index, layer) in layers.enumerated() {
+            layer.inputNorm.apply(h, into: normed, context: context)
+            layer.qkv.apply(normed.pointer, rows: tokens, into: qkv, context: context)
+            applyRotary(qkv, positions: positions, context: context)
+            attention.attend(qkv, segments: segments, scale: scale, into: attended, precision: precision, context: context)
+            layer.out.apply(attended.pointer, rows: tokens, into: projected, context: context)
+            context.add(h, projected)
+            layer.postAttentionNorm.apply(h, into: normed, context: context)
+            layer.gateUp.apply(normed.pointer, rows: tokens, into: gateUp, context: context)
+            context.parallel(tokens, minimumChunk: 4) { begin, end in
+                for row in begin..<end {
+                    let gate = gateUp.row(row)
+                    colpali_geglu(gate, gate + intermediate, 0, intermediate)
+                }
+            }
+            layer.down.apply(gateUp.pointer, rows: tokens, xStride: 2 * intermediate, into: projected, context: context)
+            context.add(h, projected)
+            record?("lm.layer.\(index)", h)
+        }
+        let out = Matrix(rows: tokens, cols: config.hiddenSize)
+        finalNorm.apply(h, into: out, context: context)
+        record?("lm.norm", out)
+        return out
+    }
+
+    /// RoPE on the query heads and the key heads of every row.
+    private func applyRotary(_ qkv: Matrix, positions: [Float], context: ComputeContext) {
+        positions.withUnsafeBufferPointer { positionPointer in
+            inverseFrequencies.withUnsafeBufferPointer { frequencyPointer in
+                let shared = UnsafeSendable((positionPointer.baseAddress!, frequencyPointer.baseAddress!))
+                context.parallel(qkv.rows, minimumChunk: 8) { begin, end in
+                    let (p, f) = shared.value
+                    colpali_rope(qkv.pointer, Int32(qkv.cols), Int32(config.attentionHeads), Int32(config.headDim), p, f,
+                                 Int32(begin), Int32(end))
+                    colpali_rope(qkv.pointer + attention.keyOffset, Int32(qkv.cols), Int32(config.keyValueHeads),
+                                 Int32(config.headDim), p, f, Int32(begin), Int32(end))
+                }
+            }
+        }
+    }
+}
