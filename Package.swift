@@ -91,6 +91,9 @@ let package = Package(
             dependencies: [
                 "ColPaliModel", "ColPaliKernels", "ColPaliStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/swift"
         ),

@@ -65,11 +65,7 @@ struct EmbedCommand: AsyncParsableCommand {
             log(String(format: "embedded %d quer%@ in %.3f s", queries.count, queries.count == 1 ? "y" : "ies", seconds))
         }
         let data = format == "json" ? try EmbeddingOutput.json(items) : EmbeddingOutput.numpy(items)
-        if output == "-" {
-            FileHandle.standardOutput.write(data)
-        } else {
-            try data.write(to: URL(fileURLWithPath: output), options: .atomic)
-        }
+        try OutputFile.write(data, to: output)
     }
 
     private func log(_ message: String) {

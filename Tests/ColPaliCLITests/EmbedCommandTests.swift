@@ -66,3 +66,14 @@ import TestSupport
         }
     }
 }
+
+extension EmbedCommandTests {
+    /// Output to a device is written in place: an atomic replace would turn
+    /// /dev/null into a regular file (it did, once).
+    @Test func writingToDevNullLeavesTheDevice() async throws {
+        let result = try await run(["embed", "--query", "x", "--output", "/dev/null"])
+        #expect(result.status == 0)
+        let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
+        #expect(type == .typeCharacterSpecial)
+    }
+}

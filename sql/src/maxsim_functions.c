@@ -9,6 +9,7 @@
 
 #include "colpali_kernels.h"
 #include "multivector.h"
+#include "toast_stream.h"
 
 /*
  * The kernel reports NaN/Inf in the document without a separate pass over its
@@ -27,15 +28,22 @@ PG_FUNCTION_INFO_V1(maxsim);
 Datum
 maxsim(PG_FUNCTION_ARGS)
 {
-	/* Each argument is detoasted exactly once, here. */
 	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *da = PG_GETARG_ARRAYTYPE_P(1);
 	MultiVector query = multivector_from_array(qa, "maxsim", "query");
-	MultiVector doc = multivector_from_array(da, "maxsim", "document");
+	ArrayType  *da;
+	MultiVector doc;
 	float		score;
 
-	multivector_check_same_dim(query, doc, "maxsim");
 	multivector_check_finite(query, "maxsim", "query");
+
+	/* A stored page is scored from its TOAST chunks, never detoasted. */
+	if (maxsim_from_toast(PG_GETARG_DATUM(1), query, "maxsim", &score) == TOAST_STREAM_SCORED)
+		PG_RETURN_FLOAT4(score);
+
+	/* Otherwise the argument is detoasted exactly once, here. */
+	da = PG_GETARG_ARRAYTYPE_P(1);
+	doc = multivector_from_array(da, "maxsim", "document");
+	multivector_check_same_dim(query, doc, "maxsim");
 	if (colpali_maxsim(query.values, query.rows, doc.values, doc.rows, doc.dim,
 					   &score) != COLPALI_OK)
 		report_nonfinite_document(doc, "maxsim");

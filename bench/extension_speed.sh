@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The colpali extension on synthetic ColPali-shaped pages (1,030 x 128 each,
+# queries of 20 x 128) at 2,000 and 20,000 pages: exact MaxSim in Postgres vs
+# the same kernel in memory vs the binary prefilters vs MaxSim in plain SQL,
+# pages per second and ratios, plus prefilter recall@10 after an exact rerank.
+#
+#   bench/extension_speed.sh [PAGES...]      (default: 2000 20000)
+#
+# Uses a private cluster under $COLPALI_BENCH_DATA (default
+# ~/.cache/colpali-bench/pg), one database per size; loaded data is kept, so
+# later runs skip the load. 20,000 pages take about 11 GB of disk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[[ ${#sizes[@]} -eq 0 ]] && sizes=(2000 20000)
+data=${COLPALI_BENCH_DATA:-$HOME/.cache/colpali-bench/pg}
+
+swift build -c release --product colpali --product colpali-bench >/dev/null 2>&1 || swift build -c release >/dev/null
+make -C sql >/dev/null && { [[ $(id -u) -eq 0 ]] && make -C sql install >/dev/null || sudo make -C sql install >/dev/null; }
+export COLPALI_MIGRATIONS_DIR=$PWD/migrations
+.build/release/colpali db start --data-dir "$data" >/dev/null
+url=$(.build/release/colpali db url --data-dir "$data")
+host=${url#*host=}; host=${host%%&*}
+# Shared buffers as a server with this much RAM would have (a quarter).
+if [[ $(psql -h "$host" -U colpali -d postgres -tAc "SHOW shared_buffers") != "4GB" ]]; then
+  psql -h "$host" -U colpali -d postgres -qc "ALTER SYSTEM SET shared_buffers = '4GB'"
+  .build/release/colpali db stop --data-dir "$data" >/dev/null
+  .build/release/colpali db start --data-dir "$data" >/dev/null
+fi
+
+for pages in "${sizes[@]}"; do
+  db="bench_extension_$pages"
+  psql -h "$host" -U colpali -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+    || psql -h "$host" -U colpali -d postgres -qc "CREATE DATABASE $db"
+  echo "== $pages pages"
+  .build/release/colpali-bench extension --database-url "postgresql:///$db?host=$host&user=colpali" --pages "$pages" \
+    | tee "/tmp/colpali-bench-extension-$pages.json"
+done
+python3 - "${sizes[@]}" <<'PY'
+import json, sys
+print()
+print(f"{'pages':>7} {'exact pg':>10} {'bare kernel':>12} {'pg/bare':>8} {'hamming':>10} {'x exact':>8} {'binary':>9} {'x exact':>8} {'plain SQL':>10} {'exact/plain':>12}")
+for n in sys.argv[1:]:
+    r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
+    print(f"{n:>7} {r['exact_in_postgres_pages_per_s']:>10.0f} {r['exact_bare_kernel_pages_per_s']:>12.0f} {r['in_postgres_vs_bare']:>8} "
+          f"{r['hamming_prefilter_pages_per_s']:>10.0f} {r['hamming_vs_exact']:>8} {r['binary_prefilter_pages_per_s']:>9.0f} "
+          f"{r['binary_vs_exact']:>8} {r['plain_sql_pages_per_s']:>10} {r['exact_vs_plain_sql']:>12.0f}")
+print("\n(pages per second; recall@10 of prefilter + exact rerank vs exact, by candidates:)")
+for n in sys.argv[1:]:
+    r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
+    rec, sec = r["recall_at_10"], r["two_stage_seconds_per_query"]
+    for name in ("hamming", "binary"):
+        cells = "  ".join(f"{c}: {rec[f'{name}@{c}']:.3f} ({sec[f'{name}@{c}'] * 1000:.0f} ms)" for c in (20, 50, 100, 200))
+        print(f"{n:>7} {name:8} {cells}")
+PY

@@ -1,0 +1,147 @@
+import ArgumentParser
+import ColPaliKernels
+import ColPaliStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The colpali extension at scale (issue: exact MaxSim and the prefilters):
+/// pages per second of (a) a full-table exact `ORDER BY maxsim(...) LIMIT 10`
+/// in Postgres, (b) the same kernel over the same pages in memory, (c) the
+/// binary prefilter scans, (d) MaxSim in plain SQL with unnest; and recall@10
+/// of prefilter + exact rerank against the exact ranking.
+struct ExtensionBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "extension", abstract: "Extension throughput and prefilter recall.")
+
+    @Option(help: "Database URL (a private cluster: bench/extension_speed.sh starts one).") var databaseURL: String
+    @Option var pages = 2000
+    @Option var queries = 10
+    @Option(help: "Pages the plain-SQL MaxSim is timed on (it is slow).") var plainSQLPages = 5
+    @Option var seed: UInt64 = 42
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let settings = try ConnectionSettings(url: databaseURL)
+        _ = try await Migrator(migrations: Migration.load(from: Migration.locateDirectory()), logger: logger).migrate(settings)
+        let corpus = SyntheticCorpus(seed: seed)
+        try await SyntheticLoader(corpus: corpus, settings: settings, logger: logger).load(pages: pages)
+
+        var random = SplitMix(seed: seed &+ 7)
+        let queryRows = (0..<queries).map { corpus.query($0, target: Int(random.next() % UInt64(pages))) }
+        let queryMatrices = queryRows.map { EmbeddingMatrix(rows: corpus.queryRows, dim: corpus.dim, values: $0) }
+        let queryCodes = queryRows.map { rows -> Data in
+            var codes = [UInt8](repeating: 0, count: corpus.queryRows * 16)
+            colpali_binary_quantize(rows, Int32(corpus.queryRows), Int32(corpus.dim), &codes)
+            return Data(codes)
+        }
+
+        try await Database.withConnection(settings, logger: logger) { c in
+            // Warm the cache once (the first scan reads from disk).
+            _ = try await c.query("SELECT maxsim(\(queryMatrices[0]), embedding) FROM pages", logger: logger).collect()
+
+            // (a) exact, in Postgres.
+            var exactTop: [[Int]] = []
+            var started = Date()
+            for q in queryMatrices {
+                let rows = try await c.query("SELECT id FROM pages ORDER BY maxsim(\(q), embedding) DESC LIMIT 10", logger: logger)
+                exactTop.append(try await rows.collect().map { try $0.decode(Int.self) })
+            }
+            let exactRate = Double(pages * queries) / Date().timeIntervalSince(started)
+            let plan = try await c.query("EXPLAIN (COSTS OFF) SELECT id FROM pages ORDER BY maxsim(\(queryMatrices[0]), embedding) DESC LIMIT 10",
+                                         logger: logger).collect().map { try $0.decode(String.self) }
+                .filter { !$0.contains("Sort Key") }.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " | ")
+
+            // (c) prefilters, in Postgres.
+            started = Date()
+            for codes in queryCodes {
+                _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_hamming(\(codes), embedding_codes, 128) DESC LIMIT 10",
+                                      logger: logger).collect()
+            }
+            let hammingRate = Double(pages * queries) / Date().timeIntervalSince(started)
+            started = Date()
+            for q in queryMatrices {
+                _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_binary(\(q), embedding_codes) DESC LIMIT 10",
+                                      logger: logger).collect()
+            }
+            let binaryRate = Double(pages * queries) / Date().timeIntervalSince(started)
+
+            // (d) MaxSim in plain SQL, on the first few pages.
+            started = Date()
+            _ = try await c.query("""
+                WITH q AS (SELECT (n - 1) / 128 AS qi, (n - 1) % 128 AS k, v
+                           FROM unnest(\(queryMatrices[0])::real[]) WITH ORDINALITY AS t(v, n))
+                SELECT p.id, (SELECT sum(best) FROM (
+                                SELECT max(dot) AS best FROM (
+                                    SELECT q.qi, (d.n - 1) / 128 AS di, sum(q.v * d.v) AS dot
+                                    FROM unnest(p.embedding) WITH ORDINALITY AS d(v, n)
+                                    JOIN q ON q.k = (d.n - 1) % 128
+                                    GROUP BY q.qi, di) s
+                                GROUP BY qi) m) AS score
+                FROM (SELECT id, embedding FROM pages ORDER BY id LIMIT \(plainSQLPages)) p
+                ORDER BY score DESC LIMIT 10
+                """, logger: logger).collect()
+            let plainRate = Double(plainSQLPages) / Date().timeIntervalSince(started)
+
+            // (b) the same kernel over the same pages in memory, two threads like Postgres' workers.
+            let bareRate = try await Self.bareKernelRate(c, pages: pages, queries: queryRows, logger: logger)
+
+            // Recall@10 of prefilter + exact rerank, against the exact top 10.
+            var recall: [String: Double] = [:]
+            var twoStageSeconds: [String: Double] = [:]
+            for candidates in [20, 50, 100, 200] {
+                for (name, scorer) in [("hamming", "maxsim_hamming($2, embedding_codes, 128)"), ("binary", "maxsim_binary($1, embedding_codes)")] {
+                    var hits = 0
+                    let begin = Date()
+                    for (index, q) in queryMatrices.enumerated() {
+                        var binds = PostgresBindings()
+                        binds.append(q)
+                        try binds.append(queryCodes[index])
+                        let sql = """
+                            WITH candidates AS (SELECT id, embedding FROM pages ORDER BY \(scorer) DESC LIMIT \(candidates))
+                            SELECT id FROM candidates ORDER BY maxsim($1, embedding) DESC LIMIT 10
+                            """
+                        let found = try await c.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+                            .collect().map { try $0.decode(Int.self) }
+                        hits += Set(found).intersection(exactTop[index]).count
+                    }
+                    recall["\(name)@\(candidates)"] = Double(hits) / Double(10 * queries)
+                    twoStageSeconds["\(name)@\(candidates)"] = Date().timeIntervalSince(begin) / Double(queries)
+                }
+            }
+
+            let result: [String: Any] = [
+                "pages": pages, "queries": queries,
+                "exact_in_postgres_pages_per_s": exactRate.rounded(),
+                "exact_bare_kernel_pages_per_s": bareRate.rounded(),
+                "hamming_prefilter_pages_per_s": hammingRate.rounded(),
+                "binary_prefilter_pages_per_s": binaryRate.rounded(),
+                "plain_sql_pages_per_s": (plainRate * 100).rounded() / 100,
+                "in_postgres_vs_bare": (exactRate / bareRate * 100).rounded() / 100,
+                "hamming_vs_exact": (hammingRate / exactRate * 10).rounded() / 10,
+                "binary_vs_exact": (binaryRate / exactRate * 10).rounded() / 10,
+                "exact_vs_plain_sql": (exactRate / plainRate).rounded(),
+                "recall_at_10": recall.mapValues { ($0 * 1000).rounded() / 1000 },
+                "two_stage_seconds_per_query": twoStageSeconds.mapValues { ($0 * 1000).rounded() / 1000 },
+                "exact_plan": plan,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+
+    /// Reads the pages into memory (binary protocol; at most 4,000 of them,
+    /// 2 GB, far beyond any cache), then times the kernel over all of them for
+    /// each query, split across two threads.
+    static func bareKernelRate(_ c: PostgresConnection, pages: Int, queries: [[Float]], logger: Logger) async throws -> Double {
+        let pages = min(pages, 4000)
+        var all = [Float]()
+        all.reserveCapacity(pages * 1030 * 128)
+        let rows = try await c.query("SELECT embedding FROM pages ORDER BY id LIMIT \(pages)", logger: logger)
+        for try await embedding in rows.decode(EmbeddingMatrix.self) {
+            precondition(embedding.rows == 1030 && embedding.dim == 128, "synthetic pages are 1030 x 128")
+            all += embedding.values
+        }
+        let rates = queries.map { KernelBench.rate(data: all, pages: pages, query: $0, threads: 2, repeats: 1) }
+        return Double(rates.count) / rates.reduce(0) { $0 + 1 / $1 }
+    }
+}
