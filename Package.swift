@@ -3,12 +3,12 @@
 // colpali-pg: visual document retrieval on PostgreSQL.
 //
 // Layering (one way only):
-//   executables  colpali, colpali-ingest
+//   executables  colpali, colpali-ingest  (ColPaliCLISupport: shared options)
 //        |
-//   libraries    ColPaliIngest -> ColPaliSearch -> ColPaliStorage
-//                      \-> ColPaliModel            |
-//        |                                         |
-//   kernels      ColPaliKernels (C, shared with the Postgres extension in sql/)
+//   libraries    ColPaliIngest, ColPaliSearch -> ColPaliModel, ColPaliStorage
+//        |
+//   kernels      ColPaliKernels (C, shared with the Postgres extension in sql/),
+//                ColPaliMath (C, the model's bf16 GEMM and elementwise kernels)
 import PackageDescription
 
 // The scoring kernels rely on full unrolling of their tile loops to keep
@@ -20,6 +20,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "colpali", targets: ["ColPaliCLI"]),
+        .executable(name: "colpali-ingest", targets: ["ColPaliIngestCLI"]),
         .executable(name: "colpali-bench", targets: ["ColPaliBench"]),
         .library(name: "ColPaliKernels", targets: ["ColPaliKernels"]),
         .library(name: "ColPaliStorage", targets: ["ColPaliStorage"]),
@@ -32,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The one MaxSim / binary-code kernel, in C: compiled into the
@@ -41,6 +43,8 @@ let package = Package(
         // System libraries, found through pkg-config.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib",
+                       providers: [.apt(["libpoppler-glib-dev"])]),
 
         // PNG and JPEG through libpng and libjpeg: C, because both report
         // errors with setjmp/longjmp.
@@ -75,9 +79,22 @@ let package = Package(
             ]
         ),
 
-        // The `colpali` command line.
-        .executableTarget(
-            name: "ColPaliCLI",
+        // Ingest: PDF rendering, the pipeline from file to stored pages, the
+        // queue worker.
+        .target(
+            name: "ColPaliIngest",
+            dependencies: [
+                "ColPaliModel", "ColPaliStorage", "CPoppler",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // What both command lines share: database and model options, one-line errors.
+        .target(
+            name: "ColPaliCLISupport",
             dependencies: [
                 "ColPaliStorage", "ColPaliModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,11 +102,32 @@ let package = Package(
             ]
         ),
 
+        // The `colpali` command line.
+        .executableTarget(
+            name: "ColPaliCLI",
+            dependencies: [
+                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The `colpali-ingest` daemon and one-shot ingest.
+        .executableTarget(
+            name: "ColPaliIngestCLI",
+            dependencies: [
+                "ColPaliCLISupport", "ColPaliIngest", "ColPaliStorage", "ColPaliModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // The measuring side of the benchmark scripts in bench/.
         .executableTarget(
             name: "ColPaliBench",
             dependencies: [
-                "ColPaliModel", "ColPaliKernels", "ColPaliStorage",
+                "ColPaliModel", "ColPaliKernels", "ColPaliStorage", "ColPaliIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -117,5 +155,10 @@ let package = Package(
         ),
         .testTarget(name: "ColPaliStorageTests", dependencies: ["ColPaliStorage", "TestSupport"]),
         .testTarget(name: "ColPaliCLITests", dependencies: ["ColPaliCLI", "TestSupport"]),
+        .testTarget(
+            name: "ColPaliIngestTests",
+            dependencies: ["ColPaliIngest", "ColPaliIngestCLI", "ColPaliStorage", "ColPaliModel", "TestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColPaliCLISupport
 import ColPaliModel
 import Foundation
 

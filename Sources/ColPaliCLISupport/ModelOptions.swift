@@ -3,31 +3,33 @@ import ColPaliModel
 import Foundation
 
 /// Options of commands that run the model.
-struct ModelOptions: ParsableArguments {
-    static let defaultModel = "vidore/colpali-v1.2-hf"
+public struct ModelOptions: ParsableArguments {
+    public init() {}
+
+    public static let defaultModel = "vidore/colpali-v1.2-hf"
 
     @Option(name: .long, help: ArgumentHelp(
         "Model directory or Hugging Face id (org/name[@revision]). Default: $COLPALI_MODEL, else \(defaultModel).",
         valueName: "model"))
-    var model: String?
+    public var model: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "Prompt format: \(PromptFormat.allCases.map(\.rawValue).joined(separator: ", ")). Default: $COLPALI_PROMPT_FORMAT, else transformers.",
         valueName: "name"))
-    var promptFormat: String?
+    public var promptFormat: String?
 
     @Option(name: .long, help: ArgumentHelp("Matrix precision: fp32 (exact) or bf16 (fast). Default: $COLPALI_PRECISION, else bf16.",
                                             valueName: "precision"))
-    var precision: String?
+    public var precision: String?
 
     @Option(name: .long, help: ArgumentHelp("Threads for the model. Default: $COLPALI_THREADS, else every core.", valueName: "n"))
-    var threads: Int?
+    public var threads: Int?
 
-    var modelReference: String {
+    public var modelReference: String {
         model ?? ProcessInfo.processInfo.environment["COLPALI_MODEL"] ?? Self.defaultModel
     }
 
-    func resolvedPromptFormat() throws -> PromptFormat {
+    public func resolvedPromptFormat() throws -> PromptFormat {
         let name = promptFormat ?? ProcessInfo.processInfo.environment["COLPALI_PROMPT_FORMAT"] ?? PromptFormat.transformers.rawValue
         guard let format = PromptFormat(rawValue: name) else {
             throw ValidationError("unknown prompt format '\(name)' (known: \(PromptFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -35,19 +37,19 @@ struct ModelOptions: ParsableArguments {
         return format
     }
 
-    func resolvedPrecision() throws -> Precision {
+    public func resolvedPrecision() throws -> Precision {
         let name = precision ?? ProcessInfo.processInfo.environment["COLPALI_PRECISION"] ?? Precision.bf16.rawValue
         guard let value = Precision(rawValue: name) else { throw ValidationError("unknown precision '\(name)' (fp32 or bf16)") }
         return value
     }
 
-    func validate() throws {
+    public func validate() throws {
         _ = try resolvedPromptFormat()
         _ = try resolvedPrecision()
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func loadModel() async throws -> ColPaliModel {
+    public func loadModel() async throws -> ColPaliModel {
         try await ColPaliModel.load(modelReference, precision: resolvedPrecision(), context: ComputeContext(threads: threads))
     }
 }

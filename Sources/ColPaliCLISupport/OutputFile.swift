@@ -3,8 +3,8 @@ import Foundation
 /// Where commands write results: `-` is standard output; a regular file is
 /// replaced atomically (a reader never sees half of it); anything else that
 /// exists (/dev/null, a FIFO) is written in place, never replaced.
-enum OutputFile {
-    static func write(_ data: Data, to path: String) throws {
+public enum OutputFile {
+    public static func write(_ data: Data, to path: String) throws {
         if path == "-" {
             FileHandle.standardOutput.write(data)
             return

@@ -3,8 +3,8 @@ import ColPaliStorage
 import Foundation
 
 /// How commands end when something is wrong: one line on stderr.
-enum ErrorReporter {
-    static func exit<Command: ParsableCommand>(with error: any Error, command: Command.Type) -> Never {
+public enum ErrorReporter {
+    public static func exit<Command: ParsableCommand>(with error: any Error, command: Command.Type) -> Never {
         let name = Command.configuration.commandName ?? "colpali"
         // A command that already said what it had to and only sets the status.
         if let exitCode = error as? ExitCode { Foundation.exit(exitCode.rawValue) }
@@ -34,7 +34,7 @@ enum ErrorReporter {
 }
 
 /// Errors of the command line itself.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct CLIError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,64 @@
+import ColPaliStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Watches a directory (by polling: portable, and network shares do not
+/// deliver change events anyway) and queues every new or changed PDF or
+/// image once its size has stopped changing, i.e. once it is fully written.
+struct DirectoryWatcher {
+    let directory: String
+    let settings: ConnectionSettings
+    let interval: Duration
+    let optionsJSON: String
+    let logger: Logger
+
+    struct Seen: Equatable {
+        var size: Int
+        var modified: Date
+    }
+
+    func run(state: DaemonState) async {
+        var queued: [String: Seen] = [:]
+        var previous: [String: Seen] = [:]
+        while !state.stopping && !Task.isCancelled {
+            let current = scan()
+            for (path, seen) in current where previous[path] == seen && queued[path] != seen {
+                do {
+                    try await enqueue(path)
+                    queued[path] = seen
+                    state.wake()
+                } catch {
+                    logger.warning("cannot queue watched file", metadata: [
+                        "file": "\(path)", "error": "\(DatabaseErrors.describe(error))"])
+                }
+            }
+            previous = current
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    private func scan() -> [String: Seen] {
+        var result: [String: Seen] = [:]
+        for path in SourceFile.expand([directory]) {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  let size = (attributes[.size] as? NSNumber)?.intValue,
+                  let modified = attributes[.modificationDate] as? Date else { continue }
+            result[path] = Seen(size: size, modified: modified)
+        }
+        return result
+    }
+
+    /// Queues unless the same file is already waiting or in work.
+    private func enqueue(_ path: String) async throws {
+        let uri = URL(fileURLWithPath: path).standardizedFileURL.absoluteString
+        try await Database.withConnection(settings, logger: logger) { c in
+            let pending = try await c.query("""
+                SELECT 1 FROM ingest_jobs WHERE source_uri = \(uri) AND status IN ('queued', 'running')
+                """, logger: logger).collect()
+            guard pending.isEmpty else { return }
+            let id = try await JobQueue.enqueue(sourceURI: uri, optionsJSON: optionsJSON, on: c, logger: logger)
+            logger.info("queued watched file", metadata: ["file": "\(path)", "job": "\(id)"])
+        }
+    }
+}

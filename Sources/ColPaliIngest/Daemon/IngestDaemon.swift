@@ -1,0 +1,169 @@
+import ColPaliStorage
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// `colpali-ingest run`: takes jobs from the `ingest_jobs` queue until told
+/// to stop. Wakes on LISTEN/NOTIFY, polls as a fallback, optionally watches
+/// directories. On SIGTERM/SIGINT it stops at the next page batch, gives the
+/// current job back to the queue, and exits.
+public struct IngestDaemon: Service {
+    public struct Settings: Sendable {
+        public var pollInterval: Duration = .seconds(5)
+        public var lease: Duration = .seconds(30)
+        public var worker: String = JobQueue.defaultWorkerName
+        public var watch: [String] = []
+        public var defaults = IngestOptions()
+
+        public init() {}
+    }
+
+    let ingestor: Ingestor
+    let database: ConnectionSettings
+    let settings: Settings
+    let logger: Logger
+
+    public init(ingestor: Ingestor, database: ConnectionSettings, settings: Settings, logger: Logger) {
+        self.ingestor = ingestor
+        self.database = database
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let state = DaemonState()
+        let queue = JobQueue(worker: settings.worker, lease: settings.lease, logger: logger)
+        logger.info("ingest daemon started", metadata: [
+            "worker": "\(settings.worker)", "model": "\(ingestor.model.checkpoint.identifier)",
+            "prompt_format": "\(ingestor.promptFormat.rawValue)", "watch": "\(settings.watch)"])
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await listen(state) }
+                for directory in settings.watch {
+                    let watcher = DirectoryWatcher(directory: directory, settings: database, interval: settings.pollInterval,
+                                                   optionsJSON: "{}", logger: logger)
+                    group.addTask { await watcher.run(state: state) }
+                }
+                try await work(queue: queue, state: state)
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            logger.info("shutting down: finishing or releasing the current job")
+            state.stop()
+        }
+        logger.info("ingest daemon stopped")
+    }
+
+    private func work(queue: JobQueue, state: DaemonState) async throws {
+        while !state.stopping {
+            let claimed = try await Retry.connectionFailures(logger: logger, what: "claiming a job", shouldStop: { state.stopping }) {
+                try await Database.withConnection(database, logger: logger) { c in try await queue.claim(on: c) }
+            }
+            guard let job = claimed else {
+                await state.wait(timeout: settings.pollInterval)
+                continue
+            }
+            await process(job, queue: queue, state: state)
+        }
+    }
+
+    private func process(_ job: IngestJob, queue: JobQueue, state: DaemonState) async {
+        let path = Self.path(of: job.sourceURI)
+        let lost = LeaseFlag()
+        logger.info("claimed job", metadata: ["job": "\(job.claim.id)", "source": "\(path)", "attempt": "\(job.attempts)"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await keepLease(job.claim, queue: queue, lost: lost, state: state) }
+            do {
+                let options = try settings.defaults.applying(job: job.options)
+                let outcome = try await ingestor.ingest(path: path, options: options, job: job.claim,
+                                                        shouldStop: { state.stopping || lost.value })
+                logger.info("job finished", metadata: ["job": "\(job.claim.id)", "outcome": "\(outcome)"])
+            } catch is IngestInterrupted {
+                if lost.value {
+                    logger.warning("lost the job's lease; another worker has it", metadata: ["job": "\(job.claim.id)"])
+                } else {
+                    await giveBack(job.claim, queue: queue)
+                }
+            } catch DocumentStoreError.leaseLost {
+                logger.warning("lost the job's lease; result discarded", metadata: ["job": "\(job.claim.id)"])
+            } catch let error as IngestOptions.OptionError {
+                await failJob(job.claim, reason: "invalid job options: \(error)", queue: queue)
+            } catch {
+                if state.stopping && Retry.isConnectionFailure(error) {
+                    // The lease will expire and the job will be retried.
+                    logger.warning("stopping with the database unreachable", metadata: ["job": "\(job.claim.id)"])
+                } else {
+                    await failJob(job.claim, reason: String(describing: error), queue: queue)
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Renews the lease at a third of its length until the job ends.
+    private func keepLease(_ claim: JobClaim, queue: JobQueue, lost: LeaseFlag, state: DaemonState) async {
+        let interval = settings.lease / 3
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            do {
+                let ours = try await Database.withConnection(database, logger: logger) { c in try await queue.renew(claim, on: c) }
+                if !ours {
+                    lost.value = true
+                    return
+                }
+            } catch {
+                logger.warning("could not renew the lease", metadata: ["job": "\(claim.id)", "error": "\(DatabaseErrors.describe(error))"])
+            }
+        }
+    }
+
+    private func giveBack(_ claim: JobClaim, queue: JobQueue) async {
+        do {
+            try await Database.withConnection(database, logger: logger) { c in try await queue.release(claim, on: c) }
+            logger.info("released job back to the queue", metadata: ["job": "\(claim.id)"])
+        } catch {
+            logger.warning("could not release the job; it is retried when its lease expires",
+                           metadata: ["job": "\(claim.id)", "error": "\(DatabaseErrors.describe(error))"])
+        }
+    }
+
+    private func failJob(_ claim: JobClaim, reason: String, queue: JobQueue) async {
+        logger.error("job failed", metadata: ["job": "\(claim.id)", "reason": "\(reason)"])
+        _ = try? await Database.withConnection(database, logger: logger) { c in try await queue.fail(claim, error: reason, on: c) }
+    }
+
+    /// Wakes the work loop whenever a job is inserted; reconnects if the
+    /// listening connection drops.
+    private func listen(_ state: DaemonState) async {
+        while !state.stopping && !Task.isCancelled {
+            do {
+                try await Database.withConnection(database, logger: logger) { c in
+                    try await c.listen(on: JobQueue.channel) { notifications in
+                        for try await _ in notifications { state.wake() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled || state.stopping { return }
+                logger.debug("notification listener reconnecting", metadata: ["error": "\(DatabaseErrors.describe(error))"])
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    /// A job's source: a file:// URI or a plain path.
+    static func path(of uri: String) -> String {
+        if uri.hasPrefix("file://"), let url = URL(string: uri) { return url.path }
+        return uri
+    }
+}
+
+final class LeaseFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lost = false
+    var value: Bool {
+        get { lock.withLock { lost } }
+        set { lock.withLock { lost = newValue } }
+    }
+}

@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+
+/// A file handed to ingest: its bytes, what kind of document they are, and
+/// their SHA-256 (the document's identity).
+public struct SourceFile: Sendable {
+    public enum Kind: String, Sendable {
+        case pdf, png, jpeg
+    }
+
+    public let path: String
+    public let data: Data
+    public let contentHash: Data
+
+    public enum ReadError: Error, CustomStringConvertible, Sendable {
+        case unreadable(String, reason: String)
+        case unsupported(String)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
+            case .unsupported(let path): return "\(path) is not a PDF, PNG or JPEG file"
+            }
+        }
+    }
+
+    /// File types ingest accepts when it walks a directory.
+    public static let extensions: Set<String> = ["pdf", "png", "jpg", "jpeg"]
+
+    public init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ReadError.unreadable(path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw ReadError.unreadable(path, reason: "it is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReadError.unreadable(path, reason: FileManager.default.isReadableFile(atPath: path) ? "read failed" : "permission denied")
+        }
+        self.data = data
+        contentHash = Data(SHA256.hash(data: data))
+    }
+
+    /// PDF by its header; PNG and JPEG by their signatures. A file named .pdf
+    /// that is not one is a PDF error (so it is recorded as a failed PDF).
+    public var kind: Kind? {
+        if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .png }
+        if data.starts(with: [0xFF, 0xD8]) { return .jpeg }
+        if data.prefix(1024).range(of: Data("%PDF-".utf8)) != nil { return .pdf }
+        return path.lowercased().hasSuffix(".pdf") ? .pdf : nil
+    }
+
+    /// file:// URI of the absolute path.
+    public var uri: String {
+        URL(fileURLWithPath: path).standardizedFileURL.absoluteString
+    }
+
+    /// Files under the given paths that ingest handles, sorted; paths that are
+    /// files are kept whatever their extension (ingest then says what is wrong).
+    public static func expand(_ paths: [String]) -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                let enumerator = FileManager.default.enumerator(atPath: path)
+                var found: [String] = []
+                while let entry = enumerator?.nextObject() as? String {
+                    let ext = (entry as NSString).pathExtension.lowercased()
+                    if extensions.contains(ext) { found.append((path as NSString).appendingPathComponent(entry)) }
+                }
+                files += found.sorted()
+            } else {
+                files.append(path)
+            }
+        }
+        return files
+    }
+}

@@ -1,0 +1,99 @@
+import CPoppler
+import ColPaliModel
+import Foundation
+
+/// A PDF opened with poppler-glib, rendered page by page with cairo onto a
+/// white background, the page's /Rotate honoured.
+public final class PDFRenderer: @unchecked Sendable {
+    /// pdf2image's default (what ColPali users feed the processor).
+    public static let defaultDPI = 200.0
+    /// Beyond this a page is refused rather than rendered.
+    public static let maximumMegapixels = 100.0
+
+    private let document: OpaquePointer
+    public let pageCount: Int
+    public let title: String?
+
+    public init(data: Data) throws {
+        guard data.starts(with: Array("%PDF".utf8)) || data.prefix(1024).range(of: Data("%PDF-".utf8)) != nil else {
+            throw PDFError.notAPDF
+        }
+        var error: UnsafeMutablePointer<GError>?
+        let bytes = data.withUnsafeBytes { raw in g_bytes_new(raw.baseAddress, gsize(raw.count)) }
+        defer { g_bytes_unref(bytes) }
+        guard let document = poppler_document_new_from_bytes(bytes, nil, &error) else {
+            let code = error?.pointee.code ?? 0
+            let message = error.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown error"
+            if let error { g_error_free(error) }
+            if code == Int32(POPPLER_ERROR_ENCRYPTED.rawValue) { throw PDFError.encrypted }
+            throw PDFError.damaged(message)
+        }
+        self.document = document
+        pageCount = Int(poppler_document_get_n_pages(document))
+        if let raw = poppler_document_get_title(document) {
+            let text = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
+            title = text.isEmpty ? nil : text
+            g_free(raw)
+        } else {
+            title = nil
+        }
+    }
+
+    deinit { g_object_unref(UnsafeMutableRawPointer(document)) }
+
+    /// Page size in points (1/72 inch) as displayed, i.e. after /Rotate.
+    public func pageSize(_ number: Int) -> (width: Double, height: Double) {
+        guard let page = poppler_document_get_page(document, Int32(number - 1)) else { return (0, 0) }
+        defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        var width = 0.0, height = 0.0
+        poppler_page_get_size(page, &width, &height)
+        return (width, height)
+    }
+
+    /// Renders page `number` (1-based) at `dpi` onto white.
+    public func render(page number: Int, dpi: Double = PDFRenderer.defaultDPI) throws -> RGBImage {
+        guard let page = poppler_document_get_page(document, Int32(number - 1)) else {
+            throw PDFError.damaged("page \(number) cannot be read")
+        }
+        defer { g_object_unref(UnsafeMutableRawPointer(page)) }
+        var points = (width: 0.0, height: 0.0)
+        poppler_page_get_size(page, &points.width, &points.height)
+        let scale = dpi / 72
+        let width = max(1, Int((points.width * scale).rounded()))
+        let height = max(1, Int((points.height * scale).rounded()))
+        let megapixels = Double(width) * Double(height) / 1e6
+        guard megapixels <= Self.maximumMegapixels, width <= 30000, height <= 30000 else {
+            throw PDFError.oversizedPage(page: number, widthPoints: points.width, heightPoints: points.height, dpi: dpi,
+                                         megapixels: megapixels)
+        }
+        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
+              cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
+            throw PDFError.oversizedPage(page: number, widthPoints: points.width, heightPoints: points.height, dpi: dpi,
+                                         megapixels: megapixels)
+        }
+        defer { cairo_surface_destroy(surface) }
+        let context = cairo_create(surface)
+        cairo_set_source_rgb(context, 1, 1, 1)
+        cairo_paint(context)
+        cairo_scale(context, Double(width) / points.width, Double(height) / points.height)
+        poppler_page_render(page, context)
+        cairo_destroy(context)
+        cairo_surface_flush(surface)
+
+        // RGB24 is one native-endian 32-bit word per pixel: 0x00RRGGBB.
+        let stride = Int(cairo_image_surface_get_stride(surface))
+        guard let data = cairo_image_surface_get_data(surface) else { throw PDFError.damaged("page \(number) rendered empty") }
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            let row = UnsafeRawPointer(data + y * stride)
+            for x in 0..<width {
+                let word = row.loadUnaligned(fromByteOffset: x * 4, as: UInt32.self)
+                let o = (y * width + x) * 3
+                pixels[o] = UInt8((word >> 16) & 0xFF)
+                pixels[o + 1] = UInt8((word >> 8) & 0xFF)
+                pixels[o + 2] = UInt8(word & 0xFF)
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import ColPaliCLISupport
+import ColPaliIngest
+import ColPaliStorage
+import Foundation
+import Logging
+
+/// `colpali-ingest add FILE|DIR...`: ingest now and exit (or only --queue).
+struct AddCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Ingest PDFs and images now (directories are walked), or put them on the queue with --queue.",
+        discussion: "Exits non-zero when any document failed; the others are stored.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var flags: IngestFlags
+
+    @Flag(help: "Only queue the files for a running `colpali-ingest run` daemon.")
+    var queue = false
+
+    @Argument(help: ArgumentHelp("PDF or image files, or directories.", valueName: "path"))
+    var paths: [String]
+
+    func run() async throws {
+        var logger = Logger(label: "colpali-ingest")
+        logger.logLevel = global.verbose ? .debug : .notice
+        let files = SourceFile.expand(paths)
+        guard !files.isEmpty else { throw CLIError("no PDF or image files under \(paths.joined(separator: ", "))") }
+        let target = try global.target()
+        let database = try await target.open(logger: logger)
+        try await requireSchema(database, logger: logger)
+
+        if queue {
+            let optionsJSON = try flags.jobJSON()
+            try await Database.withConnection(database, logger: logger) { c in
+                for file in files {
+                    let uri = URL(fileURLWithPath: file).standardizedFileURL.absoluteString
+                    let id = try await JobQueue.enqueue(sourceURI: uri, optionsJSON: optionsJSON, on: c, logger: logger)
+                    print("queued \(file) as job \(id)")
+                }
+            }
+            return
+        }
+
+        let options = try flags.options()
+        let model = try await modelOptions.loadModel()
+        let ingestor = Ingestor(model: model, promptFormat: try modelOptions.resolvedPromptFormat(),
+                                batchSize: flags.batchSize, database: database, logger: logger)
+        let progress = ProgressBar(totalPages: files.reduce(0) { $0 + Ingestor.plannedPages($1, options: options) })
+        var failures = 0
+        for file in files {
+            progress.beginDocument()
+            let outcome = try await ingestor.ingest(path: file, options: options, progress: { step in
+                progress.update(pagesInDocument: step.pagesDone, current: step.source)
+            })
+            progress.finish()
+            switch outcome {
+            case .stored(let id, let pages):
+                print("stored \(file): document \(id), \(pages) page\(pages == 1 ? "" : "s")")
+            case .alreadyStored(let id):
+                print("skipped \(file): already stored as document \(id) (--force re-embeds)")
+            case .failed(_, let reason):
+                failures += 1
+                FileHandle.standardError.write(Data("colpali-ingest: failed \(file): \(reason)\n".utf8))
+            }
+        }
+        if failures > 0 {
+            throw CLIError("\(failures) of \(files.count) document\(files.count == 1 ? "" : "s") failed")
+        }
+    }
+}
+
+/// Refuse to write into a database whose schema is not this program's.
+func requireSchema(_ database: ConnectionSettings, logger: Logger) async throws {
+    let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
+    try await Database.withConnection(database, logger: logger) { c in try await migrator.requireCurrent(on: c) }
+}

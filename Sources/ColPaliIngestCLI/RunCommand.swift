@@ -1,0 +1,71 @@
+import ArgumentParser
+import ColPaliCLISupport
+import ColPaliIngest
+import ColPaliStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `colpali-ingest run`: the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the ingest daemon: take jobs from the ingest_jobs queue (and watched directories) until SIGTERM/SIGINT.",
+        discussion: """
+            Enqueue with `colpali-ingest add --queue FILE`, the Swift client, or SQL:
+              INSERT INTO ingest_jobs (source_uri, options) VALUES ('/path/doc.pdf', '{"force": true}');
+            Several daemons can share one queue. Migrations are applied on start.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var flags: IngestFlags
+
+    @Option(name: .customLong("watch"), help: ArgumentHelp("Queue new files appearing in this directory (repeatable).", valueName: "dir"))
+    var watch: [String] = []
+
+    @Option(help: "Seconds between queue polls when no notification arrives (and between directory scans).")
+    var pollInterval: Double = 5
+
+    @Option(help: "Seconds a claimed job stays ours without renewal; a crashed daemon's job is taken over after this.")
+    var lease: Double = 30
+
+    @Option(help: "Name recorded on claimed jobs (default hostname/pid).")
+    var worker: String?
+
+    func validate() throws {
+        if pollInterval <= 0 || lease < 1 { throw ValidationError("--poll-interval must be positive and --lease at least 1") }
+        for directory in watch {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--watch \(directory) is not a directory")
+            }
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "colpali-ingest")
+        logger.logLevel = global.verbose ? .debug : .info
+        // The daemon brings the schema up to date itself.
+        let target = try global.target()
+        let database = try await Retry.connectionFailures(logger: logger, what: "connecting") {
+            try await target.open(logger: logger)
+        }
+        let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
+        _ = try await Retry.connectionFailures(logger: logger, what: "migrating") { try await migrator.migrate(database) }
+
+        let model = try await modelOptions.loadModel()
+        let ingestor = Ingestor(model: model, promptFormat: try modelOptions.resolvedPromptFormat(),
+                                batchSize: flags.batchSize, database: database, logger: logger)
+        var settings = IngestDaemon.Settings()
+        settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
+        settings.lease = .milliseconds(Int(lease * 1000))
+        if let worker { settings.worker = worker }
+        settings.watch = watch
+        settings.defaults = try flags.options()
+        let daemon = IngestDaemon(ingestor: ingestor, database: database, settings: settings, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,35 @@
+import ColPaliIngest
+import ColPaliModel
+import ColPaliStorage
+import Foundation
+import Logging
+import TestSupport
+
+/// The tiny fixture model, loaded once for the ingest tests.
+enum IngestFixtures {
+    static let model: ColPaliModel = {
+        let semaphore = DispatchSemaphore(value: 0)
+        let box = Box()
+        Task {
+            box.model = try? await ColPaliModel.load(
+                Fixtures.model("hf-fp32").path, precision: .fp32,
+                locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"], showProgress: false),
+                context: ComputeContext(threads: 2))
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return box.model!
+    }()
+
+    final class Box: @unchecked Sendable { var model: ColPaliModel? }
+
+    static func ingestor(_ settings: ConnectionSettings) -> Ingestor {
+        Ingestor(model: model, promptFormat: .transformers, batchSize: 2, database: settings, logger: TestPostgres.logger)
+    }
+
+    /// Environment for a child colpali-ingest / colpali process.
+    static func environment(_ settings: ConnectionSettings) -> [String: String] {
+        ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
+         "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path, "COLPALI_THREADS": "1"]
+    }
+}
