@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "ColPaliKernels", targets: ["ColPaliKernels"]),
         .library(name: "ColPaliStorage", targets: ["ColPaliStorage"]),
         .library(name: "ColPaliModel", targets: ["ColPaliModel"]),
+        .library(name: "ColPaliSearch", targets: ["ColPaliSearch"]),
+        .library(name: "ColPaliIngest", targets: ["ColPaliIngest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -79,6 +81,17 @@ let package = Package(
             ]
         ),
 
+        // The Swift client: search (prefilter + exact rerank), similarity maps,
+        // document listing and deletion, enqueueing.
+        .target(
+            name: "ColPaliSearch",
+            dependencies: [
+                "ColPaliModel", "ColPaliStorage", "ColPaliKernels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Ingest: PDF rendering, the pipeline from file to stored pages, the
         // queue worker.
         .target(
@@ -106,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "ColPaliCLI",
             dependencies: [
-                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel",
+                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel", "ColPaliSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -127,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "ColPaliBench",
             dependencies: [
-                "ColPaliModel", "ColPaliKernels", "ColPaliStorage", "ColPaliIngest",
+                "ColPaliModel", "ColPaliKernels", "ColPaliStorage", "ColPaliIngest", "ColPaliSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -155,6 +168,11 @@ let package = Package(
         ),
         .testTarget(name: "ColPaliStorageTests", dependencies: ["ColPaliStorage", "TestSupport"]),
         .testTarget(name: "ColPaliCLITests", dependencies: ["ColPaliCLI", "TestSupport"]),
+        .testTarget(
+            name: "ColPaliSearchTests",
+            dependencies: ["ColPaliSearch", "ColPaliStorage", "ColPaliModel", "ColPaliKernels", "TestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         .testTarget(
             name: "ColPaliIngestTests",
             dependencies: ["ColPaliIngest", "ColPaliIngestCLI", "ColPaliStorage", "ColPaliModel", "TestSupport",

@@ -11,7 +11,7 @@ packages=(
   pkg-config make gcc
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(docker-compose)                          # validates docker-compose.yml
+  packages+=(docker-compose python3-venv)             # validate docker-compose.yml; hadolint from PyPI
 fi
 
 missing=()

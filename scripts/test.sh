@@ -43,6 +43,9 @@ if ! PGHOST="$socket_dir" PGUSER=colpali make -C sql installcheck; then
   exit 1
 fi
 
+echo "== deployment files (no Docker engine here)"
+bash scripts/check-deploy.sh
+
 echo "== swift test"
 COLPALI_TEST_DATABASE_URL="$url" swift test
 

@@ -11,11 +11,13 @@ struct ColPaliCommand: AsyncParsableCommand {
             Without --database-url or DATABASE_URL, commands use a private local PostgreSQL \
             under the data directory (.colpali), started on demand.
             """,
-        subcommands: [EmbedCommand.self, DatabaseCommand.self, MigrateCommand.self]
+        subcommands: [SearchCommand.self, ExplainCommand.self, DocumentsCommand.self, EmbedCommand.self,
+                      DatabaseCommand.self, MigrateCommand.self]
     )
 
     /// Every failure ends as one line on stderr and a non-zero status, never a trace.
     static func main() async {
+        CommandLogging.bootstrap(defaultLevel: .warning)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -18,8 +18,9 @@ public struct ModelOptions: ParsableArguments {
         valueName: "name"))
     public var promptFormat: String?
 
-    @Option(name: .long, help: ArgumentHelp("Matrix precision: fp32 (exact) or bf16 (fast). Default: $COLPALI_PRECISION, else bf16.",
-                                            valueName: "precision"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Matrix precision: fp32 (exact), bf16 (fast, needs AVX-512 BF16) or auto. Default: $COLPALI_PRECISION, else auto.",
+        valueName: "precision"))
     public var precision: String?
 
     @Option(name: .long, help: ArgumentHelp("Threads for the model. Default: $COLPALI_THREADS, else every core.", valueName: "n"))
@@ -38,8 +39,9 @@ public struct ModelOptions: ParsableArguments {
     }
 
     public func resolvedPrecision() throws -> Precision {
-        let name = precision ?? ProcessInfo.processInfo.environment["COLPALI_PRECISION"] ?? Precision.bf16.rawValue
-        guard let value = Precision(rawValue: name) else { throw ValidationError("unknown precision '\(name)' (fp32 or bf16)") }
+        let name = precision ?? ProcessInfo.processInfo.environment["COLPALI_PRECISION"] ?? "auto"
+        if name == "auto" { return .fastest }
+        guard let value = Precision(rawValue: name) else { throw ValidationError("unknown precision '\(name)' (fp32, bf16 or auto)") }
         return value
     }
 

@@ -29,7 +29,7 @@ struct AddCommand: AsyncParsableCommand {
         guard !files.isEmpty else { throw CLIError("no PDF or image files under \(paths.joined(separator: ", "))") }
         let target = try global.target()
         let database = try await target.open(logger: logger)
-        try await requireSchema(database, logger: logger)
+        try await DatabaseTarget.requireSchema(database, logger: logger)
 
         if queue {
             let optionsJSON = try flags.jobJSON()
@@ -69,10 +69,4 @@ struct AddCommand: AsyncParsableCommand {
             throw CLIError("\(failures) of \(files.count) document\(files.count == 1 ? "" : "s") failed")
         }
     }
-}
-
-/// Refuse to write into a database whose schema is not this program's.
-func requireSchema(_ database: ConnectionSettings, logger: Logger) async throws {
-    let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
-    try await Database.withConnection(database, logger: logger) { c in try await migrator.requireCurrent(on: c) }
 }

@@ -12,7 +12,7 @@ struct IngestCommand: AsyncParsableCommand {
     )
 
     static func main() async {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        CommandLogging.bootstrap(defaultLevel: .notice)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

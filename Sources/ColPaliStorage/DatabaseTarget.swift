@@ -13,9 +13,23 @@ public enum DatabaseTarget: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> DatabaseTarget {
         if let url = databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
-            return .server(try ConnectionSettings(url: url))
+            var settings = try ConnectionSettings(url: url)
+            if settings.password == nil { settings.password = try password(environment) }
+            return .server(settings)
         }
         return .local(try LocalCluster(dataDirectory: defaultDataDirectory(dataDirectory, environment: environment)))
+    }
+
+    /// A password kept out of the URL: the file named by
+    /// `DATABASE_PASSWORD_FILE` (Docker secrets), else libpq's `PGPASSWORD`.
+    static func password(_ environment: [String: String]) throws -> String? {
+        if let file = environment["DATABASE_PASSWORD_FILE"], !file.isEmpty {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw StorageError.invalidDatabaseURL(file, reason: "DATABASE_PASSWORD_FILE cannot be read")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return environment["PGPASSWORD"]
     }
 
     /// `--data-dir`, else `COLPALI_DATA_DIR`, else `.colpali` in the current directory.
@@ -36,6 +50,18 @@ public enum DatabaseTarget: Sendable {
             let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
             _ = try await migrator.migrate(settings)
             return settings
+        }
+    }
+
+    /// Refuses a database whose schema is not exactly what this program's
+    /// migrations describe (the local database is migrated on open).
+    public static func requireSchema(_ settings: ConnectionSettings, logger: Logger) async throws {
+        let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
+        try await Database.withConnection(settings, logger: logger) { c in
+            let hasExtension = try await c.query("SELECT 1 FROM pg_extension WHERE extname = 'colpali'", logger: logger)
+                .collect().count == 1
+            if !hasExtension { throw StorageError.extensionMissing(database: settings.database) }
+            try await migrator.requireCurrent(on: c)
         }
     }
 

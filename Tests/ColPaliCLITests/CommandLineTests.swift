@@ -70,8 +70,14 @@ import TestSupport
 
     @Test func databaseWithoutTheExtensionIsExplained() async throws {
         let settings = try await TestPostgres.freshDatabase(migrated: false)
-        let result = try await run(["migrate", "--status", "--database-url", TestPostgres.url(of: settings)])
-        #expect(result.status == 0)
-        #expect(result.output.contains("pending  0001_core.sql"))
+        let url = TestPostgres.url(of: settings)
+        expectOneLineError(try await run(["documents", "list", "--database-url", url]),
+                           containing: "does not have the colpali extension: run `colpali migrate`")
+        let status = try await run(["migrate", "--status", "--database-url", url])
+        #expect(status.status == 0)
+        #expect(status.output.contains("pending  0001_core.sql"))
+        // After migrate, the same command works.
+        #expect(try await run(["migrate", "--database-url", url]).status == 0)
+        #expect(try await run(["documents", "list", "--database-url", url]).status == 0)
     }
 }

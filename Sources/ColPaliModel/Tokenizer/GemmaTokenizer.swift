@@ -15,6 +15,7 @@ public struct GemmaTokenizer: Sendable {
     let normalizer: [(pattern: String, content: String)]
     let splitPattern: String?
     public let vocabulary: [String: Int]
+    private let tokensByID: [Int: String]
 
     public init(url: URL) throws {
         let file = url.path
@@ -73,6 +74,7 @@ public struct GemmaTokenizer: Sendable {
         normalizer = try Self.replacements(root["normalizer"], file: file)
         splitPattern = try Self.splitPattern(root["pre_tokenizer"], file: file)
         vocabulary = vocab
+        tokensByID = Dictionary(vocab.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Token ids of `text`, with no special tokens added.
@@ -96,6 +98,9 @@ public struct GemmaTokenizer: Sendable {
     }
 
     public func id(of token: String) -> Int? { vocabulary[token] }
+
+    /// The token string of an id ("▁revenue", "<bos>"), for labels.
+    public func token(for id: Int) -> String? { tokensByID[id] }
 
     func normalize(_ text: String) -> String {
         normalizer.reduce(text) { $0.replacingOccurrences(of: $1.pattern, with: $1.content) }

@@ -1,0 +1,51 @@
+import ArgumentParser
+import ColPaliCLISupport
+import ColPaliSearch
+import ColPaliStorage
+import Foundation
+
+/// `colpali documents list|delete`.
+struct DocumentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "documents", abstract: "List or delete stored documents.", subcommands: [List.self, Delete.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List documents, newest first.")
+        @OptionGroup var global: GlobalOptions
+        @Option var limit = 100
+
+        func run() async throws {
+            let logger = global.logger
+            let database = try await global.target().open(logger: logger)
+            try await DatabaseTarget.requireSchema(database, logger: logger)
+            let limit = self.limit
+            let documents = try await SearchClient.with(database: database, model: nil, logger: logger) { client in
+                try await client.documents(limit: limit)
+            }
+            print(Table.row(["id", "status", "pages", "document"], widths: [6, -8, 5, 0]))
+            for d in documents {
+                let name = d.title.map { "\($0) (\(d.sourceURI))" } ?? d.sourceURI
+                let pages = d.pageCount.map(String.init) ?? "-"
+                print(Table.row(["\(d.id)", d.status, pages, name], widths: [6, -8, 5, 0]) + (d.error.map { "  -- \($0)" } ?? ""))
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a document and its pages.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: Int
+
+        func run() async throws {
+            let logger = global.logger
+            let database = try await global.target().open(logger: logger)
+            try await DatabaseTarget.requireSchema(database, logger: logger)
+            let id = self.id
+            let deleted = try await SearchClient.with(database: database, model: nil, logger: logger) { client in
+                try await client.deleteDocument(id: id)
+            }
+            guard deleted else { throw CLIError("there is no document \(id)") }
+            print("deleted document \(id)")
+        }
+    }
+}

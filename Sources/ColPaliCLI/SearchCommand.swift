@@ -1,0 +1,68 @@
+import ArgumentParser
+import ColPaliCLISupport
+import ColPaliModel
+import ColPaliSearch
+import ColPaliStorage
+import Foundation
+
+/// `colpali search "question"`.
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find the pages that best answer a question (binary prefilter, then exact MaxSim).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Argument(help: "The question.") var question: String
+    @Option(help: "Number of pages to return.") var limit = 10
+    @Option(help: "Pages kept by the prefilter for exact reranking (default: limit x 10, at least 50).") var candidates: Int?
+    @Flag(help: "Exact MaxSim over every page (slow on large tables).") var exact = false
+    @Flag(help: "Print JSON instead of a table.") var json = false
+    @Flag(help: "Print the SQL the search runs (with its parameters) to stderr.") var explain = false
+    @Option(help: ArgumentHelp("Only documents whose metadata contains this JSON object.", valueName: "json")) var metadata: String?
+    @Option(help: ArgumentHelp("Only documents whose source URI starts with this.", valueName: "prefix")) var source: String?
+    @Option(name: .customLong("document"), help: ArgumentHelp("Only this document (repeatable).", valueName: "id")) var documents: [Int] = []
+
+    func validate() throws {
+        if question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the question is empty") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1") }
+    }
+
+    func run() async throws {
+        let logger = global.logger
+        let database = try await global.target().open(logger: logger)
+        try await DatabaseTarget.requireSchema(database, logger: logger)
+        let model = try await modelOptions.loadModel()
+        let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata, sourcePrefix: source)
+        let (question, limit, candidates, exact) = (self.question, self.limit, self.candidates, self.exact)
+        let (hits, sql) = try await SearchClient.with(database: database, model: model, logger: logger) { client in
+            let (embedding, modelID) = try await client.embed(question)
+            let sql = try client.explain(embedding: embedding, model: modelID, limit: limit, candidates: candidates,
+                                         exact: exact, filter: filter)
+            let hits = exact
+                ? try await client.exactSearch(embedding: embedding, model: modelID, limit: limit, filter: filter)
+                : try await client.search(embedding: embedding, model: modelID, limit: limit, candidates: candidates, filter: filter)
+            return (hits, sql)
+        }
+        if explain { FileHandle.standardError.write(Data((sql + "\n").utf8)) }
+        if json {
+            let objects: [[String: Any]] = hits.map { hit in
+                ["rank": hit.rank, "score": Double(hit.score), "document_id": hit.documentID, "page_id": hit.pageID,
+                 "page": hit.pageNumber, "source_uri": hit.sourceURI, "title": hit.title ?? NSNull(),
+                 "metadata": (try? JSONSerialization.jsonObject(with: Data(hit.metadataJSON.utf8))) ?? [:]]
+            }
+            print(String(decoding: try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+                         as: UTF8.self))
+            return
+        }
+        print(Table.row(["rank", "score", "page id", "page", "document"], widths: [4, 10, 8, 5, 0]))
+        for hit in hits {
+            let file = URL(string: hit.sourceURI)?.lastPathComponent ?? hit.sourceURI
+            let name = hit.title.map { "\($0) (\(file))" } ?? file
+            print(Table.row(["\(hit.rank)", String(format: "%.4f", hit.score), "\(hit.pageID)", "\(hit.pageNumber)", name],
+                            widths: [4, 10, 8, 5, 0]))
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ColPaliStorage
+import Foundation
+import PostgresNIO
+
+/// The SQL of a search, composed from fixed text and bind parameters only:
+/// nothing a caller passes is ever spliced into the statement.
+///
+/// Two stages: candidates ranked by the binary prefilter over the codes
+/// (filters apply here), then an exact `maxsim` of the candidates only. An
+/// exact search skips the first stage.
+public struct SearchQuery: Sendable {
+    public let sql: String
+    public let bindings: PostgresBindings
+    /// Human-readable parameter list for --explain.
+    public let parameterNotes: [String]
+
+    public var postgresQuery: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+
+    public static func compose(query: EmbeddingMatrix, codes: Data, model: String, limit: Int, candidates: Int?,
+                               filter: SearchFilter, includeImages: Bool) throws -> SearchQuery {
+        var binds = PostgresBindings()
+        var notes: [String] = []
+        func parameter<T: PostgresEncodable>(_ value: T, _ note: String) throws -> String {
+            try binds.append(value)
+            notes.append("$\(notes.count + 1) = \(note)")
+            return "$\(notes.count)"
+        }
+        let queryParameter = try parameter(query, "query multi-vector, real[\(query.rows)][\(query.dim)]")
+        var conditions = ["d.status = 'ready'", "d.model = \(try parameter(model, "model '\(model)'"))"]
+        if let ids = filter.documentIDs {
+            conditions.append("d.id = ANY(\(try parameter(ids, "document ids \(ids)")))")
+        }
+        if let metadata = filter.metadataContains {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)), object is [String: Any] else {
+                throw SearchError.invalidFilter("metadata must be a JSON object, got \(metadata)")
+            }
+            conditions.append("d.metadata @> \(try parameter(metadata, "metadata containment \(metadata)"))::jsonb")
+        }
+        if let prefix = filter.sourcePrefix {
+            conditions.append("starts_with(d.source_uri, \(try parameter(prefix, "source prefix '\(prefix)'")))")
+        }
+        if let after = filter.createdAfter {
+            conditions.append("d.created_at >= \(try parameter(after, "created at or after \(after)"))")
+        }
+        if let before = filter.createdBefore {
+            conditions.append("d.created_at < \(try parameter(before, "created before \(before)"))")
+        }
+        let image = includeImages ? "p.image, p.image_type" : "NULL::bytea AS image, NULL::text AS image_type"
+        let output = """
+            p.document_id, p.id, p.page_number, d.source_uri, d.title, d.metadata::text, \(image)
+            """
+        let sql: String
+        if let candidates {
+            let codesParameter = try parameter(codes, "query sign-bit codes, \(codes.count) bytes")
+            let dimParameter = try parameter(Int32(query.dim), "dimension \(query.dim)")
+            let candidateParameter = try parameter(candidates, "candidates \(candidates)")
+            let limitParameter = try parameter(limit, "limit \(limit)")
+            sql = """
+                WITH candidates AS (
+                    SELECT p.document_id, p.id
+                    FROM pages p JOIN documents d ON d.id = p.document_id
+                    WHERE \(conditions.joined(separator: " AND "))
+                    ORDER BY maxsim_hamming(\(codesParameter), p.embedding_codes, \(dimParameter)) DESC
+                    LIMIT \(candidateParameter))
+                SELECT maxsim(\(queryParameter), p.embedding) AS score, \(output)
+                FROM candidates c
+                JOIN pages p ON p.document_id = c.document_id AND p.id = c.id
+                JOIN documents d ON d.id = p.document_id
+                ORDER BY score DESC, p.id
+                LIMIT \(limitParameter)
+                """
+        } else {
+            let limitParameter = try parameter(limit, "limit \(limit)")
+            sql = """
+                SELECT maxsim(\(queryParameter), p.embedding) AS score, \(output)
+                FROM pages p JOIN documents d ON d.id = p.document_id
+                WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY score DESC, p.id
+                LIMIT \(limitParameter)
+                """
+        }
+        return SearchQuery(sql: sql, bindings: binds, parameterNotes: notes)
+    }
+
+    /// The statement and its parameters, for people to read and reuse.
+    public var explanation: String {
+        sql + "\n-- parameters:\n" + parameterNotes.map { "--   \($0)" }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,84 @@
+import ColPaliStorage
+import Foundation
+
+/// One page found by a search.
+public struct PageHit: Sendable, Equatable {
+    public let rank: Int
+    public let score: Float
+    public let documentID: Int
+    public let pageID: Int
+    public let pageNumber: Int
+    public let sourceURI: String
+    public let title: String?
+    /// The document's metadata, a JSON object as text.
+    public let metadataJSON: String
+    /// The stored page image, when asked for and stored.
+    public let image: Data?
+    public let imageType: String?
+}
+
+/// Which pages a search may return. Applied in the candidate stage, as bind
+/// parameters.
+public struct SearchFilter: Sendable, Equatable {
+    public var documentIDs: [Int]?
+    /// Documents whose metadata contains this JSON object (jsonb @>).
+    public var metadataContains: String?
+    /// Documents whose source URI starts with this.
+    public var sourcePrefix: String?
+    public var createdAfter: Date?
+    public var createdBefore: Date?
+
+    public init(documentIDs: [Int]? = nil, metadataContains: String? = nil, sourcePrefix: String? = nil,
+                createdAfter: Date? = nil, createdBefore: Date? = nil) {
+        self.documentIDs = documentIDs
+        self.metadataContains = metadataContains
+        self.sourcePrefix = sourcePrefix
+        self.createdAfter = createdAfter
+        self.createdBefore = createdBefore
+    }
+}
+
+/// A stored document, as listed.
+public struct DocumentSummary: Sendable, Equatable {
+    public let id: Int
+    public let sourceURI: String
+    public let title: String?
+    public let pageCount: Int?
+    public let status: String
+    public let error: String?
+    public let model: String
+    public let createdAt: Date
+}
+
+public enum SearchError: Error, CustomStringConvertible, Sendable {
+    case emptyQuestion
+    case noPages
+    case otherModels(model: String, stored: [String])
+    case dimensionMismatch(model: Int, stored: Int)
+    case invalidFilter(String)
+    case pageNotFound(Int)
+    case noStoredImage(page: Int)
+    case modelRequired
+
+    public var description: String {
+        switch self {
+        case .emptyQuestion:
+            return "the question is empty"
+        case .noPages:
+            return "there are no searchable pages yet: ingest documents first (colpali-ingest add FILE)"
+        case .otherModels(let model, let stored):
+            return "no pages were embedded with \(model); stored pages come from \(stored.joined(separator: ", ")). "
+                + "Search with that model (--model), or re-ingest with --force"
+        case .dimensionMismatch(let model, let stored):
+            return "the model makes \(model)-dimensional vectors but the stored pages have \(stored): they come from another model"
+        case .invalidFilter(let reason):
+            return "invalid filter: \(reason)"
+        case .pageNotFound(let id):
+            return "there is no page with id \(id)"
+        case .noStoredImage(let page):
+            return "page \(page) has no stored image: ingest with --store-images to draw maps over pages"
+        case .modelRequired:
+            return "searching by text needs a model; pass one, or search by embedding"
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import ColPaliKernels
+import ColPaliStorage
+import Foundation
+
+/// Which image patches of a page each query token matched: ColPali's
+/// interpretability view. Patch p of the `grid x grid` map (row-major) is
+/// row p of the page's multi-vector.
+public struct SimilarityMap: Sendable, Equatable {
+    public let pageID: Int
+    public let grid: Int
+    /// The query's tokens, as the tokenizer spells them.
+    public let tokens: [String]
+    /// Per token, the dot product with every patch: grid * grid values.
+    public let scores: [[Float]]
+
+    /// A token's map scaled to [0, 1] as colpali-engine does: (m - min) / (max - min + 1e-10).
+    public func normalized(token index: Int) -> [Float] {
+        Self.normalize(scores[index])
+    }
+
+    /// Per patch, the best match of any of the given tokens (default: all
+    /// but special and padding tokens), normalised: where the query as a whole
+    /// matched.
+    public func combined(tokens selection: [Int]? = nil) -> [Float] {
+        let chosen = selection ?? tokens.indices.filter { !Self.isSpecial(tokens[$0]) }
+        let indices = chosen.isEmpty ? Array(tokens.indices) : chosen
+        var best = [Float](repeating: -.infinity, count: grid * grid)
+        for t in indices {
+            for p in 0..<best.count { best[p] = max(best[p], scores[t][p]) }
+        }
+        return Self.normalize(best)
+    }
+
+    static func normalize(_ values: [Float]) -> [Float] {
+        guard let low = values.min(), let high = values.max() else { return values }
+        return values.map { ($0 - low) / (high - low + 1e-10) }
+    }
+
+    static func isSpecial(_ token: String) -> Bool {
+        (token.hasPrefix("<") && token.hasSuffix(">")) || token == "\n" || token.allSatisfy { $0 == "▁" }
+    }
+
+    /// Computes the map from a page's stored multi-vector.
+    public static func compute(query: EmbeddingMatrix, tokens: [String], page: EmbeddingMatrix, grid: Int, pageID: Int) -> SimilarityMap {
+        let patches = grid * grid
+        precondition(patches <= page.rows && query.dim == page.dim)
+        var out = [Float](repeating: 0, count: query.rows * patches)
+        query.values.withUnsafeBufferPointer { q in
+            page.values.withUnsafeBufferPointer { d in
+                colpali_similarity(q.baseAddress, Int32(query.rows), d.baseAddress, Int32(patches), Int32(page.dim), &out)
+            }
+        }
+        let scores = (0..<query.rows).map { Array(out[($0 * patches)..<(($0 + 1) * patches)]) }
+        return SimilarityMap(pageID: pageID, grid: grid, tokens: tokens, scores: scores)
+    }
+}
+
+extension SearchClient {
+    /// The similarity map of `question` over a stored page.
+    public func similarityMap(question: String, pageID: Int) async throws -> SimilarityMap {
+        let (embedding, _, ids) = try await embedWithTokens(question)
+        let tokenizer = model!.processor.tokenizer
+        let tokens = ids.map { tokenizer.token(for: $0) ?? "#\($0)" }
+        return try await similarityMap(embedding: embedding, tokens: tokens, pageID: pageID)
+    }
+
+    /// The similarity map of a query multi-vector over a stored page.
+    public func similarityMap(embedding: EmbeddingMatrix, tokens: [String], pageID: Int) async throws -> SimilarityMap {
+        let rows = try await client.query(
+            "SELECT embedding, patch_grid FROM pages WHERE id = \(pageID)", logger: logger).collect()
+        guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
+        let (page, grid) = try row.decode((EmbeddingMatrix, Int).self)
+        guard page.dim == embedding.dim else { throw SearchError.dimensionMismatch(model: embedding.dim, stored: page.dim) }
+        return SimilarityMap.compute(query: embedding, tokens: tokens, page: page, grid: grid, pageID: pageID)
+    }
+
+    /// The stored rendering of a page (PNG or JPEG bytes) and its type.
+    public func pageImage(pageID: Int) async throws -> (data: Data, type: String) {
+        let rows = try await client.query("SELECT image, image_type FROM pages WHERE id = \(pageID)", logger: logger).collect()
+        guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
+        let (image, type) = try row.decode((Data?, String?).self)
+        guard let image, let type else { throw SearchError.noStoredImage(page: pageID) }
+        return (image, type)
+    }
+}

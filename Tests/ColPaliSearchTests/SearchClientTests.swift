@@ -1,0 +1,255 @@
+import ColPaliKernels
+import ColPaliModel
+import ColPaliSearch
+import ColPaliStorage
+import Crypto
+import Foundation
+import PostgresNIO
+import Testing
+import TestSupport
+
+/// The client on a real Postgres: SQL composition, filters, maps, errors.
+@Suite(.serialized) struct SearchClientTests {
+    let logger = TestPostgres.logger
+    static let model = "test/model"
+
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        }
+        mutating func matrix(_ rows: Int, _ dim: Int = 128) -> EmbeddingMatrix {
+            var values = (0..<(rows * dim)).map { _ in next() }
+            for r in 0..<rows {
+                let norm = (0..<dim).reduce(Float(0)) { $0 + values[r * dim + $1] * values[r * dim + $1] }.squareRoot()
+                for k in 0..<dim { values[r * dim + k] /= norm }
+            }
+            return EmbeddingMatrix(rows: rows, dim: dim, values: values)
+        }
+    }
+
+    /// `documents` documents of `pagesEach` random pages (20 rows: 16 patches + 4 text rows).
+    func corpus(_ settings: ConnectionSettings, documents: Int, pagesEach: Int, model: String = model, dim: Int = 128,
+                seed: UInt64 = 1) async throws -> [EmbeddingMatrix] {
+        var rng = Generator(state: seed)
+        var all: [EmbeddingMatrix] = []
+        let store = DocumentStore(logger: logger)
+        try await Database.withConnection(settings, logger: logger) { c in
+            for d in 0..<documents {
+                let pages = (0..<pagesEach).map { _ in rng.matrix(20, dim) }
+                all += pages
+                let document = NewDocument(
+                    sourceURI: "file:///corpus/\(d % 2 == 0 ? "finance" : "legal")/doc\(d).pdf",
+                    contentHash: Data(SHA256.hash(data: Data("\(seed)-\(d)-\(model)".utf8))),
+                    title: "Document \(d)", metadataJSON: "{\"team\": \"\(d % 2 == 0 ? "finance" : "legal")\", \"n\": \(d)}",
+                    model: model, promptFormat: "transformers", embeddingDim: dim)
+                _ = try await store.store(document, pages: pages.enumerated().map {
+                    NewPage(pageNumber: $0.offset + 1, width: 100, height: 100, embedding: $0.element, patchGrid: 4)
+                }, replace: false, on: c)
+            }
+        }
+        return all
+    }
+
+    func withClient<T: Sendable>(_ settings: ConnectionSettings, model: ColPaliModel? = nil,
+                                 _ body: @Sendable (SearchClient) async throws -> T) async throws -> T {
+        try await SearchClient.with(database: settings, model: model, logger: logger, body)
+    }
+
+    @Test func twoStageEqualsExactWhenCandidatesCoverTheTable() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 6, pagesEach: 5)
+        var rng = Generator(state: 99)
+        for _ in 0..<5 {
+            let query = rng.matrix(7)
+            let (twoStage, exact) = try await withClient(settings) { client in
+                (try await client.search(embedding: query, model: Self.model, limit: 10, candidates: 30),
+                 try await client.exactSearch(embedding: query, model: Self.model, limit: 10))
+            }
+            #expect(twoStage.map(\.pageID) == exact.map(\.pageID))
+            #expect(zip(twoStage, exact).allSatisfy { $0.score == $1.score })
+            #expect(twoStage.map(\.rank) == Array(1...10))
+            #expect(zip(twoStage, twoStage.dropFirst()).allSatisfy { $0.score >= $1.score })
+        }
+    }
+
+    @Test func scoresAreTheExactMaxSimOfTheStoredPages() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let pages = try await corpus(settings, documents: 2, pagesEach: 3)
+        var seeded = Generator(state: 5)
+        let query = seeded.matrix(4)
+        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, model: Self.model, limit: 6) }
+        let expected = pages.map { page -> Float in
+            var score: Float = 0
+            _ = colpali_maxsim(query.values, 4, page.values, Int32(page.rows), 128, &score)
+            return score
+        }.sorted(by: >)
+        for (hit, score) in zip(hits, expected) { #expect(abs(hit.score - score) <= 1e-5 * max(1, abs(score))) }
+    }
+
+    @Test func filtersRestrictResults() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 6, pagesEach: 2)
+        var seeded = Generator(state: 7)
+        let query = seeded.matrix(5)
+        try await withClient(settings) { client in
+            let finance = try await client.search(embedding: query, model: Self.model, limit: 20,
+                                                  filter: SearchFilter(metadataContains: "{\"team\": \"finance\"}"))
+            #expect(finance.count == 6)
+            #expect(finance.allSatisfy { $0.sourceURI.contains("/finance/") && $0.metadataJSON.contains("finance") })
+            let legal = try await client.search(embedding: query, model: Self.model, limit: 20,
+                                                filter: SearchFilter(sourcePrefix: "file:///corpus/legal/"))
+            #expect(legal.count == 6 && legal.allSatisfy { $0.sourceURI.contains("/legal/") })
+            let ids = Set(finance.prefix(2).map(\.documentID))
+            let chosen = try await client.search(embedding: query, model: Self.model, filter: SearchFilter(documentIDs: Array(ids)))
+            #expect(Set(chosen.map(\.documentID)) == ids)
+            let future = try await client.search(embedding: query, model: Self.model,
+                                                 filter: SearchFilter(createdAfter: Date().addingTimeInterval(3600)))
+            #expect(future.isEmpty)
+            let past = try await client.search(embedding: query, model: Self.model, limit: 100,
+                                               filter: SearchFilter(createdBefore: Date().addingTimeInterval(3600)))
+            #expect(past.count == 12)
+        }
+    }
+
+    @Test func hostileFilterValuesAreInert() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 2, pagesEach: 2)
+        var seeded = Generator(state: 8)
+        let query = seeded.matrix(3)
+        try await withClient(settings) { client in
+            for hostile in ["'; DROP TABLE pages; --", "x' OR '1'='1", "\"; DELETE FROM documents; --", "%", "_"] {
+                let byPrefix = try await client.search(embedding: query, model: Self.model, filter: SearchFilter(sourcePrefix: hostile))
+                #expect(byPrefix.isEmpty, "\(hostile)")
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: ["team": hostile]), as: UTF8.self)
+                let byMetadata = try await client.search(embedding: query, model: Self.model, filter: SearchFilter(metadataContains: json))
+                #expect(byMetadata.isEmpty)
+                let sql = try client.explain(embedding: query, model: Self.model, filter: SearchFilter(sourcePrefix: hostile))
+                if hostile.count > 3 { #expect(!sql.components(separatedBy: "-- parameters:")[0].contains(hostile)) }
+            }
+            // The tables are all there, untouched.
+            #expect(try await client.search(embedding: query, model: Self.model, limit: 4).count == 4)
+            await #expect(throws: SearchError.self) {
+                try await client.search(embedding: query, model: Self.model, filter: SearchFilter(metadataContains: "not json"))
+            }
+        }
+    }
+
+    @Test func similarityMapEqualsTheStoredVectorsDirectly() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let pages = try await corpus(settings, documents: 1, pagesEach: 2)
+        var seeded = Generator(state: 11)
+        let query = seeded.matrix(6)
+        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, model: Self.model, limit: 2) }
+        let pageID = hits[0].pageID
+        let tokens = (0..<6).map { "t\($0)" }
+        let map = try await withClient(settings) { try await $0.similarityMap(embedding: query, tokens: tokens, pageID: pageID) }
+        #expect(map.grid == 4 && map.scores.count == 6 && map.scores[0].count == 16)
+        // The page's own vectors, fetched independently, dotted with the query.
+        let stored = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT similarity_matrix(\(query), embedding[1:16][1:128]) FROM pages WHERE id = \(pageID)",
+                              logger: logger).collect().first!.decode(EmbeddingMatrix.self).values
+        }
+        let flat = map.scores.flatMap { $0 }
+        #expect(flat.count == stored.count)
+        #expect(zip(flat, stored).allSatisfy { abs($0 - $1) <= 1e-5 })
+        #expect(pages.count == 2)
+        let normalized = map.normalized(token: 2)
+        #expect(normalized.min() == 0 && abs(normalized.max()! - 1) < 1e-6)
+        let combined = map.combined(tokens: [0, 1])
+        let best: [Float] = (0..<16).map { max(map.scores[0][$0], map.scores[1][$0]) }
+        let lowest: Float = best.min()!
+        let range: Float = best.max()! - lowest + 1e-10
+        for (value, raw) in zip(combined, best) {
+            let expected: Float = (raw - lowest) / range
+            #expect(abs(value - expected) < 1e-6)
+        }
+    }
+
+    @Test func clearErrors() async throws {
+        let empty = try await TestPostgres.freshDatabase()
+        var seeded = Generator(state: 3)
+        let query = seeded.matrix(2)
+        try await withClient(empty) { client in
+            do {
+                _ = try await client.search(embedding: query, model: Self.model)
+                Issue.record("no error on an empty table")
+            } catch let error as SearchError {
+                #expect(error.description.contains("no searchable pages"))
+            }
+            await #expect(throws: SearchError.self) { try await client.search("   ") }
+            await #expect(throws: SearchError.self) { try await client.search("anything") }  // no model
+        }
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 1, pagesEach: 1)
+        try await withClient(settings) { client in
+            do {
+                _ = try await client.search(embedding: query, model: "other/model")
+                Issue.record("other model not reported")
+            } catch let error as SearchError {
+                #expect(error.description.contains(Self.model))
+            }
+            do {
+                var other = Generator(state: 4)
+                _ = try await client.search(embedding: other.matrix(2, 64), model: Self.model)
+                Issue.record("dimension mismatch not reported")
+            } catch {
+                #expect("\(DatabaseErrors.describe(error))".contains("dimension mismatch"))
+            }
+            await #expect(throws: SearchError.self) { try await client.similarityMap(embedding: query, tokens: ["a", "b"], pageID: 999_999) }
+            await #expect(throws: SearchError.self) { try await client.pageImage(pageID: 1) }
+        }
+        // A database that is down.
+        let down = try ConnectionSettings(url: "postgresql://nobody@127.0.0.1:1/none?sslmode=disable")
+        await #expect(throws: StorageError.self) { try await SearchClient.with(database: down, model: nil) { _ in 0 } }
+    }
+
+    @Test func documentsDeletionAndEnqueue() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 3, pagesEach: 2)
+        try await withClient(settings) { client in
+            let documents = try await client.documents()
+            #expect(documents.count == 3 && documents.allSatisfy { $0.status == "ready" && $0.pageCount == 2 })
+            #expect(try await client.deleteDocument(id: documents[0].id))
+            #expect(try await !client.deleteDocument(id: documents[0].id))
+            #expect(try await client.documents().count == 2)
+            let job = try await client.enqueue(file: "/data/inbox/new.pdf", optionsJSON: "{\"force\": true}")
+            #expect(job > 0)
+        }
+        let pages = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first!.decode(Int.self)
+        }
+        #expect(pages == 4)
+    }
+
+    @Test func textSearchWithTheModel() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let model = try await ColPaliModel.load(Fixtures.model("hf-fp32").path, precision: .fp32,
+                                                locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"], showProgress: false))
+        // Two pages embedded by the model itself.
+        let images = try ["doc0.png", "doc1.png"].map { try RGBImage.load(contentsOf: Fixtures.image($0)) }
+        let vectors = try model.embedDocuments(images, format: .transformers)
+        try await Database.withConnection(settings, logger: logger) { c in
+            _ = try await DocumentStore(logger: logger).store(
+                NewDocument(sourceURI: "file:///docs.pdf", contentHash: Data(repeating: 7, count: 32), title: "Docs",
+                            model: model.checkpoint.identifier, promptFormat: "transformers", embeddingDim: 128),
+                pages: vectors.enumerated().map { NewPage(pageNumber: $0.offset + 1, width: 56, height: 56,
+                    embedding: EmbeddingMatrix(rows: $0.element.rows, dim: 128, values: $0.element.values), patchGrid: 4) },
+                replace: false, on: c)
+        }
+        let hits = try await withClient(settings, model: model) { try await $0.search("What is shown?", limit: 2) }
+        #expect(hits.count == 2)
+        // Same order and scores as the reference MaxSim of these two pages.
+        let query = try model.embedQueries(["What is shown?"], format: .transformers)[0]
+        let scores = vectors.map { page -> Float in
+            var s: Float = 0
+            _ = colpali_maxsim(query.values, Int32(query.rows), page.values, Int32(page.rows), 128, &s)
+            return s
+        }
+        #expect(hits[0].pageNumber == (scores[0] >= scores[1] ? 1 : 2))
+        #expect(abs(hits[0].score - scores.max()!) < 1e-4)
+        let map = try await withClient(settings, model: model) { try await $0.similarityMap(question: "What is shown?", pageID: hits[0].pageID) }
+        #expect(map.tokens.count == query.rows && map.tokens.first == "<bos>")
+    }
+}

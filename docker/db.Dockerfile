@@ -1,0 +1,21 @@
+# PostgreSQL 15 with the colpali extension, built from sql/ (and the kernel
+# sources it compiles in) with PGXS on the official image.
+#
+#   docker build -f docker/db.Dockerfile -t colpali-pg/db .
+
+FROM postgres:15.18-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential postgresql-server-dev-15 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY sql/ sql/
+COPY Sources/ColPaliKernels/ Sources/ColPaliKernels/
+# DESTDIR keeps the installed files apart, to copy just them into the final image.
+RUN make -C sql && make -C sql install DESTDIR=/out
+
+FROM postgres:15.18-bookworm
+COPY --from=build /out/usr/lib/postgresql/15/lib/ /usr/lib/postgresql/15/lib/
+COPY --from=build /out/usr/share/postgresql/15/extension/ /usr/share/postgresql/15/extension/
+# The official entrypoint runs the server as this account (postgres, uid 999)
+# when started as it.
+USER 999
