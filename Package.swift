@@ -155,7 +155,7 @@ let package = Package(
             dependencies: ["ColPaliStorage", .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "ColPaliKernelsTests", dependencies: ["ColPaliKernels"]),
+        .testTarget(name: "ColPaliKernelsTests", dependencies: ["ColPaliKernels", "TestSupport"]),
         .testTarget(name: "ColPaliMathTests", dependencies: ["ColPaliMath"]),
         .testTarget(
             name: "ColPaliModelTests",

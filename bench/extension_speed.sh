@@ -13,27 +13,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [[ ${#sizes[@]} -eq 0 ]] && sizes=(2000 20000)
-data=${COLPALI_BENCH_DATA:-$HOME/.cache/colpali-bench/pg}
-
-swift build -c release --product colpali --product colpali-bench >/dev/null 2>&1 || swift build -c release >/dev/null
 make -C sql >/dev/null && { [[ $(id -u) -eq 0 ]] && make -C sql install >/dev/null || sudo make -C sql install >/dev/null; }
-export COLPALI_MIGRATIONS_DIR=$PWD/migrations
-.build/release/colpali db start --data-dir "$data" >/dev/null
-url=$(.build/release/colpali db url --data-dir "$data")
-host=${url#*host=}; host=${host%%&*}
+source bench/lib.sh
 # Shared buffers as a server with this much RAM would have (a quarter).
-if [[ $(psql -h "$host" -U colpali -d postgres -tAc "SHOW shared_buffers") != "4GB" ]]; then
-  psql -h "$host" -U colpali -d postgres -qc "ALTER SYSTEM SET shared_buffers = '4GB'"
-  .build/release/colpali db stop --data-dir "$data" >/dev/null
-  .build/release/colpali db start --data-dir "$data" >/dev/null
+if [[ $(psql -h "$bench_host" -U colpali -d postgres -tAc "SHOW shared_buffers") != "4GB" ]]; then
+  psql -h "$bench_host" -U colpali -d postgres -qc "ALTER SYSTEM SET shared_buffers = '4GB'"
+  .build/release/colpali db stop --data-dir "$bench_data" >/dev/null
+  .build/release/colpali db start --data-dir "$bench_data" >/dev/null
 fi
 
 for pages in "${sizes[@]}"; do
-  db="bench_extension_$pages"
-  psql -h "$host" -U colpali -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
-    || psql -h "$host" -U colpali -d postgres -qc "CREATE DATABASE $db"
+  url=$(bench_database "bench_extension_$pages")
   echo "== $pages pages"
-  .build/release/colpali-bench extension --database-url "postgresql:///$db?host=$host&user=colpali" --pages "$pages" \
+  .build/release/colpali-bench extension --database-url "$url" --pages "$pages" \
     | tee "/tmp/colpali-bench-extension-$pages.json"
 done
 python3 - "${sizes[@]}" <<'PY'

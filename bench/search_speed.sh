@@ -13,18 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [[ ${#sizes[@]} -eq 0 ]] && sizes=(10000 100000)
-data=${COLPALI_BENCH_DATA:-$HOME/.cache/colpali-bench/pg}
-swift build -c release --product colpali --product colpali-bench >/dev/null 2>&1 || swift build -c release >/dev/null
-export COLPALI_MIGRATIONS_DIR=$PWD/migrations
-.build/release/colpali db start --data-dir "$data" >/dev/null
-url=$(.build/release/colpali db url --data-dir "$data")
-host=${url#*host=}; host=${host%%&*}
+source bench/lib.sh
 for pages in "${sizes[@]}"; do
-  db="bench_search_$pages"
-  psql -h "$host" -U colpali -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
-    || psql -h "$host" -U colpali -d postgres -qc "CREATE DATABASE $db"
+  url=$(bench_database "bench_search_$pages")
   echo "== $pages pages"
-  .build/release/colpali-bench search --database-url "postgresql:///$db?host=$host&user=colpali" --pages "$pages" --unlogged \
+  .build/release/colpali-bench search --database-url "$url" --pages "$pages" --unlogged \
     | tee "/tmp/colpali-bench-search-$pages.json"
 done
 python3 - "${sizes[@]}" <<'PY'

@@ -15,18 +15,7 @@ struct ColPaliCommand: AsyncParsableCommand {
                       DatabaseCommand.self, MigrateCommand.self]
     )
 
-    /// Every failure ends as one line on stderr and a non-zero status, never a trace.
     static func main() async {
-        CommandLogging.bootstrap(defaultLevel: .warning)
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            ErrorReporter.exit(with: error, command: self)
-        }
+        await runMain(defaultLogLevel: .warning)
     }
 }

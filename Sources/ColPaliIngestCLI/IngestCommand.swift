@@ -12,16 +12,6 @@ struct IngestCommand: AsyncParsableCommand {
     )
 
     static func main() async {
-        CommandLogging.bootstrap(defaultLevel: .notice)
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            ErrorReporter.exit(with: error, command: self)
-        }
+        await runMain(defaultLogLevel: .notice)
     }
 }

@@ -1,9 +1,9 @@
 import ColPaliKernels
 import Testing
+import TestSupport
 
 @Suite(.serialized)
 struct BinaryCodeTests {
-    typealias Generator = MaxSimKernelTests.Generator
 
     static func quantize(_ x: [Float], rows: Int, dim: Int) -> [UInt8] {
         var codes = [UInt8](repeating: 0xAA, count: rows * colpali_code_bytes(Int32(dim)))
@@ -24,11 +24,11 @@ struct BinaryCodeTests {
     }
 
     @Test func hammingScoreIsMaxSimOfSignVectors() {
-        var rng = Generator(state: 11)
+        var rng = SeededRandom(11)
         var shapes: [(Int, Int, Int)] = [(20, 1030, 128), (1, 1, 1), (4, 3, 128), (7, 9, 320), (2, 5, 9)]
         for _ in 0..<25 { shapes.append((rng.int(1...40), rng.int(1...600), rng.int(1...700))) }
         for (nq, nd, dim) in shapes {
-            let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+            let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
             let expected = MaxSimKernelTests.referenceMaxSim(Self.signs(q), nq, Self.signs(d), nd, dim)
             let qc = Self.quantize(q, rows: nq, dim: dim), dc = Self.quantize(d, rows: nd, dim: dim)
             MaxSimKernelTests.withEveryISA { isa in
@@ -39,11 +39,11 @@ struct BinaryCodeTests {
     }
 
     @Test func asymmetricScoreIsMaxSimAgainstDocumentSigns() {
-        var rng = Generator(state: 13)
+        var rng = SeededRandom(13)
         var shapes: [(Int, Int, Int)] = [(20, 1030, 128), (1, 1, 1), (5, 3, 17), (3, 4, 1024), (2, 2, 8)]
         for _ in 0..<25 { shapes.append((rng.int(1...40), rng.int(1...600), rng.int(1...1024))) }
         for (nq, nd, dim) in shapes {
-            let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+            let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
             let expected = MaxSimKernelTests.referenceMaxSim(q, nq, Self.signs(d), nd, dim)
             let dc = Self.quantize(d, rows: nd, dim: dim)
             MaxSimKernelTests.withEveryISA { isa in

@@ -1,22 +1,12 @@
 import ColPaliKernels
 import Testing
+import TestSupport
 
 /// The C kernels against a straightforward double-precision reference, on
 /// every instruction set this CPU has, over randomised shapes.
 @Suite(.serialized)
 struct MaxSimKernelTests {
     static let isas = (["scalar", "avx2", "avx512"] as [String]).filter { colpali_kernel_force_isa($0) == 0 }
-
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 33
-        }
-        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-        mutating func float() -> Float { Float(next() % 2_000_001) / 1_000_000 - 1 }
-        mutating func matrix(_ rows: Int, _ dim: Int) -> [Float] { (0..<rows * dim).map { _ in float() } }
-    }
 
     static func referenceMaxSim(_ q: [Float], _ nq: Int, _ d: [Float], _ nd: Int, _ dim: Int) -> Double {
         var total = 0.0
@@ -46,11 +36,11 @@ struct MaxSimKernelTests {
     }
 
     @Test func matchesDoublePrecisionReferenceOnRandomShapes() {
-        var rng = Generator(state: 42)
+        var rng = SeededRandom(42)
         var shapes: [(Int, Int, Int)] = [(20, 1030, 128), (1, 1, 1), (64, 2048, 320), (3, 5, 17), (4, 4, 16)]
         for _ in 0..<40 { shapes.append((rng.int(1...64), rng.int(1...2048), rng.int(1...1024))) }
         for (nq, nd, dim) in shapes {
-            let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+            let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
             let expected = Self.referenceMaxSim(q, nq, d, nd, dim)
             Self.withEveryISA { isa in
                 var score: Float = 0
@@ -62,9 +52,9 @@ struct MaxSimKernelTests {
     }
 
     @Test func rowMaximaSumToTheScore() {
-        var rng = Generator(state: 7)
+        var rng = SeededRandom(7)
         let (nq, nd, dim) = (9, 77, 130)
-        let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+        let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
         Self.withEveryISA { _ in
             var rows = [Float](repeating: 0, count: nq)
             #expect(colpali_maxsim_rowmax(q, Int32(nq), d, Int32(nd), Int32(dim), &rows) == Int32(COLPALI_OK))
@@ -79,9 +69,9 @@ struct MaxSimKernelTests {
     }
 
     @Test func similarityMatrixHoldsEveryDotProduct() {
-        var rng = Generator(state: 9)
+        var rng = SeededRandom(9)
         let (nq, nd, dim) = (3, 11, 19)
-        let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+        let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
         var out = [Float](repeating: 0, count: nq * nd)
         colpali_similarity(q, Int32(nq), d, Int32(nd), Int32(dim), &out)
         for i in 0..<nq {
@@ -94,11 +84,11 @@ struct MaxSimKernelTests {
 
     @Test(arguments: [Float.nan, .infinity, -.infinity])
     func reportsNonFiniteDocuments(bad: Float) {
-        var rng = Generator(state: 3)
+        var rng = SeededRandom(3)
         let (nq, nd, dim) = (5, 37, 128)
-        let q = rng.matrix(nq, dim)
+        let q = rng.floats(nq * dim)
         for position in [0, 36 * dim + 127, 17 * dim + 64] {
-            var d = rng.matrix(nd, dim)
+            var d = rng.floats(nd * dim)
             d[position] = bad
             Self.withEveryISA { isa in
                 var score: Float = 0

@@ -13,19 +13,12 @@ import TestSupport
     let logger = TestPostgres.logger
     static let model = "test/model"
 
+    /// Random unit-length rows, as ColPali's are.
     struct Generator {
-        var state: UInt64
-        mutating func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(state >> 40) / Float(1 << 24) * 2 - 1
-        }
+        var random: SeededRandom
+        init(state: UInt64) { random = SeededRandom(state) }
         mutating func matrix(_ rows: Int, _ dim: Int = 128) -> EmbeddingMatrix {
-            var values = (0..<(rows * dim)).map { _ in next() }
-            for r in 0..<rows {
-                let norm = (0..<dim).reduce(Float(0)) { $0 + values[r * dim + $1] * values[r * dim + $1] }.squareRoot()
-                for k in 0..<dim { values[r * dim + k] /= norm }
-            }
-            return EmbeddingMatrix(rows: rows, dim: dim, values: values)
+            EmbeddingMatrix(rows: rows, dim: dim, values: random.unitRows(rows, dim))
         }
     }
 

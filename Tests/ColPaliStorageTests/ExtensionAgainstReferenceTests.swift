@@ -7,16 +7,8 @@ import TestSupport
 /// The extension's functions on a real server against a double-precision
 /// reference, over random shapes; stored (TOASTed) and inline documents.
 struct ExtensionAgainstReferenceTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 33
-        }
-        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-        mutating func matrix(_ rows: Int, _ dim: Int) -> EmbeddingMatrix {
-            EmbeddingMatrix(rows: rows, dim: dim, values: (0..<(rows * dim)).map { _ in Float(next() % 2_000_001) / 1_000_000 - 1 })
-        }
+    static func matrix(_ rows: Int, _ dim: Int, _ rng: inout SeededRandom) -> EmbeddingMatrix {
+        EmbeddingMatrix(rows: rows, dim: dim, values: rng.floats(rows * dim))
     }
 
     static func reference(_ q: EmbeddingMatrix, _ d: EmbeddingMatrix, sign: Bool = false, signQuery: Bool = false) -> Double {
@@ -37,14 +29,14 @@ struct ExtensionAgainstReferenceTests {
     @Test func randomShapesMatchTheReference() async throws {
         let settings = try await TestPostgres.freshDatabase(migrated: true)
         let logger = TestPostgres.logger
-        var rng = Generator(state: 2024)
+        var rng = SeededRandom(2024)
         var shapes: [(Int, Int, Int)] = [(20, 1030, 128), (1, 1, 1), (64, 2048, 7), (3, 600, 320), (5, 1, 1024)]
         for _ in 0..<10 { shapes.append((rng.int(1...64), rng.int(1...2048), rng.int(1...1024))) }
         do { try await Database.withConnection(settings, logger: logger) { c in
             _ = try await c.query("CREATE TEMP TABLE docs (id int, embedding real[])", logger: logger)
             _ = try await c.query("ALTER TABLE docs ALTER COLUMN embedding SET STORAGE EXTERNAL", logger: logger)
             for (index, (nq, nd, dim)) in shapes.enumerated() {
-                let q = rng.matrix(nq, dim), d = rng.matrix(nd, dim)
+                let q = Self.matrix(nq, dim, &rng), d = Self.matrix(nd, dim, &rng)
                 _ = try await c.query("INSERT INTO docs VALUES (\(index), \(d))", logger: logger)
                 let row = try await c.query("""
                     SELECT maxsim(\(q), embedding), maxsim(\(q), \(d)),
