@@ -2,7 +2,7 @@
 # private cluster (under $COLPALI_BENCH_DATA, default
 # ~/.cache/colpali-bench/pg), and helpers for its databases.
 bench_data=${COLPALI_BENCH_DATA:-$HOME/.cache/colpali-bench/pg}
-swift build -c release >/dev/null
+swift build -c release >/dev/null 2>&1
 export COLPALI_MIGRATIONS_DIR=$PWD/migrations
 .build/release/colpali db start --data-dir "$bench_data" >/dev/null
 bench_url=$(.build/release/colpali db url --data-dir "$bench_data")

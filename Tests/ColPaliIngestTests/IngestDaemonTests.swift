@@ -162,3 +162,41 @@ import TestSupport
         try await expectConsistent(settings)
     }
 }
+
+extension IngestDaemonTests {
+    /// The database going away delays work; it loses none. A cluster of its
+    /// own, so stopping it disturbs no other test.
+    @Test func daemonRidesOutADeadDatabase() async throws {
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-dead-db")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cluster = try LocalCluster(dataDirectory: directory.appendingPathComponent(".colpali"))
+        defer { _ = try? cluster.stop() }
+        let settings = try await cluster.open(logger: logger)
+        _ = try await TestPostgres.migrator().migrate(settings)
+        let files = try pdfs(2, pages: 2, in: directory)
+        try await enqueue([files[0]], settings)
+
+        // Down before the daemon starts: it waits for the server.
+        _ = try cluster.stop()
+        let daemon = try ChildProcess(binary, ["run", "--poll-interval", "0.5", "--lease", "3"],
+                                      environment: IngestFixtures.environment(settings))
+        try await Task.sleep(for: .seconds(3))
+        #expect(await daemon.wait(timeout: 0.1) == nil, "the daemon gave up: \(daemon.standardError.suffix(800))")
+        _ = try cluster.start(logger: logger)
+        #expect(try await waitUntil(60) {
+            try await query(settings, "SELECT count(*) FROM ingest_jobs WHERE status = 'done'", as: Int.self) == [1]
+        }, "\(daemon.standardError.suffix(1500))")
+
+        // Down again while it idles; work queued afterwards is still done.
+        _ = try cluster.stop()
+        try await Task.sleep(for: .seconds(3))
+        _ = try cluster.start(logger: logger)
+        try await enqueue([files[1]], settings)
+        #expect(try await waitUntil(60) {
+            try await query(settings, "SELECT count(*) FROM ingest_jobs WHERE status = 'done'", as: Int.self) == [2]
+        }, "\(daemon.standardError.suffix(1500))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: 30) == 0)
+        try await expectConsistent(settings)
+    }
+}

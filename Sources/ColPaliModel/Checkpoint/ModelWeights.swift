@@ -20,7 +20,6 @@ public final class ModelWeights: @unchecked Sendable {
         }
         for (name, shape) in shapes.sorted(by: { $0.key < $1.key }) {
             let actual = try checkpoint.shape(name)
-            // Vocabulary rows may exceed the configured count (padding rows).
             if actual != shape {
                 throw CheckpointError.wrongShape(tensor: name, expected: shape, actual: actual)
             }
