@@ -83,7 +83,6 @@ struct CheckpointLoadingTests {
     }
 
     @Test func missingAndExtraTensorsAreNamed() async throws {
-        let reference = try await load("hf-fp32")
         let source = try SafeTensorsFile(url: Fixtures.model("hf-fp32").appendingPathComponent("model.safetensors"))
         func rewrite(dropping dropped: String?, adding added: String?) throws -> URL {
             let directory = try RepositoryPaths.temporaryDirectory("colpali-names")
@@ -108,7 +107,6 @@ struct CheckpointLoadingTests {
             try file.write(to: directory.appendingPathComponent("model.safetensors"))
             return directory
         }
-        _ = reference
         let missing = try rewrite(dropping: "vlm.language_model.model.layers.1.mlp.up_proj.weight", adding: nil)
         do {
             _ = try await ColPaliCheckpoint.load(missing.path, locator: Self.offline)
