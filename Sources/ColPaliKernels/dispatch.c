@@ -56,8 +56,8 @@ int colpali_kernel_force_isa(const char *name)
     return 0;
 }
 
-int colpali_maxsim_rowmax(const float *query, int nq, const float *doc, int nd,
-                          int dim, float *row_max)
+int colpali_maxsim_rowmax_update(const float *query, int nq, const float *doc, int nd,
+                                 int dim, float *row_max)
 {
     switch (current_isa()) {
 #if COLPALI_X86
@@ -66,6 +66,34 @@ int colpali_maxsim_rowmax(const float *query, int nq, const float *doc, int nd,
 #endif
     default: return colpali_rowmax_scalar(query, nq, doc, nd, dim, row_max);
     }
+}
+
+int colpali_maxsim_rowmax(const float *query, int nq, const float *doc, int nd,
+                          int dim, float *row_max)
+{
+    for (int i = 0; i < nq; i++)
+        row_max[i] = -INFINITY;
+    return colpali_maxsim_rowmax_update(query, nq, doc, nd, dim, row_max);
+}
+
+static double sum_floats(const float *x, int n)
+{
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+        total += x[i];
+    return total;
+}
+
+/* A score is a float: a sum beyond its range is reported, not returned as Inf. */
+static int finish_score(double total, float *score)
+{
+    *score = (float)total;
+    return isfinite(*score) ? COLPALI_OK : COLPALI_NONFINITE;
+}
+
+int colpali_maxsim_total(const float *row_max, int nq, float *score)
+{
+    return finish_score(sum_floats(row_max, nq), score);
 }
 
 int colpali_maxsim(const float *query, int nq, const float *doc, int nd, int dim,
@@ -81,11 +109,9 @@ int colpali_maxsim(const float *query, int nq, const float *doc, int nd, int dim
                                            dim, row_max);
         if (status != COLPALI_OK)
             return status;
-        for (int i = 0; i < rows; i++)
-            total += row_max[i];
+        total += sum_floats(row_max, rows);
     }
-    *score = (float)total;
-    return isfinite(*score) ? COLPALI_OK : COLPALI_NONFINITE;
+    return finish_score(total, score);
 }
 
 float colpali_maxsim_binary(const float *query, int nq, const uint8_t *doc_codes,

@@ -1,7 +1,9 @@
 /*
  * Internal interface between the ISA-specific kernels and the dispatcher.
- * Each implementation fills row_max[0..nq) with the per-query-row maximum
- * dot product and returns COLPALI_OK or COLPALI_NONFINITE.
+ * Each rowmax implementation raises row_max[0..nq) to the per-query-row
+ * maximum dot product over the given document rows (never lowering an entry,
+ * so a document can be scored in pieces) and returns COLPALI_OK or
+ * COLPALI_NONFINITE.
  */
 #ifndef COLPALI_KERNELS_INTERNAL_H
 #define COLPALI_KERNELS_INTERNAL_H

@@ -66,8 +66,6 @@ AVX2 int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd,
     const int chunk = colpali_doc_chunk_rows(dim);
     const __m256 zero = _mm256_setzero_ps();
     __m256 poison = zero;
-    for (int i = 0; i < nq; i++)
-        row_max[i] = -INFINITY;
 
     for (int j0 = 0; j0 < nd; j0 += chunk) {
         const int j1 = j0 + chunk < nd ? j0 + chunk : nd;

@@ -42,8 +42,6 @@ COLPALI_AVX512 int colpali_rowmax_avx512(const float *q, int nq, const float *d,
     const int chunk = colpali_doc_chunk_rows(dim);
     const __m512 zero = _mm512_setzero_ps();
     __m512 poison = zero;
-    for (int i = 0; i < nq; i++)
-        row_max[i] = -INFINITY;
 
     for (int j0 = 0; j0 < nd; j0 += chunk) {
         const int j1 = j0 + chunk < nd ? j0 + chunk : nd;

@@ -31,8 +31,6 @@ int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int di
     const int chunk = colpali_doc_chunk_rows(dim);
     /* Adding x * 0 turns into NaN as soon as any x is NaN or infinite. */
     float poison = 0.0f;
-    for (int i = 0; i < nq; i++)
-        row_max[i] = -INFINITY;
     for (int j0 = 0; j0 < nd; j0 += chunk) {
         int j1 = j0 + chunk < nd ? j0 + chunk : nd;
         for (int i = 0; i < nq; i++) {

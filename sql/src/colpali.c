@@ -7,10 +7,28 @@
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "colpali_kernels.h"
+#include "toast_stream.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("colpali.stream_toast",
+							 "Scores stored pages from their TOAST chunks instead of detoasting them.",
+							 "Off takes the detoasting path for every page: the reference for tests and benchmarks.",
+							 &colpali_stream_toast,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("colpali");
+}
 
 PG_FUNCTION_INFO_V1(colpali_kernel);
 Datum

@@ -37,7 +37,8 @@ maxsim(PG_FUNCTION_ARGS)
 	multivector_check_finite(query, "maxsim", "query");
 
 	/* A stored page is scored from its TOAST chunks, never detoasted. */
-	if (maxsim_from_toast(PG_GETARG_DATUM(1), query, "maxsim", &score) == TOAST_STREAM_SCORED)
+	if (maxsim_from_toast(PG_GETARG_DATUM(1), query, "maxsim", toast_scratch(fcinfo->flinfo),
+						  &score) == TOAST_STREAM_SCORED)
 		PG_RETURN_FLOAT4(score);
 
 	/* Otherwise the argument is detoasted exactly once, here. */

@@ -7,12 +7,15 @@
  * the largest single cost of an exact scan. Here the chunks are read with the
  * same ordered index scan the detoaster uses, each chunk's floats go into a
  * 64-row staging buffer that stays in cache, and the kernel scores full
- * blocks as they fill. Per query row the running maximum is kept across
- * blocks, so the result equals maxsim over the whole array.
+ * blocks as they fill, raising each query row's running maximum, so the
+ * result equals maxsim over the whole array.
+ *
+ * Chunk sizes are multiples of 4 bytes (TOAST_MAX_CHUNK_SIZE is a MAXALIGNed
+ * size less 12 bytes) and the array header before the floats is 28 bytes, so
+ * no float straddles two chunks; a value where one would is left to the
+ * detoaster.
  */
 #include "postgres.h"
-
-#include <math.h>
 
 #include "access/detoast.h"
 #include "access/genam.h"
@@ -31,31 +34,50 @@
 
 #define STAGING_ROWS 64
 
+/* The stream is the varlena without its 4-byte length word. */
+#define STREAM_HEADER_BYTES (ARR_OVERHEAD_NONULLS(2) - VARHDRSZ)
+
+bool		colpali_stream_toast = true;
+
 typedef struct ScoreStream
 {
 	MultiVector query;
 	const char *func;
-	/* array header, gathered from the first bytes of the value (after the
-	 * length word, which the stream does not carry) */
-	union
-	{
-		ArrayType	array;
-		char		bytes[ARR_OVERHEAD_NONULLS(2)];
-	}			header;
-	int			header_bytes;
 	int			doc_rows;
 	int			dim;
-	/* staging buffer: rows of the document, and a partial row's bytes */
 	float	   *staging;
 	int			staged_floats;
-	char		partial[sizeof(float)];
-	int			partial_bytes;
 	int			rows_done;
 	float	   *row_max;
-	float	   *block_max;
 	bool		nonfinite;
-	bool		unusable;
 } ScoreStream;
+
+ToastScratch *
+toast_scratch(FmgrInfo *flinfo)
+{
+	if (flinfo->fn_extra == NULL)
+	{
+		ToastScratch *scratch = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(ToastScratch));
+
+		scratch->context = flinfo->fn_mcxt;
+		flinfo->fn_extra = scratch;
+	}
+	return (ToastScratch *) flinfo->fn_extra;
+}
+
+/* A buffer of at least `count` floats, grown in the scratch's context. */
+static float *
+scratch_floats(ToastScratch *scratch, float **buffer, int *capacity, int count)
+{
+	if (*capacity < count)
+	{
+		if (*buffer != NULL)
+			pfree(*buffer);
+		*buffer = MemoryContextAlloc(scratch->context, sizeof(float) * count);
+		*capacity = count;
+	}
+	return *buffer;
+}
 
 static void
 score_staged_rows(ScoreStream *s)
@@ -64,100 +86,71 @@ score_staged_rows(ScoreStream *s)
 
 	if (rows == 0)
 		return;
-	if (colpali_maxsim_rowmax(s->query.values, s->query.rows, s->staging, rows, s->dim,
-							  s->block_max) != COLPALI_OK)
+	if (colpali_maxsim_rowmax_update(s->query.values, s->query.rows, s->staging, rows, s->dim,
+									 s->row_max) != COLPALI_OK)
 		s->nonfinite = true;
-	for (int i = 0; i < s->query.rows; i++)
-		if (s->block_max[i] > s->row_max[i])
-			s->row_max[i] = s->block_max[i];
 	s->rows_done += rows;
 	s->staged_floats = 0;
 }
 
-/* The array header: a NULL-free, two-dimensional real[] of the query's width. */
+/*
+ * The array header at the start of the first chunk: a NULL-free,
+ * two-dimensional real[] of the query's width, or false.
+ */
 static bool
-accept_header(ScoreStream *s)
+accept_header(ScoreStream *s, const char *data, int length, ToastScratch *scratch)
 {
-	ArrayType  *array = &s->header.array;
+	union
+	{
+		ArrayType	array;
+		char		bytes[ARR_OVERHEAD_NONULLS(2)];
+	}			header;
+	ArrayType  *array = &header.array;
 
+	if (length < STREAM_HEADER_BYTES)
+		return false;
+	memcpy(header.bytes + VARHDRSZ, data, STREAM_HEADER_BYTES);
 	if (ARR_NDIM(array) != 2 || ARR_HASNULL(array) || ARR_ELEMTYPE(array) != FLOAT4OID)
 		return false;
 	s->doc_rows = ARR_DIMS(array)[0];
 	s->dim = ARR_DIMS(array)[1];
 	if (s->doc_rows < 1 || s->dim < 1)
 		return false;
-	if (s->dim != s->query.dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s: dimension mismatch: query is %d x %d, document is %d x %d",
-						s->func, s->query.rows, s->query.dim, s->doc_rows, s->dim),
-				 errhint("Query and document must come from the same model.")));
-	s->staging = palloc(sizeof(float) * STAGING_ROWS * s->dim);
-	s->block_max = palloc(sizeof(float) * s->query.rows);
+	multivector_check_same_dim(s->query, (MultiVector) {NULL, s->doc_rows, s->dim}, s->func);
+	s->staging = scratch_floats(scratch, &scratch->staging, &scratch->staging_capacity,
+								STAGING_ROWS * s->dim);
 	return true;
 }
 
+/*
+ * A chunk's floats into the staging buffer, scoring each full block. The
+ * bytes are copied as bytes: a chunk with a short varlena header is not
+ * float-aligned.
+ */
 static void
-consume(ScoreStream *s, const char *data, int length)
+consume_floats(ScoreStream *s, const char *values, int count)
 {
-	/* The stream is the varlena without its 4-byte length word. */
-	const int	header_size = ARR_OVERHEAD_NONULLS(2) - VARHDRSZ;
-
-	while (length > 0 && !s->unusable && !s->nonfinite)
+	while (count > 0 && !s->nonfinite)
 	{
-		if (s->header_bytes < header_size)
-		{
-			int			take = Min(length, header_size - s->header_bytes);
+		int			take = Min(count, STAGING_ROWS * s->dim - s->staged_floats);
 
-			memcpy(s->header.bytes + VARHDRSZ + s->header_bytes, data, take);
-			s->header_bytes += take;
-			data += take;
-			length -= take;
-			if (s->header_bytes == header_size && !accept_header(s))
-				s->unusable = true;
-			continue;
-		}
-		/* A float split across two chunks. */
-		if (s->partial_bytes > 0)
-		{
-			int			take = Min(length, (int) sizeof(float) - s->partial_bytes);
-
-			memcpy(s->partial + s->partial_bytes, data, take);
-			s->partial_bytes += take;
-			data += take;
-			length -= take;
-			if (s->partial_bytes == sizeof(float))
-			{
-				memcpy(s->staging + s->staged_floats++, s->partial, sizeof(float));
-				s->partial_bytes = 0;
-				if (s->staged_floats == STAGING_ROWS * s->dim)
-					score_staged_rows(s);
-			}
-			continue;
-		}
-		{
-			int			room = STAGING_ROWS * s->dim - s->staged_floats;
-			int			whole = Min(room, length / (int) sizeof(float));
-
-			if (whole == 0)
-			{
-				memcpy(s->partial, data, length);
-				s->partial_bytes = length;
-				return;
-			}
-			memcpy(s->staging + s->staged_floats, data, whole * sizeof(float));
-			s->staged_floats += whole;
-			data += whole * sizeof(float);
-			length -= whole * sizeof(float);
-			if (s->staged_floats == STAGING_ROWS * s->dim)
-				score_staged_rows(s);
-		}
+		memcpy(s->staging + s->staged_floats, values, take * sizeof(float));
+		s->staged_floats += take;
+		values += take * sizeof(float);
+		count -= take;
+		if (s->staged_floats == STAGING_ROWS * s->dim)
+			score_staged_rows(s);
 	}
 }
 
 ToastStreamResult
-maxsim_from_toast(Datum datum, MultiVector query, const char *func, float *score)
+maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch *scratch,
+				  float *score)
 {
+#if PG_VERSION_NUM >= 180000
+	/* The TOAST snapshot interface used below changed in PostgreSQL 18. */
+	return TOAST_STREAM_NOT_APPLICABLE;
+#else
 	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
 	struct varatt_external pointer;
 	ScoreStream stream;
@@ -171,12 +164,9 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, float *score
 	HeapTuple	tuple;
 	int32		expected_chunk = 0;
 	Size		bytes = 0;
+	bool		usable = true;
 
-#if PG_VERSION_NUM >= 180000
-	/* The TOAST internals used below changed in PostgreSQL 18. */
-	return TOAST_STREAM_NOT_APPLICABLE;
-#endif
-	if (!VARATT_IS_EXTERNAL_ONDISK(attr))
+	if (!colpali_stream_toast || !VARATT_IS_EXTERNAL_ONDISK(attr))
 		return TOAST_STREAM_NOT_APPLICABLE;
 	VARATT_EXTERNAL_GET_POINTER(pointer, attr);
 	if (VARATT_EXTERNAL_IS_COMPRESSED(pointer))
@@ -185,7 +175,7 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, float *score
 	memset(&stream, 0, sizeof(stream));
 	stream.query = query;
 	stream.func = func;
-	stream.row_max = palloc(sizeof(float) * query.rows);
+	stream.row_max = scratch_floats(scratch, &scratch->row_max, &scratch->row_max_capacity, query.rows);
 	for (int i = 0; i < query.rows; i++)
 		stream.row_max[i] = -get_float4_infinity();
 
@@ -201,37 +191,39 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, float *score
 		bool		isnull;
 		int32		chunk_number = DatumGetInt32(fastgetattr(tuple, 2, RelationGetDescr(toastrel), &isnull));
 		Pointer		chunk = DatumGetPointer(fastgetattr(tuple, 3, RelationGetDescr(toastrel), &isnull));
+		const char *data = VARDATA_ANY(chunk);
+		int			length = VARSIZE_ANY_EXHDR(chunk);
 
-		if (chunk_number != expected_chunk || (VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk)))
+		/* Anything out of the ordinary: let the detoaster check and report it. */
+		usable = chunk_number == expected_chunk && length % sizeof(float) == 0 &&
+			!(VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk));
+		if (usable && chunk_number == 0)
 		{
-			/* Out of the ordinary: let the detoaster check and report it. */
-			stream.unusable = true;
-			break;
+			usable = accept_header(&stream, data, length, scratch);
+			data += STREAM_HEADER_BYTES;
+			length -= STREAM_HEADER_BYTES;
 		}
-		consume(&stream, VARDATA_ANY(chunk), VARSIZE_ANY_EXHDR(chunk));
+		if (!usable)
+			break;
+		consume_floats(&stream, data, length / sizeof(float));
 		bytes += VARSIZE_ANY_EXHDR(chunk);
 		expected_chunk++;
-		if (stream.unusable || stream.nonfinite)
+		if (stream.nonfinite)
 			break;
 	}
 	systable_endscan_ordered(scan);
 	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
 	table_close(toastrel, AccessShareLock);
 
-	if (!stream.unusable && !stream.nonfinite)
-		score_staged_rows(&stream);
-	if (stream.unusable || stream.nonfinite || stream.partial_bytes != 0 ||
-		bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) || stream.rows_done != stream.doc_rows)
+	if (!usable || stream.nonfinite || expected_chunk == 0)
 		return TOAST_STREAM_NOT_APPLICABLE;
-
-	{
-		double		total = 0;
-
-		for (int i = 0; i < query.rows; i++)
-			total += stream.row_max[i];
-		*score = (float) total;
-	}
-	if (isinf(*score))
+	score_staged_rows(&stream);
+	if (stream.nonfinite || bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) ||
+		stream.rows_done != stream.doc_rows ||
+		colpali_maxsim_total(stream.row_max, query.rows, score) != COLPALI_OK)
 		return TOAST_STREAM_NOT_APPLICABLE;
+	elog(DEBUG2, "%s: scored a %d x %d document from %d TOAST chunks", func, stream.doc_rows,
+		 stream.dim, expected_chunk);
 	return TOAST_STREAM_SCORED;
+#endif
 }

@@ -8,6 +8,10 @@
 
 #include "multivector.h"
 
+/* colpali.stream_toast: off scores every stored page through a detoast
+ * (the reference path, for tests and benchmarks). */
+extern bool colpali_stream_toast;
+
 typedef enum ToastStreamResult
 {
 	TOAST_STREAM_SCORED,		/* *score holds the MaxSim */
@@ -18,12 +22,29 @@ typedef enum ToastStreamResult
 } ToastStreamResult;
 
 /*
+ * Buffers reused across the rows of one scan (kept in the function's
+ * fn_extra), so scoring a row allocates nothing.
+ */
+typedef struct ToastScratch
+{
+	MemoryContext context;
+	float	   *staging;
+	int			staging_capacity;
+	float	   *row_max;
+	int			row_max_capacity;
+} ToastScratch;
+
+/* The scratch of this call site, created on first use. */
+extern ToastScratch *toast_scratch(FmgrInfo *flinfo);
+
+/*
  * MaxSim of `query` against the document `datum` without detoasting it: the
  * value's TOAST chunks are read in order and fed to the kernel through a
  * small cache-resident staging buffer, instead of first being copied into one
- * freshly allocated 0.5 MB array (half the cost of a detoast, measured).
- * Raises the usual ERROR on a dimension mismatch.
+ * freshly allocated 0.5 MB array. Raises the usual ERROR on a dimension
+ * mismatch.
  */
-extern ToastStreamResult maxsim_from_toast(Datum datum, MultiVector query, const char *func, float *score);
+extern ToastStreamResult maxsim_from_toast(Datum datum, MultiVector query, const char *func,
+										   ToastScratch *scratch, float *score);
 
 #endif

@@ -50,6 +50,17 @@ int colpali_maxsim(const float *query, int nq, const float *doc, int nd, int dim
 int colpali_maxsim_rowmax(const float *query, int nq, const float *doc, int nd,
                           int dim, float *row_max);
 
+/* The same over a document that arrives in pieces: raises each row_max[i]
+ * to the maximum over these rows, keeping larger values already there.
+ * Start with every entry at -INFINITY; after the last piece, row_max holds
+ * what colpali_maxsim_rowmax returns for the whole document. */
+int colpali_maxsim_rowmax_update(const float *query, int nq, const float *doc, int nd,
+                                 int dim, float *row_max);
+
+/* The score from per-row maxima: their sum, accumulated in double. Returns
+ * COLPALI_NONFINITE when it is not a finite float. */
+int colpali_maxsim_total(const float *row_max, int nq, float *score);
+
 /* Full similarity matrix: out[i * nd + j] = <query_i, doc_j>. Used for
  * similarity maps, where every patch score is wanted, not only the maximum. */
 void colpali_similarity(const float *query, int nq, const float *doc, int nd,

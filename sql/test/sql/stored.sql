@@ -17,11 +17,21 @@ INSERT INTO stored SELECT 4, '{{1,2},{3,4}}'::real[];
 
 SELECT id, pg_column_size(embedding) > 2000 AS out_of_line FROM stored ORDER BY id;
 
--- Stored vs the same array detoasted (|| forces a detoasted copy).
-WITH q AS (SELECT array_fill(1::real, ARRAY[20, 128]) AS m)
-SELECT maxsim(q.m, s.embedding) = maxsim(q.m, s.embedding || '{}'::real[]) AS same,
-       round(maxsim(q.m, s.embedding)::numeric, 3) AS score
-FROM stored s, q WHERE s.id = 1;
+-- A query that sees where every float landed: row c is one-hot at column c,
+-- so its best match is the largest value stored in column c. Expected from
+-- plain SQL over the generator, and from the detoasting path.
+CREATE TABLE onehot AS
+SELECT array_agg(r ORDER BY c) AS m FROM (
+  SELECT c, array_agg(CASE WHEN k = c THEN 1 ELSE 0 END::real ORDER BY k) AS r
+  FROM generate_series(0, 127) c, generate_series(0, 127) k GROUP BY c) s;
+SELECT round(sum(best)::numeric, 3) AS expected FROM (
+  SELECT i % 128 AS c, max((i % 97 - 48) / 100.0) AS best FROM generate_series(0, 1029) i GROUP BY 1) s;
+SET client_min_messages = debug2;
+SELECT round(maxsim(q.m, s.embedding)::numeric, 3) AS streamed FROM stored s, onehot q WHERE s.id = 1;
+RESET client_min_messages;
+SET colpali.stream_toast = off;
+SELECT round(maxsim(q.m, s.embedding)::numeric, 3) AS detoasted FROM stored s, onehot q WHERE s.id = 1;
+RESET colpali.stream_toast;
 SELECT id, maxsim(array_fill(2::real, ARRAY[2, 130]), embedding) FROM stored WHERE id = 2;
 SELECT id, maxsim(array_fill(1::real, ARRAY[5, 17]), embedding) FROM stored WHERE id = 3;
 SELECT id, maxsim('{{1,1}}'::real[], embedding) FROM stored WHERE id = 4;
@@ -33,4 +43,4 @@ SELECT maxsim(array_fill(1::real, ARRAY[1, 128]), embedding) FROM stored WHERE i
 UPDATE stored SET embedding[500][7] = 'Infinity' WHERE id = 1;
 SELECT maxsim(array_fill(1::real, ARRAY[1, 128]), embedding) FROM stored WHERE id = 1;
 
-DROP TABLE stored;
+DROP TABLE stored, onehot;
