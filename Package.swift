@@ -55,14 +55,14 @@ let package = Package(
 
         // The model's own numeric kernels: bf16 GEMM (AVX-512 BF16) and the
         // vectorised elementwise operations.
-        .target(name: "ColPaliMath", cSettings: kernelFlags),
+        .target(name: "ColPaliMath", dependencies: ["ColPaliKernels"], cSettings: kernelFlags),
 
         // The native ColPali model: checkpoints (safetensors, LoRA), Hub
         // cache and downloads, tokenizer, image processor, prompts, network.
         .target(
             name: "ColPaliModel",
             dependencies: [
-                "ColPaliKernels", "ColPaliMath", "COpenBLAS", "ColPaliImageCodecs",
+                "ColPaliMath", "COpenBLAS", "ColPaliImageCodecs",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "ColPaliModel", "ColPaliStorage", "ColPaliKernels",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -99,6 +100,7 @@ let package = Package(
             dependencies: [
                 "ColPaliModel", "ColPaliStorage", "CPoppler",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

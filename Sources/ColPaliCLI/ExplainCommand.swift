@@ -22,8 +22,7 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.logger
-        let database = try await global.target().open(logger: logger)
-        try await DatabaseTarget.requireSchema(database, logger: logger)
+        let database = try await global.target().openChecked(logger: logger)
         let model = try await modelOptions.loadModel()
         let (question, page) = (self.question, self.page)
         let (map, imageData) = try await SearchClient.with(database: database, model: model, logger: logger) { client in

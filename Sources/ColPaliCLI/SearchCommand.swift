@@ -32,21 +32,21 @@ struct SearchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.logger
-        let database = try await global.target().open(logger: logger)
-        try await DatabaseTarget.requireSchema(database, logger: logger)
+        let database = try await global.target().openChecked(logger: logger)
         let model = try await modelOptions.loadModel()
         let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata, sourcePrefix: source)
-        let (question, limit, candidates, exact) = (self.question, self.limit, self.candidates, self.exact)
-        let (hits, sql) = try await SearchClient.with(database: database, model: model, logger: logger) { client in
+        let (question, limit, candidates, exact, explain) = (self.question, self.limit, self.candidates, self.exact, self.explain)
+        let hits = try await SearchClient.with(database: database, model: model, logger: logger) { client in
             let (embedding, modelID) = try await client.embed(question)
-            let sql = try client.explain(embedding: embedding, model: modelID, limit: limit, candidates: candidates,
-                                         exact: exact, filter: filter)
-            let hits = exact
+            if explain {
+                let sql = try client.explain(embedding: embedding, model: modelID, limit: limit, candidates: candidates,
+                                             exact: exact, filter: filter)
+                FileHandle.standardError.write(Data((sql + "\n").utf8))
+            }
+            return exact
                 ? try await client.exactSearch(embedding: embedding, model: modelID, limit: limit, filter: filter)
                 : try await client.search(embedding: embedding, model: modelID, limit: limit, candidates: candidates, filter: filter)
-            return (hits, sql)
         }
-        if explain { FileHandle.standardError.write(Data((sql + "\n").utf8)) }
         if json {
             let objects: [[String: Any]] = hits.map { hit in
                 ["rank": hit.rank, "score": Double(hit.score), "document_id": hit.documentID, "page_id": hit.pageID,

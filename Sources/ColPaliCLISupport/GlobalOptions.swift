@@ -20,9 +20,12 @@ public struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log what happens (to stderr).")
     public var verbose = false
 
-    public var logger: Logger {
-        var logger = Logger(label: "colpali")
-        logger.logLevel = verbose ? .debug : .warning
+    public var logger: Logger { logger(label: "colpali", defaultLevel: .warning) }
+
+    /// A command's logger: debug with -v, else $COLPALI_LOG_LEVEL, else `defaultLevel`.
+    public func logger(label: String, defaultLevel: Logger.Level) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = verbose ? .debug : CommandLogging.level(default: defaultLevel)
         return logger
     }
 

@@ -23,19 +23,16 @@ struct AddCommand: AsyncParsableCommand {
     var paths: [String]
 
     func run() async throws {
-        var logger = Logger(label: "colpali-ingest")
-        logger.logLevel = global.verbose ? .debug : .notice
+        let logger = global.logger(label: "colpali-ingest", defaultLevel: .notice)
         let files = SourceFile.expand(paths)
         guard !files.isEmpty else { throw CLIError("no PDF or image files under \(paths.joined(separator: ", "))") }
-        let target = try global.target()
-        let database = try await target.open(logger: logger)
-        try await DatabaseTarget.requireSchema(database, logger: logger)
+        let database = try await global.target().openChecked(logger: logger)
 
         if queue {
             let optionsJSON = try flags.jobJSON()
             try await Database.withConnection(database, logger: logger) { c in
                 for file in files {
-                    let uri = URL(fileURLWithPath: file).standardizedFileURL.absoluteString
+                    let uri = SourceURI.of(path: file)
                     let id = try await JobQueue.enqueue(sourceURI: uri, optionsJSON: optionsJSON, on: c, logger: logger)
                     print("queued \(file) as job \(id)")
                 }

@@ -30,34 +30,29 @@ struct IngestFlags: ParsableArguments {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
-    func options() throws -> IngestOptions {
-        var options = IngestOptions()
-        guard dpi >= 10, dpi <= 1200 else { throw ValidationError("--dpi must be between 10 and 1200") }
-        options.dpi = dpi
-        if let pages {
-            guard let range = PageRange(pages) else { throw ValidationError("--pages '\(pages)' is not like 1-5,8,10-") }
-            options.pages = range
-        }
-        options.force = force
-        guard let storage = IngestOptions.ImageStorage(rawValue: storeImages) else {
-            throw ValidationError("--store-images must be none, jpeg or png")
-        }
-        options.storeImages = storage
-        options.title = title
-        guard let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)), object is [String: Any] else {
+    /// The flags as a job's options object: what `--queue` stores, and what
+    /// `options()` applies now, so both are checked by the same code.
+    func jobObject() throws -> [String: Any] {
+        var object: [String: Any] = ["dpi": dpi, "force": force, "store_images": storeImages]
+        if let pages { object["pages"] = pages }
+        if let title { object["title"] = title }
+        guard let metadataObject = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)) else {
             throw ValidationError("--metadata must be a JSON object")
         }
-        options.metadataJSON = metadata
-        return options
+        object["metadata"] = metadataObject
+        return object
     }
 
-    /// The options as a job's JSON object (for --queue).
+    func options() throws -> IngestOptions {
+        do {
+            return try IngestOptions().applying(job: jobObject())
+        } catch let error as IngestOptions.OptionError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The options as a job's JSON text (for --queue).
     func jobJSON() throws -> String {
-        var object: [String: Any] = ["dpi": dpi, "force": force]
-        if let pages { object["pages"] = pages }
-        if storeImages != "none" { object["store_images"] = storeImages }
-        if let title { object["title"] = title }
-        object["metadata"] = try JSONSerialization.jsonObject(with: Data(metadata.utf8))
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        String(decoding: try JSONSerialization.data(withJSONObject: jobObject(), options: [.sortedKeys]), as: UTF8.self)
     }
 }

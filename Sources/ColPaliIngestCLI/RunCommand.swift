@@ -44,8 +44,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "colpali-ingest")
-        logger.logLevel = global.verbose ? .debug : .info
+        let logger = global.logger(label: "colpali-ingest", defaultLevel: .info)
         // The daemon brings the schema up to date itself.
         let target = try global.target()
         let database = try await Retry.connectionFailures(logger: logger, what: "connecting") {

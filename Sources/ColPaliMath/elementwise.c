@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "colpali_kernels.h"
 #include "colpali_math.h"
 
 #if defined(__x86_64__)
@@ -29,21 +30,19 @@
 
 enum { LEVEL_BASE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
 
+/*
+ * The instruction set the scoring kernels chose (or a test forced with
+ * colpali_kernel_force_isa): one decision per process for all C code. Every
+ * CPU with AVX-512 F and BW, which "avx512" requires, also has VL and DQ.
+ */
 static int level(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-        cached = LEVEL_BASE;
-#if defined(__x86_64__)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-            cached = LEVEL_AVX512;
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            cached = LEVEL_AVX2;
-#endif
-    }
-    return cached;
+    const char *isa = colpali_kernel_isa();
+    if (strcmp(isa, "avx512") == 0)
+        return LEVEL_AVX512;
+    if (strcmp(isa, "avx2") == 0)
+        return LEVEL_AVX2;
+    return LEVEL_BASE;
 }
 
 #if defined(__x86_64__)
@@ -93,24 +92,19 @@ void colpali_gelu_erf(float *x, size_t begin, size_t end)
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
-/* Cosine and sine tables come from the caller (they depend only on positions). */
-void colpali_rope(float *x, int ld, int heads, int head_dim, const float *positions, const float *inv_freq,
+/* The tables depend only on positions: built once per forward pass, applied in every layer. */
+void colpali_rope(float *x, int ld, int heads, int head_dim, const float *cosines, const float *sines,
                   int row_begin, int row_end)
 {
     const int half = head_dim / 2;
-    float cosines[512], sines[512];
     for (int r = row_begin; r < row_end; r++) {
-        for (int i = 0; i < half && i < 512; i++) {
-            const float angle = positions[r] * inv_freq[i];
-            cosines[i] = cosf(angle);
-            sines[i] = sinf(angle);
-        }
+        const float *c = cosines + (size_t)r * half, *s = sines + (size_t)r * half;
         for (int h = 0; h < heads; h++) {
             float *v = x + (size_t)r * ld + (size_t)h * head_dim;
             for (int i = 0; i < half; i++) {
                 const float x1 = v[i], x2 = v[i + half];
-                v[i] = x1 * cosines[i] - x2 * sines[i];
-                v[i + half] = x2 * cosines[i] + x1 * sines[i];
+                v[i] = x1 * c[i] - x2 * s[i];
+                v[i + half] = x2 * c[i] + x1 * s[i];
             }
         }
     }

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "colpali_kernels.h"
 #include "colpali_math.h"
 
 #define MR 8
@@ -112,12 +113,12 @@ void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_str
 
 int colpali_bf16_native(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
+    static int cpu_has_bf16 = -1;
+    if (cpu_has_bf16 < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+        cpu_has_bf16 = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
     }
-    return cached;
+    return cpu_has_bf16 && strcmp(colpali_kernel_isa(), "avx512") == 0;
 }
 
 BF16_TARGET static void convert_native(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out)

@@ -26,7 +26,7 @@ extension SearchClient {
     /// Puts a file on the ingest queue for a `colpali-ingest run` daemon.
     /// `options` is the job's JSON object (see migration 0003).
     public func enqueue(file: String, optionsJSON: String = "{}") async throws -> Int {
-        let uri = file.hasPrefix("file://") ? file : URL(fileURLWithPath: file).standardizedFileURL.absoluteString
+        let uri = SourceURI.of(path: file)
         return try await client.withConnection { c in
             try await JobQueue.enqueue(sourceURI: uri, optionsJSON: optionsJSON, on: c, logger: self.logger)
         }

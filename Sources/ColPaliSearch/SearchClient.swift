@@ -3,6 +3,7 @@ import ColPaliModel
 import ColPaliStorage
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 
 /// Search from an app: embeds the question with the native model and lets
@@ -19,24 +20,27 @@ public final class SearchClient: Sendable {
     public static let minimumCandidates = 50
 
     public let model: ColPaliModel?
-    public let database: ConnectionSettings
     public let oversampling: Int
     let client: PostgresClient
     let logger: Logger
+    /// The prompt format each model's pages were embedded with, once seen.
+    private let promptFormats = NIOLockedValueBox<[String: PromptFormat]>([:])
 
-    public init(database: ConnectionSettings, model: ColPaliModel?, oversampling: Int = SearchClient.defaultOversampling,
-                maximumConnections: Int = 4, logger: Logger = Logger(label: "colpali.search")) {
-        self.database = database
+    /// Searches through a pool the caller runs (e.g. one it shares with its
+    /// own queries).
+    public init(client: PostgresClient, model: ColPaliModel?, oversampling: Int = SearchClient.defaultOversampling,
+                logger: Logger = Logger(label: "colpali.search")) {
+        self.client = client
         self.model = model
         self.oversampling = max(1, oversampling)
         self.logger = logger
-        var configuration = database.clientConfiguration
-        configuration.options.maximumConnections = maximumConnections
-        // The pool's own chatter (e.g. a lease requested a moment before run()
-        // starts) is not the caller's business unless it is an error.
-        var background = logger
-        background.logLevel = max(logger.logLevel, .error)
-        client = PostgresClient(configuration: configuration, backgroundLogger: background)
+    }
+
+    /// A client with its own pool; searches wait until `run()` runs it.
+    public convenience init(database: ConnectionSettings, model: ColPaliModel?, oversampling: Int = SearchClient.defaultOversampling,
+                            maximumConnections: Int = 4, logger: Logger = Logger(label: "colpali.search")) {
+        self.init(client: Database.makeClient(database, maximumConnections: maximumConnections, logger: logger),
+                  model: model, oversampling: oversampling, logger: logger)
     }
 
     /// Runs the connection pool; searches wait until it runs. Cancel to stop.
@@ -49,12 +53,8 @@ public final class SearchClient: Sendable {
                                          oversampling: Int = SearchClient.defaultOversampling,
                                          logger: Logger = Logger(label: "colpali.search"),
                                          _ body: @Sendable (SearchClient) async throws -> T) async throws -> T {
-        try await Database.withConnection(database, logger: logger) { _ in }
-        let client = SearchClient(database: database, model: model, oversampling: oversampling, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            return try await body(client)
+        try await Database.withClient(database, logger: logger) { client in
+            try await body(SearchClient(client: client, model: model, oversampling: oversampling, logger: logger))
         }
     }
 
@@ -113,13 +113,22 @@ public final class SearchClient: Sendable {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw SearchError.emptyQuestion }
         guard let model else { throw SearchError.modelRequired }
         let modelID = model.checkpoint.identifier
-        let stored = try await client.query(
-            "SELECT prompt_format FROM documents WHERE model = \(modelID) AND status = 'ready' LIMIT 1", logger: logger
-        ).collect().first?.decode(String.self)
-        let format = stored.flatMap(PromptFormat.init(rawValue:)) ?? .transformers
+        let format = try await promptFormat(model: modelID)
         let input = try model.processor.query(question, format: format)
         let vector = try model.forward([input])[0]
         return (EmbeddingMatrix(rows: vector.rows, dim: vector.dim, values: vector.values), modelID, input.inputIds)
+    }
+
+    /// The stored pages' prompt format for this model (transformers' when
+    /// none are stored yet; remembered once pages exist).
+    private func promptFormat(model modelID: String) async throws -> PromptFormat {
+        if let known = promptFormats.withLockedValue({ $0[modelID] }) { return known }
+        let stored = try await client.query(
+            "SELECT prompt_format FROM documents WHERE model = \(modelID) AND status = 'ready' LIMIT 1", logger: logger
+        ).collect().first?.decode(String.self)
+        guard let format = stored.flatMap(PromptFormat.init(rawValue:)) else { return .transformers }
+        promptFormats.withLockedValue { $0[modelID] = format }
+        return format
     }
 
     private func compose(embedding: EmbeddingMatrix, model: String, limit: Int, candidates: Int?, filter: SearchFilter,

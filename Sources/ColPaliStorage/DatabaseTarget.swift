@@ -53,6 +53,15 @@ public enum DatabaseTarget: Sendable {
         }
     }
 
+    /// Settings for searching and ingesting: the local database opened (and
+    /// so migrated), a server checked to have the extension and exactly this
+    /// program's schema.
+    public func openChecked(logger: Logger) async throws -> ConnectionSettings {
+        let settings = try await open(logger: logger)
+        if case .server = self { try await Self.requireSchema(settings, logger: logger) }
+        return settings
+    }
+
     /// Refuses a database whose schema is not exactly what this program's
     /// migrations describe (the local database is migrated on open).
     public static func requireSchema(_ settings: ConnectionSettings, logger: Logger) async throws {

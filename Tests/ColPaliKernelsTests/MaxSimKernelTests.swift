@@ -68,6 +68,33 @@ struct MaxSimKernelTests {
         }
     }
 
+    /// A document scored in uneven pieces (as the extension streams TOAST
+    /// chunks) gives the same row maxima and total as scored whole.
+    @Test func documentInPiecesScoresLikeTheWhole() {
+        var rng = SeededRandom(11)
+        let (nq, nd, dim) = (20, 1030, 128)
+        let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
+        Self.withEveryISA { isa in
+            var whole = [Float](repeating: 0, count: nq)
+            _ = colpali_maxsim_rowmax(q, Int32(nq), d, Int32(nd), Int32(dim), &whole)
+            var pieces = [Float](repeating: -.infinity, count: nq)
+            var start = 0
+            for size in [1, 63, 64, 500, 402] {
+                d.withUnsafeBufferPointer { all in
+                    #expect(colpali_maxsim_rowmax_update(q, Int32(nq), all.baseAddress! + start * dim, Int32(size), Int32(dim),
+                                                         &pieces) == Int32(COLPALI_OK))
+                }
+                start += size
+            }
+            #expect(start == nd)
+            #expect(pieces == whole, "\(isa)")
+            var total: Float = 0, score: Float = 0
+            #expect(colpali_maxsim_total(pieces, Int32(nq), &total) == Int32(COLPALI_OK))
+            _ = colpali_maxsim(q, Int32(nq), d, Int32(nd), Int32(dim), &score)
+            #expect(total == score, "\(isa)")
+        }
+    }
+
     @Test func similarityMatrixHoldsEveryDotProduct() {
         var rng = SeededRandom(9)
         let (nq, nd, dim) = (3, 11, 19)

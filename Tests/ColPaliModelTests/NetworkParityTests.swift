@@ -38,8 +38,7 @@ import TestSupport
         }
         return (0..<batch).map { b in
             let kept = (0..<length).filter { mask[b * length + $0] == 1 }
-            let input = ModelInput(inputIds: kept.map { ids[b * length + $0] }, attentionMask: kept.map { _ in 1 },
-                                   pixelValues: pixelRows?[b])
+            let input = ModelInput(inputIds: kept.map { ids[b * length + $0] }, pixelValues: pixelRows?[b])
             return (input, kept.map { b * length + $0 })
         }
     }

@@ -6,11 +6,11 @@ import PostgresNIO
 /// Watches a directory (by polling: portable, and network shares do not
 /// deliver change events anyway) and queues every new or changed PDF or
 /// image once its size has stopped changing, i.e. once it is fully written.
+/// Watched files are ingested with the daemon's default options.
 struct DirectoryWatcher {
     let directory: String
     let settings: ConnectionSettings
     let interval: Duration
-    let optionsJSON: String
     let logger: Logger
 
     struct Seen: Equatable {
@@ -51,13 +51,13 @@ struct DirectoryWatcher {
 
     /// Queues unless the same file is already waiting or in work.
     private func enqueue(_ path: String) async throws {
-        let uri = URL(fileURLWithPath: path).standardizedFileURL.absoluteString
+        let uri = SourceURI.of(path: path)
         try await Database.withConnection(settings, logger: logger) { c in
             let pending = try await c.query("""
                 SELECT 1 FROM ingest_jobs WHERE source_uri = \(uri) AND status IN ('queued', 'running')
                 """, logger: logger).collect()
             guard pending.isEmpty else { return }
-            let id = try await JobQueue.enqueue(sourceURI: uri, optionsJSON: optionsJSON, on: c, logger: logger)
+            let id = try await JobQueue.enqueue(sourceURI: uri, on: c, logger: logger)
             logger.info("queued watched file", metadata: ["file": "\(path)", "job": "\(id)"])
         }
     }

@@ -1,6 +1,7 @@
 import ColPaliStorage
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 import ServiceLifecycle
 
@@ -42,7 +43,7 @@ public struct IngestDaemon: Service {
                 group.addTask { await listen(state) }
                 for directory in settings.watch {
                     let watcher = DirectoryWatcher(directory: directory, settings: database, interval: settings.pollInterval,
-                                                   optionsJSON: "{}", logger: logger)
+                                                   logger: logger)
                     group.addTask { await watcher.run(state: state) }
                 }
                 try await work(queue: queue, state: state)
@@ -69,18 +70,18 @@ public struct IngestDaemon: Service {
     }
 
     private func process(_ job: IngestJob, queue: JobQueue, state: DaemonState) async {
-        let path = Self.path(of: job.sourceURI)
-        let lost = LeaseFlag()
+        let path = SourceURI.path(of: job.sourceURI)
+        let lost = NIOLockedValueBox(false)
         logger.info("claimed job", metadata: ["job": "\(job.claim.id)", "source": "\(path)", "attempt": "\(job.attempts)"])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await keepLease(job.claim, queue: queue, lost: lost, state: state) }
             do {
                 let options = try settings.defaults.applying(job: job.options)
                 let outcome = try await ingestor.ingest(path: path, options: options, job: job.claim,
-                                                        shouldStop: { state.stopping || lost.value })
+                                                        shouldStop: { state.stopping || lost.withLockedValue { $0 } })
                 logger.info("job finished", metadata: ["job": "\(job.claim.id)", "outcome": "\(outcome)"])
             } catch is IngestInterrupted {
-                if lost.value {
+                if lost.withLockedValue { $0 } {
                     logger.warning("lost the job's lease; another worker has it", metadata: ["job": "\(job.claim.id)"])
                 } else {
                     await giveBack(job.claim, queue: queue)
@@ -102,7 +103,7 @@ public struct IngestDaemon: Service {
     }
 
     /// Renews the lease at a third of its length until the job ends.
-    private func keepLease(_ claim: JobClaim, queue: JobQueue, lost: LeaseFlag, state: DaemonState) async {
+    private func keepLease(_ claim: JobClaim, queue: JobQueue, lost: NIOLockedValueBox<Bool>, state: DaemonState) async {
         let interval = settings.lease / 3
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
@@ -110,7 +111,7 @@ public struct IngestDaemon: Service {
             do {
                 let ours = try await Database.withConnection(database, logger: logger) { c in try await queue.renew(claim, on: c) }
                 if !ours {
-                    lost.value = true
+                    lost.withLockedValue { $0 = true }
                     return
                 }
             } catch {
@@ -131,7 +132,7 @@ public struct IngestDaemon: Service {
 
     private func failJob(_ claim: JobClaim, reason: String, queue: JobQueue) async {
         logger.error("job failed", metadata: ["job": "\(claim.id)", "reason": "\(reason)"])
-        _ = try? await Database.withConnection(database, logger: logger) { c in try await queue.fail(claim, error: reason, on: c) }
+        _ = try? await Database.withConnection(database, logger: logger) { c in try await JobQueue.fail(claim, error: reason, on: c, logger: logger) }
     }
 
     /// Wakes the work loop whenever a job is inserted; reconnects if the
@@ -150,20 +151,5 @@ public struct IngestDaemon: Service {
             }
             try? await Task.sleep(for: .seconds(2))
         }
-    }
-
-    /// A job's source: a file:// URI or a plain path.
-    static func path(of uri: String) -> String {
-        if uri.hasPrefix("file://"), let url = URL(string: uri) { return url.path }
-        return uri
-    }
-}
-
-final class LeaseFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lost = false
-    var value: Bool {
-        get { lock.withLock { lost } }
-        set { lock.withLock { lost = newValue } }
     }
 }

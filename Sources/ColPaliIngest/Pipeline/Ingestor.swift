@@ -56,11 +56,12 @@ public final class Ingestor: @unchecked Sendable {
 
     /// Number of pages the file will yield (for progress totals); 0 when it
     /// cannot be read (ingest will then report why).
+    /// Reads the file but does not hash it.
     public static func plannedPages(_ path: String, options: IngestOptions) -> Int {
-        guard let source = try? SourceFile(path: path) else { return 0 }
-        switch source.kind {
+        guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+        switch SourceFile.kind(of: data, path: path) {
         case .png, .jpeg: return 1
-        case .pdf: return (try? PDFRenderer(data: source.data)).map { options.pages.pages(of: $0.pageCount).count } ?? 0
+        case .pdf: return (try? PDFRenderer(data: data)).map { options.pages.pages(of: $0.pageCount).count } ?? 0
         case nil: return 0
         }
     }
@@ -76,7 +77,7 @@ public final class Ingestor: @unchecked Sendable {
             let reason = String(describing: error)
             if let job {
                 try await withDatabase("recording a failed job", shouldStop: shouldStop) { c in
-                    try await JobQueue(worker: job.worker, logger: self.logger).fail(job, error: reason, on: c)
+                    try await JobQueue.fail(job, error: reason, on: c, logger: self.logger)
                 }
             }
             logger.error("cannot ingest", metadata: ["source": "\(path)", "reason": "\(reason)"])
@@ -94,47 +95,44 @@ public final class Ingestor: @unchecked Sendable {
                 logger.warning("already stored with another model; --force re-embeds", metadata: [
                     "source": "\(path)", "document": "\(existing.id)", "stored_model": "\(existing.model)"])
             }
-            if let job {
-                try await withDatabase("completing the job", shouldStop: shouldStop) { c in
-                    try await JobQueue(worker: job.worker, logger: self.logger).complete(job, documentID: existing.id, on: c)
-                }
-            }
+            try await complete(job, documentID: existing.id, shouldStop: shouldStop)
             logger.info("already stored", metadata: ["source": "\(path)", "document": "\(existing.id)"])
             return .alreadyStored(documentID: existing.id)
         }
 
         do {
-            let (pages, title, timings) = try await embedPages(of: source, options: options, shouldStop: shouldStop, progress: progress)
-            var titled = record
-            titled.title = options.title ?? title
-            let document = titled
+            let (pages, title, embedded) = try await embedPages(of: source, options: options, shouldStop: shouldStop, progress: progress)
+            var timings = embedded
+            var document = record
+            document.title = options.title ?? title
             let storeStarted = Date()
-            let id = try await withDatabase("storing the document", shouldStop: shouldStop) { c in
+            let id = try await withDatabase("storing the document", shouldStop: shouldStop) { [document] c in
                 try await self.store.store(document, pages: pages, replace: options.force, job: job, on: c)
             }
-            report?(IngestTimings(pages: pages.count, render: timings.render, embed: timings.embed,
-                                  store: Date().timeIntervalSince(storeStarted)))
+            timings.store = Date().timeIntervalSince(storeStarted)
+            report?(timings)
             logger.info("stored document", metadata: [
                 "source": "\(path)", "document": "\(id)", "pages": "\(pages.count)",
                 "render_s": "\(String(format: "%.2f", timings.render))", "embed_s": "\(String(format: "%.2f", timings.embed))",
-                "store_s": "\(String(format: "%.2f", Date().timeIntervalSince(storeStarted)))",
+                "store_s": "\(String(format: "%.2f", timings.store))",
                 "total_s": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
             ])
             return .stored(documentID: id, pages: pages.count)
-        } catch let error as PDFError {
-            return try await recordFailure(record, reason: String(describing: error), job: job, shouldStop: shouldStop)
-        } catch let error as ImageDecodingError {
-            return try await recordFailure(record, reason: String(describing: error), job: job, shouldStop: shouldStop)
-        } catch let error as IngestOptions.OptionError {
+        } catch let error where error is PDFError || error is ImageDecodingError {
+            // The content itself is bad: recorded as a failed document.
             return try await recordFailure(record, reason: String(describing: error), job: job, shouldStop: shouldStop)
         } catch DocumentStoreError.alreadyStored(let id) {
             // Another worker stored the same content meanwhile.
-            if let job {
-                try await withDatabase("completing the job", shouldStop: shouldStop) { c in
-                    try await JobQueue(worker: job.worker, logger: self.logger).complete(job, documentID: id, on: c)
-                }
-            }
+            try await complete(job, documentID: id, shouldStop: shouldStop)
             return .alreadyStored(documentID: id)
+        }
+    }
+
+    /// Marks a queued job done without storing anything (the content is already stored).
+    private func complete(_ job: JobClaim?, documentID: Int, shouldStop: @escaping @Sendable () -> Bool) async throws {
+        guard let job else { return }
+        try await withDatabase("completing the job", shouldStop: shouldStop) { c in
+            try await JobQueue.complete(job, documentID: documentID, on: c, logger: self.logger)
         }
     }
 
@@ -147,15 +145,10 @@ public final class Ingestor: @unchecked Sendable {
         return .failed(documentID: id, reason: reason)
     }
 
-    struct Timings {
-        var render = 0.0
-        var embed = 0.0
-    }
-
     /// Rendered and embedded pages, in order; the PDF's title.
     private func embedPages(of source: SourceFile, options: IngestOptions, shouldStop: @Sendable () -> Bool,
-                            progress: @Sendable (PageProgress) -> Void) async throws -> ([NewPage], String?, Timings) {
-        var timings = Timings()
+                            progress: @Sendable (PageProgress) -> Void) async throws -> ([NewPage], String?, IngestTimings) {
+        var timings = IngestTimings()
         var renderer: PDFRenderer?
         var numbers = [1]
         var title: String?
@@ -172,7 +165,7 @@ public final class Ingestor: @unchecked Sendable {
         case nil:
             throw ImageDecodingError.unsupportedFormat(source.path)
         }
-        let grid = Int(Double(model.configuration.imageTokens).squareRoot())
+        let grid = model.configuration.vision.patchesPerSide
         var stored: [NewPage] = []
         for batchStart in stride(from: 0, to: numbers.count, by: batchSize) {
             if shouldStop() { throw IngestInterrupted() }
@@ -200,6 +193,7 @@ public final class Ingestor: @unchecked Sendable {
             progress(PageProgress(source: source.path, pagesDone: stored.count, pagesTotal: numbers.count))
             await Task.yield()
         }
+        timings.pages = stored.count
         return (stored, title, timings)
     }
 

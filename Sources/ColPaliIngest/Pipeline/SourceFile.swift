@@ -1,3 +1,4 @@
+import ColPaliStorage
 import Crypto
 import Foundation
 
@@ -43,17 +44,16 @@ public struct SourceFile: Sendable {
 
     /// PDF by its header; PNG and JPEG by their signatures. A file named .pdf
     /// that is not one is a PDF error (so it is recorded as a failed PDF).
-    public var kind: Kind? {
+    public var kind: Kind? { Self.kind(of: data, path: path) }
+
+    static func kind(of data: Data, path: String) -> Kind? {
         if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .png }
         if data.starts(with: [0xFF, 0xD8]) { return .jpeg }
         if data.prefix(1024).range(of: Data("%PDF-".utf8)) != nil { return .pdf }
         return path.lowercased().hasSuffix(".pdf") ? .pdf : nil
     }
 
-    /// file:// URI of the absolute path.
-    public var uri: String {
-        URL(fileURLWithPath: path).standardizedFileURL.absoluteString
-    }
+    public var uri: String { SourceURI.of(path: path) }
 
     /// Files under the given paths that ingest handles, sorted; paths that are
     /// files are kept whatever their extension (ingest then says what is wrong).

@@ -24,8 +24,9 @@ extern "C" {
 
 #define COLPALI_BF16_PANEL 48
 
-/* 1 when this CPU runs the AVX-512 BF16 kernel; otherwise a portable (slow)
- * path computes the same products. */
+/* 1 when the AVX-512 BF16 kernel runs: the CPU has it and the kernel
+ * instruction set (colpali_kernel_isa, which tests may force lower) is
+ * avx512. Otherwise a portable (slow) path computes the same products. */
 int colpali_bf16_native(void);
 
 /* Row stride, in bf16 elements, of a k-wide bf16 matrix (k rounded up to even). */
@@ -57,7 +58,8 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
 void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end);
 
-/* ---- elementwise: rows [row_begin, row_end) of a rows x dim matrix -------- */
+/* ---- elementwise: rows [row_begin, row_end) of a rows x dim matrix --------
+ * AVX-512, AVX2+FMA or baseline code, following colpali_kernel_isa(). */
 
 /* LayerNorm with weight and bias (SigLIP). */
 void colpali_layer_norm(const float *x, float *out, int dim, const float *weight, const float *bias, float eps,
@@ -81,9 +83,9 @@ void colpali_add(float *y, const float *x, size_t begin, size_t end);
 void colpali_softmax_rows(float *x, int ld, int cols, float scale, int row_begin, int row_end);
 
 /* Rotary position embedding, rotate_half layout, in place on `heads` heads of
- * head_dim per row (row stride ld); row r has position positions[r].
- * inv_freq has head_dim / 2 entries. */
-void colpali_rope(float *x, int ld, int heads, int head_dim, const float *positions, const float *inv_freq,
+ * head_dim per row (row stride ld). Row r's angles have their cosines at
+ * cosines[r * head_dim / 2 ...] and sines likewise. */
+void colpali_rope(float *x, int ld, int heads, int head_dim, const float *cosines, const float *sines,
                   int row_begin, int row_end);
 
 /* Divide each row by its L2 norm (no epsilon, as ColPali). */

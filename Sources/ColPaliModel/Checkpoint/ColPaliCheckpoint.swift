@@ -52,7 +52,7 @@ public struct ColPaliCheckpoint: Sendable {
                 || manager.fileExists(atPath: $0.appendingPathComponent("preprocessor_config.json").path)
         } ?? baseDirectory
         let imageProcessor = try ImageProcessor.load(directory: processorDirectory, imageSize: configuration.vision.imageSize)
-        guard let imageToken = tokenizer.vocabulary.first(where: { $0.value == configuration.imageTokenIndex })?.key else {
+        guard let imageToken = tokenizer.token(for: configuration.imageTokenIndex) else {
             throw CheckpointError.notAColPaliCheckpoint(
                 directory: tokenizerDirectory.path,
                 reason: "the tokenizer has no token with the image token id \(configuration.imageTokenIndex)")

@@ -18,39 +18,41 @@ struct AttentionLayout {
 
     /// out[r, h * d ..< (h + 1) * d] = softmax(scale * q_h k^T) v for each segment.
     func attend(_ qkv: Matrix, segments: [Range<Int>], scale: Float, into out: Matrix, precision: Precision,
-                context: ComputeContext) {
+                workspace: Workspace, context: ComputeContext) {
         let started = Profile.start()
         defer { Profile.stop(started, "attention \(heads)x\(headDim)") }
         for segment in segments {
             switch precision {
-            case .fp32: attendFloat(qkv, segment: segment, scale: scale, into: out, context: context)
-            case .bf16: attendBF16(qkv, segment: segment, scale: scale, into: out, context: context)
+            case .fp32: attendFloat(qkv, segment: segment, scale: scale, into: out, workspace: workspace, context: context)
+            case .bf16: attendBF16(qkv, segment: segment, scale: scale, into: out, workspace: workspace, context: context)
             }
         }
     }
 
     /// float32 throughout, with OpenBLAS: the exact path.
-    private func attendFloat(_ qkv: Matrix, segment: Range<Int>, scale: Float, into out: Matrix, context: ComputeContext) {
+    private func attendFloat(_ qkv: Matrix, segment: Range<Int>, scale: Float, into out: Matrix, workspace: Workspace,
+                             context: ComputeContext) {
         let ld = Int32(qkv.cols)
         let length = segment.count
-        let scores = Matrix(rows: length, cols: length)
+        let scores = UnsafeSendable(workspace.floats(.scores, count: length * length))
         let base = qkv.row(segment.lowerBound)
         for head in 0..<heads {
             let kv = head / (heads / keyValueHeads)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(headDim),
-                        1, base + head * headDim, ld, base + keyOffset + kv * headDim, ld, 0, scores.pointer, Int32(length))
+                        1, base + head * headDim, ld, base + keyOffset + kv * headDim, ld, 0, scores.value, Int32(length))
             context.parallel(length, minimumChunk: 32) { begin, end in
-                colpali_softmax_rows(scores.pointer, Int32(length), Int32(length), scale, Int32(begin), Int32(end))
+                colpali_softmax_rows(scores.value, Int32(length), Int32(length), scale, Int32(begin), Int32(end))
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(headDim), Int32(length),
-                        1, scores.pointer, Int32(length), base + valueOffset + kv * headDim, ld, 0,
+                        1, scores.value, Int32(length), base + valueOffset + kv * headDim, ld, 0,
                         out.row(segment.lowerBound) + head * headDim, Int32(out.cols))
         }
     }
 
     /// Both products on the bf16 kernel: keys packed as the "weight" of
     /// q k^T, values transposed as the "weight" of p v; softmax in float32.
-    private func attendBF16(_ qkv: Matrix, segment: Range<Int>, scale: Float, into out: Matrix, context: ComputeContext) {
+    private func attendBF16(_ qkv: Matrix, segment: Range<Int>, scale: Float, into out: Matrix, workspace: Workspace,
+                            context: ComputeContext) {
         let length = segment.count
         let base = qkv.row(segment.lowerBound)
         let ld = qkv.cols
@@ -58,11 +60,11 @@ struct AttentionLayout {
         let tStride = Int(colpali_bf16_stride(Int32(length)))
         let keyPanels = Int(colpali_bf16_panel_count(Int32(length)))
         let valuePanels = Int(colpali_bf16_panel_count(Int32(headDim)))
-        let keys = PackedBuffer(bytes: colpali_bf16_packed_bytes(Int32(length), Int32(headDim)))
-        let values = PackedBuffer(bytes: colpali_bf16_packed_bytes(Int32(headDim), Int32(length)))
-        let queries = PackedBuffer(bytes: length * dStride * 2)
-        let probabilities = PackedBuffer(bytes: length * tStride * 2)
-        let scores = Matrix(rows: length, cols: length)
+        let keys = UnsafeSendable(workspace.bf16(.keys, count: colpali_bf16_packed_bytes(Int32(length), Int32(headDim)) / 2))
+        let values = UnsafeSendable(workspace.bf16(.values, count: colpali_bf16_packed_bytes(Int32(headDim), Int32(length)) / 2))
+        let queries = UnsafeSendable(workspace.bf16(.queries, count: length * dStride))
+        let probabilities = UnsafeSendable(workspace.bf16(.probabilities, count: length * tStride))
+        let scores = UnsafeSendable(workspace.floats(.scores, count: length * length))
         let (t, d) = (Int32(length), Int32(headDim))
         var packedGroup = -1
         for head in 0..<heads {
@@ -71,42 +73,29 @@ struct AttentionLayout {
                 let k = UnsafeSendable(UnsafePointer(base + keyOffset + kv * headDim))
                 let v = UnsafeSendable(UnsafePointer(base + valueOffset + kv * headDim))
                 context.parallel(keyPanels) { begin, end in
-                    colpali_bf16_pack_strided(k.value, ld, 1, t, d, keys.pointer, Int32(begin), Int32(end))
+                    colpali_bf16_pack_strided(k.value, ld, 1, t, d, keys.value, Int32(begin), Int32(end))
                 }
                 context.parallel(valuePanels) { begin, end in
-                    colpali_bf16_pack_strided(v.value, 1, ld, d, t, values.pointer, Int32(begin), Int32(end))
+                    colpali_bf16_pack_strided(v.value, 1, ld, d, t, values.value, Int32(begin), Int32(end))
                 }
                 packedGroup = kv
             }
             let q = UnsafeSendable(UnsafePointer(base + head * headDim))
             context.parallel(length, minimumChunk: 64) { begin, end in
-                colpali_bf16_from_float(q.value, Int32(ld), d, Int32(begin), Int32(end), queries.pointer)
+                colpali_bf16_from_float(q.value, Int32(ld), d, Int32(begin), Int32(end), queries.value)
             }
             context.parallel(keyPanels) { begin, end in
-                colpali_bf16_gemm(queries.pointer, t, d, keys.pointer, t, scores.pointer, t, nil, Int32(begin), Int32(end))
+                colpali_bf16_gemm(queries.value, t, d, keys.value, t, scores.value, t, nil, Int32(begin), Int32(end))
             }
             context.parallel(length, minimumChunk: 32) { begin, end in
-                colpali_softmax_rows(scores.pointer, t, t, scale, Int32(begin), Int32(end))
-                colpali_bf16_from_float(scores.pointer, t, t, Int32(begin), Int32(end), probabilities.pointer)
+                colpali_softmax_rows(scores.value, t, t, scale, Int32(begin), Int32(end))
+                colpali_bf16_from_float(scores.value, t, t, Int32(begin), Int32(end), probabilities.value)
             }
             let target = UnsafeSendable(out.row(segment.lowerBound) + head * headDim)
             context.parallel(valuePanels) { begin, end in
-                colpali_bf16_gemm(probabilities.pointer, t, t, values.pointer, d, target.value, Int32(out.cols), nil,
+                colpali_bf16_gemm(probabilities.value, t, t, values.value, d, target.value, Int32(out.cols), nil,
                                   Int32(begin), Int32(end))
             }
         }
     }
-}
-
-/// Scratch memory for bf16 operands, 64-byte aligned.
-final class PackedBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<UInt16>
-    let bytes: Int
-
-    init(bytes: Int) {
-        self.bytes = bytes
-        pointer = LargeAllocation.allocate(bytes: bytes).bindMemory(to: UInt16.self, capacity: max(32, bytes / 2))
-    }
-
-    deinit { LargeAllocation.free(UnsafeMutableRawPointer(pointer), bytes: bytes) }
 }

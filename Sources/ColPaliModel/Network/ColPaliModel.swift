@@ -73,16 +73,17 @@ public final class ColPaliModel: @unchecked Sendable {
     /// multi-vector per input, every token, no padding. Inputs are run as one
     /// batch: the matrix multiplies see all their rows at once, attention stays
     /// within each input.
-    public func forward(_ inputs: [ModelInput], record: ((String, Matrix) -> Void)? = nil) throws -> [MultiVector] {
+    public func forward(_ inputs: [ModelInput], record: StageRecorder? = nil) throws -> [MultiVector] {
         guard !inputs.isEmpty else { return [] }
         let config = configuration
         let hidden = config.text.hiddenSize
+        let workspace = Workspace()
         let imageInputs = inputs.compactMap(\.pixelValues)
         var imageFeatures: Matrix?
         if !imageInputs.isEmpty {
-            let visual = vision(imageInputs, context: context, record: record)
+            let visual = vision(imageInputs, workspace: workspace, context: context, record: record)
             let projected = Matrix(rows: visual.rows, cols: hidden)
-            projector.apply(visual.pointer, rows: visual.rows, into: projected, context: context)
+            projector.apply(visual.pointer, rows: visual.rows, into: projected, workspace: workspace, context: context)
             record?("projector", projected)
             imageFeatures = projected
         }
@@ -115,10 +116,10 @@ public final class ColPaliModel: @unchecked Sendable {
         }
         record?("lm.inputs_embeds", h)
 
-        let final = decoder(h, segments: segments, context: context, record: record)
+        let final = decoder(h, segments: segments, workspace: workspace, context: context, record: record)
         let dim = config.embeddingDim
         let projected = Matrix(rows: final.rows, cols: dim)
-        head.apply(final.pointer, rows: final.rows, into: projected, context: context)
+        head.apply(final.pointer, rows: final.rows, into: projected, workspace: workspace, context: context)
         context.parallel(projected.rows, minimumChunk: 64) { begin, end in
             colpali_l2_normalize_rows(projected.pointer, Int32(dim), Int32(begin), Int32(end))
         }

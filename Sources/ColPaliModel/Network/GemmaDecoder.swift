@@ -48,12 +48,10 @@ final class GemmaDecoder: @unchecked Sendable {
 
     /// Final-normed hidden states for input embeddings h (modified in place),
     /// each segment one sequence with positions 1...length.
-    func callAsFunction(_ h: Matrix, segments: [Range<Int>], context: ComputeContext, record: StageRecorder?) -> Matrix {
+    func callAsFunction(_ h: Matrix, segments: [Range<Int>], workspace: Workspace, context: ComputeContext,
+                        record: StageRecorder?) -> Matrix {
         let tokens = h.rows
-        var positions = [Float](repeating: 0, count: tokens)
-        for segment in segments {
-            for (offset, row) in segment.enumerated() { positions[row] = Float(offset + 1) }
-        }
+        let rotary = rotaryTables(segments: segments, tokens: tokens)
         let normed = Matrix(rows: tokens, cols: config.hiddenSize)
         let qkv = Matrix(rows: tokens, cols: attention.fusedWidth)
         let attended = Matrix(rows: tokens, cols: attention.queryWidth)
@@ -63,20 +61,22 @@ final class GemmaDecoder: @unchecked Sendable {
         let intermediate = config.intermediateSize
         for (index, layer) in layers.enumerated() {
             layer.inputNorm.apply(h, into: normed, context: context)
-            layer.qkv.apply(normed.pointer, rows: tokens, into: qkv, context: context)
-            applyRotary(qkv, positions: positions, context: context)
-            attention.attend(qkv, segments: segments, scale: scale, into: attended, precision: precision, context: context)
-            layer.out.apply(attended.pointer, rows: tokens, into: projected, context: context)
+            layer.qkv.apply(normed.pointer, rows: tokens, into: qkv, workspace: workspace, context: context)
+            applyRotary(qkv, tables: rotary, context: context)
+            attention.attend(qkv, segments: segments, scale: scale, into: attended, precision: precision,
+                             workspace: workspace, context: context)
+            layer.out.apply(attended.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             context.add(h, projected)
             layer.postAttentionNorm.apply(h, into: normed, context: context)
-            layer.gateUp.apply(normed.pointer, rows: tokens, into: gateUp, context: context)
+            layer.gateUp.apply(normed.pointer, rows: tokens, into: gateUp, workspace: workspace, context: context)
             context.parallel(tokens, minimumChunk: 4) { begin, end in
                 for row in begin..<end {
                     let gate = gateUp.row(row)
                     colpali_geglu(gate, gate + intermediate, 0, intermediate)
                 }
             }
-            layer.down.apply(gateUp.pointer, rows: tokens, xStride: 2 * intermediate, into: projected, context: context)
+            layer.down.apply(gateUp.pointer, rows: tokens, xStride: 2 * intermediate, into: projected, workspace: workspace,
+                             context: context)
             context.add(h, projected)
             record?("lm.layer.\(index)", h)
         }
@@ -86,17 +86,37 @@ final class GemmaDecoder: @unchecked Sendable {
         return out
     }
 
-    /// RoPE on the query heads and the key heads of every row.
-    private func applyRotary(_ qkv: Matrix, positions: [Float], context: ComputeContext) {
-        positions.withUnsafeBufferPointer { positionPointer in
-            inverseFrequencies.withUnsafeBufferPointer { frequencyPointer in
-                let shared = UnsafeSendable((positionPointer.baseAddress!, frequencyPointer.baseAddress!))
+    /// cos and sin of position * inv_freq for every row (positions 1...length
+    /// within each segment), float32 as transformers computes them: the same
+    /// in every layer, so built once per forward pass.
+    private func rotaryTables(segments: [Range<Int>], tokens: Int) -> (cosines: [Float], sines: [Float]) {
+        let half = inverseFrequencies.count
+        var cosines = [Float](repeating: 0, count: tokens * half)
+        var sines = [Float](repeating: 0, count: tokens * half)
+        for segment in segments {
+            for (offset, row) in segment.enumerated() {
+                let position = Float(offset + 1)
+                for (i, frequency) in inverseFrequencies.enumerated() {
+                    let angle = position * frequency
+                    cosines[row * half + i] = Foundation.cos(angle)
+                    sines[row * half + i] = Foundation.sin(angle)
+                }
+            }
+        }
+        return (cosines, sines)
+    }
+
+    /// RoPE on the query heads and the key heads of every row (the key heads
+    /// follow the query heads in each row, so one pass covers both).
+    private func applyRotary(_ qkv: Matrix, tables: (cosines: [Float], sines: [Float]), context: ComputeContext) {
+        precondition(attention.keyOffset == attention.queryWidth)
+        let heads = Int32(config.attentionHeads + config.keyValueHeads)
+        tables.cosines.withUnsafeBufferPointer { cosines in
+            tables.sines.withUnsafeBufferPointer { sines in
+                let shared = UnsafeSendable((cosines.baseAddress!, sines.baseAddress!))
                 context.parallel(qkv.rows, minimumChunk: 8) { begin, end in
-                    let (p, f) = shared.value
-                    colpali_rope(qkv.pointer, Int32(qkv.cols), Int32(config.attentionHeads), Int32(config.headDim), p, f,
+                    colpali_rope(qkv.pointer, Int32(qkv.cols), heads, Int32(config.headDim), shared.value.0, shared.value.1,
                                  Int32(begin), Int32(end))
-                    colpali_rope(qkv.pointer + attention.keyOffset, Int32(qkv.cols), Int32(config.keyValueHeads),
-                                 Int32(config.headDim), p, f, Int32(begin), Int32(end))
                 }
             }
         }

@@ -17,11 +17,19 @@ public enum Precision: String, Sendable, CaseIterable {
 
 /// y = x W^T + b, with W [out, in] as checkpoints store it.
 final class Linear: @unchecked Sendable {
+    /// The weight as the precision's kernel reads it.
+    private enum Weight {
+        /// [out, in] float32, for OpenBLAS.
+        case float([Float])
+        /// Panels of the bf16 kernel.
+        case packed(ScratchBuffer)
+    }
+
     let inFeatures: Int
     let outFeatures: Int
-    let bias: [Float]?
-    private let floatWeight: [Float]?
-    private let packed: PackedBuffer?
+    private let weight: Weight
+    /// A stable pointer for the kernels; nil when there is no bias.
+    private let bias: UnsafeMutablePointer<Float>?
 
     /// Several checkpoint tensors stacked along the output dimension (e.g.
     /// q, k, v) become one wider Linear: one pass over the input.
@@ -30,26 +38,34 @@ final class Linear: @unchecked Sendable {
         let shapes = try names.map { try weights.shape($0) }
         inFeatures = shapes[0].dropFirst().reduce(1, *)
         outFeatures = shapes.reduce(0) { $0 + $1[0] }
-        bias = try biasNames.map { try $0.flatMap { try weights.floats($0) } }
+        if let biasNames {
+            let values = try biasNames.flatMap { try weights.floats($0) }
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
+            pointer.initialize(from: values, count: values.count)
+            bias = pointer
+        } else {
+            bias = nil
+        }
         switch precision {
         case .fp32:
-            floatWeight = try names.flatMap { try weights.floats($0) }
-            packed = nil
+            weight = .float(try names.flatMap { try weights.floats($0) })
         case .bf16:
-            packed = try Self.pack(weights: weights, names: names, n: outFeatures, k: inFeatures, context: context)
-            floatWeight = nil
+            weight = .packed(try Self.pack(weights: weights, names: names, n: outFeatures, k: inFeatures, context: context))
         }
         for name in names { weights.release(name) }
     }
+
+    deinit { bias?.deallocate() }
 
     /// The weight in the bf16 kernel's panel layout: from the mapped bf16
     /// bytes when the tensors are stored bf16 and unchanged (the rows of the
     /// parts addressed in place, never copied or widened); otherwise from a
     /// float copy (fp32 files, LoRA-merged tensors).
     private static func pack(weights: ModelWeights, names: [String], n: Int, k: Int,
-                             context: ComputeContext) throws -> PackedBuffer {
-        let storage = PackedBuffer(bytes: colpali_bf16_packed_bytes(Int32(n), Int32(k)))
-        let target = UnsafeSendable(storage.pointer)
+                             context: ComputeContext) throws -> ScratchBuffer {
+        let bytes = colpali_bf16_packed_bytes(Int32(n), Int32(k))
+        let storage = ScratchBuffer(bytes: bytes)
+        let target = UnsafeSendable(storage.pointer.bindMemory(to: UInt16.self, capacity: max(1, bytes / 2)))
         let panels = Int(colpali_bf16_panel_count(Int32(n)))
         let stored = try names.map { try weights.storedEntry($0) }
         if stored.allSatisfy({ $0?.info.dtype == .bf16 }) {
@@ -80,47 +96,37 @@ final class Linear: @unchecked Sendable {
         return storage
     }
 
-    /// The bias as a stable pointer for the C kernels (nil when there is none).
-    private lazy var biasStorage: UnsafeMutablePointer<Float>? = {
-        guard let bias else { return nil }
-        let storage = UnsafeMutablePointer<Float>.allocate(capacity: bias.count)
-        storage.initialize(from: bias, count: bias.count)
-        return storage
-    }()
-
-    deinit { biasStorage?.deallocate() }
-
     /// out[rows, outFeatures] = x[rows, inFeatures (row stride xStride)] W^T + b.
-    func apply(_ x: UnsafePointer<Float>, rows: Int, xStride: Int? = nil, into out: Matrix, context: ComputeContext) {
+    func apply(_ x: UnsafePointer<Float>, rows: Int, xStride: Int? = nil, into out: Matrix, workspace: Workspace,
+               context: ComputeContext) {
         let started = Profile.start()
         defer { Profile.stop(started, "linear \(outFeatures)x\(inFeatures)", flops: 2 * Double(rows * outFeatures * inFeatures)) }
         precondition(out.rows == rows && out.cols == outFeatures)
         let lda = xStride ?? inFeatures
-        if let floatWeight {
-            floatWeight.withUnsafeBufferPointer { w in
-                var beta: Float = 0
-                if let bias {
-                    for r in 0..<rows { (out.pointer + r * outFeatures).update(from: bias, count: outFeatures) }
-                    beta = 1
-                }
+        switch weight {
+        case .float(let values):
+            var beta: Float = 0
+            if let bias {
+                for r in 0..<rows { (out.pointer + r * outFeatures).update(from: bias, count: outFeatures) }
+                beta = 1
+            }
+            values.withUnsafeBufferPointer { w in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
                             1, x, Int32(lda), w.baseAddress, Int32(inFeatures), beta, out.pointer, Int32(outFeatures))
             }
-            return
-        }
-        guard let packed = packed?.pointer else { return }
-        let stride = Int(colpali_bf16_stride(Int32(inFeatures)))
-        let converted = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, rows * stride))
-        defer { converted.deallocate() }
-        context.parallel(rows, minimumChunk: 16) { begin, end in
-            colpali_bf16_from_float(x, Int32(lda), Int32(inFeatures), Int32(begin), Int32(end), converted)
-        }
-        let panels = Int(colpali_bf16_panel_count(Int32(outFeatures)))
-        let biasPointer = biasStorage
-        context.parallel(panels) { begin, end in
-            colpali_bf16_gemm(converted, Int32(rows), Int32(inFeatures), packed, Int32(outFeatures), out.pointer,
-                              Int32(outFeatures), biasPointer, Int32(begin), Int32(end))
+        case .packed(let storage):
+            let packed = UnsafeSendable(UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self)))
+            let stride = Int(colpali_bf16_stride(Int32(inFeatures)))
+            let converted = UnsafeSendable(workspace.bf16(.linearInput, count: rows * stride))
+            context.parallel(rows, minimumChunk: 16) { begin, end in
+                colpali_bf16_from_float(x, Int32(lda), Int32(inFeatures), Int32(begin), Int32(end), converted.value)
+            }
+            let panels = Int(colpali_bf16_panel_count(Int32(outFeatures)))
+            let bias = UnsafeSendable(UnsafePointer(self.bias))
+            context.parallel(panels) { begin, end in
+                colpali_bf16_gemm(converted.value, Int32(rows), Int32(inFeatures), packed.value, Int32(outFeatures), out.pointer,
+                                  Int32(outFeatures), bias.value, Int32(begin), Int32(end))
+            }
         }
     }
 }
-

@@ -72,16 +72,21 @@ final class SigLIPVisionTower: @unchecked Sendable {
     }
 
     /// [images * patches, hidden] for a batch of pixel values [3, size, size].
-    func callAsFunction(_ pixelValues: [[Float]], context: ComputeContext, record: StageRecorder?) -> Matrix {
+    func callAsFunction(_ pixelValues: [[Float]], workspace: Workspace, context: ComputeContext, record: StageRecorder?) -> Matrix {
         let tokens = pixelValues.count * config.patchCount
         let hidden = config.hiddenSize
         let patchRows = patches(pixelValues)
-        var h = Matrix(rows: tokens, cols: hidden)
-        patchEmbedding.apply(patchRows.pointer, rows: tokens, into: h, context: context)
-        for row in 0..<tokens {
-            let position = positions.withUnsafeBufferPointer { $0.baseAddress! + (row % config.patchCount) * hidden }
-            let target = h.row(row)
-            for i in 0..<hidden { target[i] += position[i] }
+        let h = Matrix(rows: tokens, cols: hidden)
+        patchEmbedding.apply(patchRows.pointer, rows: tokens, into: h, workspace: workspace, context: context)
+        // Learned positions: one [patches, hidden] table added to every image.
+        positions.withUnsafeBufferPointer { table in
+            let shared = UnsafeSendable(table.baseAddress!)
+            for image in 0..<pixelValues.count {
+                let rows = h.row(image * config.patchCount)
+                context.parallel(table.count, minimumChunk: 1 << 16) { begin, end in
+                    colpali_add(rows, shared.value, begin, end)
+                }
+            }
         }
         let segments = (0..<pixelValues.count).map { ($0 * config.patchCount)..<(($0 + 1) * config.patchCount) }
         record?("vision.embeddings", h)
@@ -94,28 +99,28 @@ final class SigLIPVisionTower: @unchecked Sendable {
         let scale = 1 / Float(config.headDim).squareRoot()
         for (index, layer) in layers.enumerated() {
             layer.norm1.apply(h, into: normed, context: context)
-            layer.qkv.apply(normed.pointer, rows: tokens, into: qkv, context: context)
-            attention.attend(qkv, segments: segments, scale: scale, into: attended, precision: precision, context: context)
-            layer.out.apply(attended.pointer, rows: tokens, into: projected, context: context)
+            layer.qkv.apply(normed.pointer, rows: tokens, into: qkv, workspace: workspace, context: context)
+            attention.attend(qkv, segments: segments, scale: scale, into: attended, precision: precision,
+                             workspace: workspace, context: context)
+            layer.out.apply(attended.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             context.add(h, projected)
             layer.norm2.apply(h, into: normed, context: context)
-            layer.fc1.apply(normed.pointer, rows: tokens, into: intermediate, context: context)
+            layer.fc1.apply(normed.pointer, rows: tokens, into: intermediate, workspace: workspace, context: context)
             let count = tokens * config.intermediateSize
             let tanh = config.tanhGELU
             context.parallel(count, minimumChunk: 1 << 15) { begin, end in
                 if tanh { colpali_gelu_tanh(intermediate.pointer, begin, end) } else { colpali_gelu_erf(intermediate.pointer, begin, end) }
             }
-            layer.fc2.apply(intermediate.pointer, rows: tokens, into: projected, context: context)
+            layer.fc2.apply(intermediate.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             context.add(h, projected)
             record?("vision.layer.\(index)", h)
         }
         let out = Matrix(rows: tokens, cols: hidden)
         postNorm.apply(h, into: out, context: context)
         record?("vision.post_layernorm", out)
-        h = out
-        return h
+        return out
     }
 }
 
 /// Receives intermediate results by name (tests compare them with the reference).
-typealias StageRecorder = (String, Matrix) -> Void
+public typealias StageRecorder = (String, Matrix) -> Void

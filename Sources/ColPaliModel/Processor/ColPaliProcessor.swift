@@ -1,12 +1,17 @@
 import Foundation
 
-/// One model input: token ids (with `<image>` placeholders for documents),
-/// the attention mask, and pixel values for documents.
+/// One model input: token ids (with `<image>` placeholders for documents)
+/// and pixel values for documents. Every token is attended: inputs are never
+/// padded (a batch is ragged), so there is no attention mask.
 public struct ModelInput: Sendable {
     public var inputIds: [Int]
-    public var attentionMask: [Int]
     /// [3, size, size] for a document, nil for a query.
     public var pixelValues: [Float]?
+
+    public init(inputIds: [Int], pixelValues: [Float]? = nil) {
+        self.inputIds = inputIds
+        self.pixelValues = pixelValues
+    }
 }
 
 public enum ProcessorError: Error, CustomStringConvertible, Sendable {
@@ -20,29 +25,29 @@ public enum ProcessorError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Builds model inputs the way the reference processors do: the prompt as
-/// text (`<image>` x N, `<bos>` spelled out), tokenized, every position
-/// attended (padding is the batch's business, defined by the mask).
+/// text (`<image>` x N, `<bos>` spelled out), tokenized.
 public struct ColPaliProcessor: Sendable {
     public let tokenizer: GemmaTokenizer
     public let imageProcessor: ImageProcessor
     public let imageTokens: Int
     public let imageToken: String
+    /// A document's prompt is the same for every page: tokenized once per format.
+    private let documentIdsByFormat: [PromptFormat: [Int]]
 
     public init(tokenizer: GemmaTokenizer, imageProcessor: ImageProcessor, imageTokens: Int, imageToken: String = "<image>") {
         self.tokenizer = tokenizer
         self.imageProcessor = imageProcessor
         self.imageTokens = imageTokens
         self.imageToken = imageToken
+        documentIdsByFormat = Dictionary(uniqueKeysWithValues: PromptFormat.allCases.map { format in
+            (format, tokenizer.encode(String(repeating: imageToken, count: imageTokens) + format.documentSuffix))
+        })
     }
 
-    public func documentIds(format: PromptFormat) -> [Int] {
-        tokenizer.encode(String(repeating: imageToken, count: imageTokens) + format.documentSuffix)
-    }
+    public func documentIds(format: PromptFormat) -> [Int] { documentIdsByFormat[format]! }
 
     public func document(_ image: RGBImage, format: PromptFormat) -> ModelInput {
-        let ids = documentIds(format: format)
-        return ModelInput(inputIds: ids, attentionMask: Array(repeating: 1, count: ids.count),
-                          pixelValues: imageProcessor.pixelValues(image))
+        ModelInput(inputIds: documentIds(format: format), pixelValues: imageProcessor.pixelValues(image))
     }
 
     /// A query's input. Empty (or whitespace-only) queries are refused: the
@@ -54,7 +59,6 @@ public struct ColPaliProcessor: Sendable {
 
     /// Exactly what the reference processors build, the empty query included.
     public func rawQuery(_ text: String, format: PromptFormat) -> ModelInput {
-        let ids = tokenizer.encode(format.queryText(text))
-        return ModelInput(inputIds: ids, attentionMask: Array(repeating: 1, count: ids.count), pixelValues: nil)
+        ModelInput(inputIds: tokenizer.encode(format.queryText(text)))
     }
 }

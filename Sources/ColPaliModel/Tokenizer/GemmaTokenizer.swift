@@ -14,7 +14,6 @@ public struct GemmaTokenizer: Sendable {
     let normalizedAddedTokens: AddedTokenMatcher
     let normalizer: [(pattern: String, content: String)]
     let splitPattern: String?
-    public let vocabulary: [String: Int]
     private let tokensByID: [Int: String]
 
     public init(url: URL) throws {
@@ -73,7 +72,6 @@ public struct GemmaTokenizer: Sendable {
         normalizedAddedTokens = AddedTokenMatcher(normalized)
         normalizer = try Self.replacements(root["normalizer"], file: file)
         splitPattern = try Self.splitPattern(root["pre_tokenizer"], file: file)
-        vocabulary = vocab
         tokensByID = Dictionary(vocab.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -97,7 +95,7 @@ public struct GemmaTokenizer: Sendable {
         return ids
     }
 
-    public func id(of token: String) -> Int? { vocabulary[token] }
+    public func id(of token: String) -> Int? { model.vocab[token] }
 
     /// The token string of an id ("▁revenue", "<bos>"), for labels.
     public func token(for id: Int) -> String? { tokensByID[id] }

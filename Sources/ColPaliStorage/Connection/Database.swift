@@ -41,13 +41,22 @@ public enum Database {
         _ body: @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         try await withConnection(settings, logger: logger) { _ in }
-        var configuration = settings.clientConfiguration
-        configuration.options.maximumConnections = maximumConnections
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = makeClient(settings, maximumConnections: maximumConnections, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             return try await body(client)
         }
+    }
+
+    /// A pool that connects lazily once its `run()` is running.
+    public static func makeClient(_ settings: ConnectionSettings, maximumConnections: Int = 4, logger: Logger) -> PostgresClient {
+        var configuration = settings.clientConfiguration
+        configuration.options.maximumConnections = maximumConnections
+        // The pool's own chatter (e.g. a lease requested a moment before run()
+        // starts) is not the caller's business unless it is an error.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        return PostgresClient(configuration: configuration, backgroundLogger: background)
     }
 }

@@ -52,7 +52,8 @@ public struct DocumentStore: Sendable {
     public func storeFailure(_ document: NewDocument, error: String, job: JobClaim? = nil,
                              on connection: PostgresConnection) async throws -> Int {
         try await connection.withTransaction(logger: logger) { c in
-            try await clearPrevious(document.contentHash, replace: false, on: c, failedOnly: true)
+            _ = try await c.query(
+                "DELETE FROM documents WHERE content_hash = \(document.contentHash) AND status = 'failed'", logger: logger)
             let id = try await c.query("""
                 INSERT INTO documents (source_uri, content_hash, title, metadata, page_count, model, prompt_format,
                                        embedding_dim, status, error)
@@ -66,17 +67,16 @@ public struct DocumentStore: Sendable {
         }
     }
 
-    private func clearPrevious(_ hash: Data, replace: Bool, on c: PostgresConnection, failedOnly: Bool = false) async throws {
+    /// Makes room for content about to be stored: a failed attempt goes, a
+    /// ready document goes only when `replace` is set. Pages go with their
+    /// document (ON DELETE CASCADE).
+    private func clearPrevious(_ hash: Data, replace: Bool, on c: PostgresConnection) async throws {
         let rows = try await c.query(
-            "SELECT id, status FROM documents WHERE content_hash = \(hash) FOR UPDATE", logger: logger)
-        for try await (id, status) in rows.decode((Int, String).self) {
-            if status == "failed" || (replace && !failedOnly) {
-                // Pages go with it (ON DELETE CASCADE).
-                _ = try await c.query("DELETE FROM documents WHERE id = \(id)", logger: logger)
-            } else if !failedOnly {
-                throw DocumentStoreError.alreadyStored(id: id)
-            }
-        }
+            "SELECT id, status FROM documents WHERE content_hash = \(hash) FOR UPDATE", logger: logger).collect()
+        guard let row = try rows.first?.decode((Int, String).self) else { return }
+        let (id, status) = row
+        guard status == "failed" || replace else { throw DocumentStoreError.alreadyStored(id: id) }
+        _ = try await c.query("DELETE FROM documents WHERE id = \(id)", logger: logger)
     }
 
     /// Removes a document and its pages.

@@ -100,7 +100,10 @@ public struct JobQueue: Sendable {
             """, logger: logger)
     }
 
-    static func complete(_ claim: JobClaim, documentID: Int?, on connection: PostgresConnection, logger: Logger) async throws {
+    /// Marks the job done (with the document it produced or found already
+    /// stored); DocumentStoreError.leaseLost when the job is no longer ours.
+    public static func complete(_ claim: JobClaim, documentID: Int?, on connection: PostgresConnection,
+                                logger: Logger) async throws {
         let rows = try await connection.query("""
             UPDATE ingest_jobs SET status = 'done', document_id = \(documentID), error = NULL, finished_at = now(),
                                    lease_expires_at = NULL
@@ -109,22 +112,14 @@ public struct JobQueue: Sendable {
         if try await rows.collect().isEmpty { throw DocumentStoreError.leaseLost(job: claim.id) }
     }
 
-    /// A job that ended without a document to store (already stored, nothing to do).
-    public func complete(_ claim: JobClaim, documentID: Int?, on connection: PostgresConnection) async throws {
-        try await Self.complete(claim, documentID: documentID, on: connection, logger: logger)
-    }
-
-    static func fail(_ claim: JobClaim, error: String, documentID: Int?, on connection: PostgresConnection,
-                     logger: Logger) async throws {
+    /// Marks the job failed with the reason (and the failed document, when
+    /// one was recorded).
+    public static func fail(_ claim: JobClaim, error: String, documentID: Int? = nil, on connection: PostgresConnection,
+                            logger: Logger) async throws {
         _ = try await connection.query("""
             UPDATE ingest_jobs SET status = 'failed', error = \(error), document_id = \(documentID), finished_at = now(),
                                    lease_expires_at = NULL
             WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND status = 'running'
             """, logger: logger)
-    }
-
-    /// A job whose source could not be read at all (no document to record).
-    public func fail(_ claim: JobClaim, error: String, on connection: PostgresConnection) async throws {
-        try await Self.fail(claim, error: error, documentID: nil, on: connection, logger: logger)
     }
 }
