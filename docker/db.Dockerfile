@@ -16,6 +16,10 @@ RUN make -C sql && make -C sql install DESTDIR=/out
 FROM postgres:15.18-bookworm
 COPY --from=build /out/usr/lib/postgresql/15/lib/ /usr/lib/postgresql/15/lib/
 COPY --from=build /out/usr/share/postgresql/15/extension/ /usr/share/postgresql/15/extension/
+# On first start: the colpali roles (owner, writer, reader) and a login for
+# each service.
+COPY sql/roles.sql /docker-entrypoint-initdb.d/10-colpali-roles.sql
+COPY docker/initdb/20-colpali-logins.sh /docker-entrypoint-initdb.d/20-colpali-logins.sh
 # The official entrypoint runs the server as this account (postgres, uid 999)
 # when started as it.
 USER 999

@@ -43,6 +43,9 @@ if ! PGHOST="$socket_dir" PGUSER=colpali make -C sql installcheck; then
   exit 1
 fi
 
+echo "== fuzzing the kernels (fixed budget; corpus in fuzz/corpus)"
+bash scripts/fuzz.sh 60
+
 echo "== deployment files (no Docker engine here)"
 bash scripts/check-deploy.sh
 

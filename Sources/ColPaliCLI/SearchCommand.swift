@@ -26,8 +26,12 @@ struct SearchCommand: AsyncParsableCommand {
 
     func validate() throws {
         if question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the question is empty") }
-        if limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1") }
+        guard (1...SearchClient.maximumLimit).contains(limit) else {
+            throw ValidationError("--limit must be between 1 and \(SearchClient.maximumLimit)")
+        }
+        if let candidates, !(1...SearchClient.maximumCandidates).contains(candidates) {
+            throw ValidationError("--candidates must be between 1 and \(SearchClient.maximumCandidates)")
+        }
     }
 
     func run() async throws {

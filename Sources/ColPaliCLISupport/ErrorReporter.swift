@@ -20,8 +20,9 @@ public enum ErrorReporter {
         } else if let localized = error as? LocalizedError, let text = localized.errorDescription {
             message = text
         } else {
-            // Our errors render themselves as one actionable line.
-            message = String(describing: error)
+            // Our errors render themselves as one actionable line; the
+            // database's are its message, detail and hint, not a type dump.
+            message = DatabaseErrors.describe(error)
         }
         let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
         FileHandle.standardError.write(Data("\(name): \(oneLine)\n".utf8))

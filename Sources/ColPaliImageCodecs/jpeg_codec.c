@@ -27,7 +27,8 @@ static void on_error(j_common_ptr cinfo)
 
 static void on_message(j_common_ptr cinfo, int level) { (void)cinfo; (void)level; }
 
-int colpali_decode_jpeg(const uint8_t *data, size_t length, colpali_image *out, char *error, size_t error_size)
+int colpali_decode_jpeg(const uint8_t *data, size_t length, size_t max_pixels, int max_side, colpali_image *out,
+                        char *error, size_t error_size)
 {
     struct jpeg_decompress_struct cinfo;
     error_manager errors;
@@ -53,10 +54,14 @@ int colpali_decode_jpeg(const uint8_t *data, size_t length, colpali_image *out, 
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    if (cinfo.image_width > 30000 || cinfo.image_height > 30000) {
-        snprintf(error, error_size, "image of %u x %u pixels is too large", cinfo.image_width, cinfo.image_height);
+    if (cinfo.image_width > (JDIMENSION)max_side || cinfo.image_height > (JDIMENSION)max_side ||
+        (size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        out->width = (int)cinfo.image_width;
+        out->height = (int)cinfo.image_height;
+        snprintf(error, error_size, "image of %u x %u pixels is larger than the limit", cinfo.image_width,
+                 cinfo.image_height);
         jpeg_destroy_decompress(&cinfo);
-        return -1;
+        return COLPALI_IMAGE_TOO_LARGE;
     }
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);

@@ -33,7 +33,8 @@ static void record_error(png_structp png, png_const_charp message)
 
 static void ignore_warning(png_structp png, png_const_charp message) { (void)png; (void)message; }
 
-int colpali_decode_png(const uint8_t *data, size_t length, colpali_image *out, char *error, size_t error_size)
+int colpali_decode_png(const uint8_t *data, size_t length, size_t max_pixels, int max_side, colpali_image *out,
+                       char *error, size_t error_size)
 {
     png_source source = {data, length, 0, error, error_size};
     memset(out, 0, sizeof(*out));
@@ -57,11 +58,20 @@ int colpali_decode_png(const uint8_t *data, size_t length, colpali_image *out, c
         return -1;
     }
     png_set_read_fn(png, &source, read_from_memory);
-    /* Huge dimensions are refused before any allocation. */
-    png_set_user_limits(png, 30000, 30000);
+    /* Huge dimensions are refused from the header, before any allocation:
+     * libpng itself stops at the user limits, set past max_side so that the
+     * size can be reported. */
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
     png_read_info(png, info);
     png_uint_32 width = png_get_image_width(png, info);
     png_uint_32 height = png_get_image_height(png, info);
+    if (width > (png_uint_32)max_side || height > (png_uint_32)max_side || (size_t)width * height > max_pixels) {
+        out->width = (int)(width > 0x7fffffffu ? 0x7fffffff : width);
+        out->height = (int)(height > 0x7fffffffu ? 0x7fffffff : height);
+        snprintf(error, error_size, "image of %u x %u pixels is larger than the limit", width, height);
+        png_destroy_read_struct(&png, &info, NULL);
+        return COLPALI_IMAGE_TOO_LARGE;
+    }
     int color_type = png_get_color_type(png, info);
     out->has_alpha_channel = (color_type & PNG_COLOR_MASK_ALPHA) != 0;
     out->has_transparency_chunk = png_get_valid(png, info, PNG_INFO_tRNS) != 0;

@@ -16,8 +16,12 @@ struct IngestFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Also store each rendered page: none, jpeg or png.", valueName: "format"))
     var storeImages: String = "none"
 
-    @Option(help: "Pages per forward pass of the model.")
+    @Option(help: "Pages per forward pass of the model (1-64).")
     var batchSize: Int = 4
+
+    @Option(help: ArgumentHelp("Most pages a document may have (all are held in memory until stored, about 0.5 MB each).",
+                               valueName: "n"))
+    var maxPages: Int = IngestOptions.defaultMaximumPages
 
     @Option(help: ArgumentHelp("Title for the document(s) (default: the PDF's own).", valueName: "text"))
     var title: String?
@@ -27,7 +31,8 @@ struct IngestFlags: ParsableArguments {
 
     func validate() throws {
         _ = try options()
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        guard (1...64).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 64") }
+        guard (1...1_000_000).contains(maxPages) else { throw ValidationError("--max-pages must be between 1 and 1000000") }
     }
 
     /// The flags as a job's options object: what `--queue` stores, and what
@@ -44,8 +49,10 @@ struct IngestFlags: ParsableArguments {
     }
 
     func options() throws -> IngestOptions {
+        var defaults = IngestOptions()
+        defaults.maximumPages = maxPages
         do {
-            return try IngestOptions().applying(job: jobObject())
+            return try defaults.applying(job: jobObject())
         } catch let error as IngestOptions.OptionError {
             throw ValidationError(error.description)
         }

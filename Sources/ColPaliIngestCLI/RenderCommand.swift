@@ -15,6 +15,13 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pages, e.g. 1-3 (default: all).", valueName: "range")) var pages: String?
     @Option(name: .shortAndLong, help: "Output directory.") var output: String = "."
 
+    func validate() throws {
+        guard PDFRenderer.dpiRange.contains(dpi) else {
+            throw ValidationError("--dpi must be in \(Int(PDFRenderer.dpiRange.lowerBound))...\(Int(PDFRenderer.dpiRange.upperBound))")
+        }
+        if let pages, PageRange(pages) == nil { throw ValidationError("--pages '\(pages)' is not a page range like 1-5,8") }
+    }
+
     func run() async throws {
         let source = try SourceFile(path: pdf)
         let renderer = try PDFRenderer(data: source.data)
@@ -24,7 +31,7 @@ struct RenderCommand: AsyncParsableCommand {
         for number in range.pages(of: renderer.pageCount) {
             let image = try renderer.render(page: number, dpi: dpi)
             let path = (output as NSString).appendingPathComponent("\(stem)-\(number).png")
-            try image.pngData().write(to: URL(fileURLWithPath: path))
+            try OutputFile.write(image.pngData(), to: path)
             print("\(path) \(image.width)x\(image.height)")
         }
     }

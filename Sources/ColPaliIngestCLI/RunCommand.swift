@@ -24,6 +24,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("watch"), help: ArgumentHelp("Queue new files appearing in this directory (repeatable).", valueName: "dir"))
     var watch: [String] = []
 
+    @Option(name: .customLong("allow-root"), help: ArgumentHelp(
+        "A directory queued files may be read from (repeatable; watched directories are allowed too). "
+            + "Default: $COLPALI_ALLOWED_ROOTS (colon-separated). A queued path anywhere else is refused.",
+        valueName: "dir"))
+    var allowRoot: [String] = []
+
     @Option(help: "Seconds between queue polls when no notification arrives (and between directory scans).")
     var pollInterval: Double = 5
 
@@ -33,14 +39,23 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Name recorded on claimed jobs (default hostname/pid).")
     var worker: String?
 
+    /// --allow-root, else $COLPALI_ALLOWED_ROOTS.
+    var allowedRoots: [String] {
+        if !allowRoot.isEmpty { return allowRoot }
+        let variable = ProcessInfo.processInfo.environment["COLPALI_ALLOWED_ROOTS"] ?? ""
+        return variable.split(separator: ":").map(String.init)
+    }
+
     func validate() throws {
-        if pollInterval <= 0 || lease < 1 { throw ValidationError("--poll-interval must be positive and --lease at least 1") }
+        guard (0.05...3600).contains(pollInterval) else { throw ValidationError("--poll-interval must be between 0.05 and 3600 seconds") }
+        guard (1...86400).contains(lease) else { throw ValidationError("--lease must be between 1 and 86400 seconds") }
         for directory in watch {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--watch \(directory) is not a directory")
             }
         }
+        do { _ = try ReadableRoots(allowedRoots) } catch { throw ValidationError(String(describing: error)) }
     }
 
     func run() async throws {
@@ -61,6 +76,7 @@ struct RunCommand: AsyncParsableCommand {
         settings.lease = .milliseconds(Int(lease * 1000))
         if let worker { settings.worker = worker }
         settings.watch = watch
+        settings.allowedRoots = allowedRoots
         settings.defaults = try flags.options()
         let daemon = IngestDaemon(ingestor: ingestor, database: database, settings: settings, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],

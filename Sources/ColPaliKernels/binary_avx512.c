@@ -29,14 +29,15 @@ static void code_masks(const uint8_t *code, size_t nbytes, int slices,
 
 COLPALI_AVX512 float colpali_maxsim_binary_avx512(const float *q, int nq,
                                                   const uint8_t *codes, int nd,
-                                                  int dim)
+                                                  int dim, float *table)
 {
     if (dim > MAX_SLICES * 16)
-        return colpali_maxsim_binary_scalar(q, nq, codes, nd, dim);
+        return colpali_maxsim_binary_scalar(q, nq, codes, nd, dim, table);
     const size_t nbytes = colpali_code_bytes(dim);
     const int slices = (dim + 15) / 16;
     const __mmask16 tail = (dim % 16) ? (__mmask16)((1u << (dim % 16)) - 1u) : 0xFFFF;
     uint16_t masks[CHUNK_ROWS][MAX_SLICES];
+    colpali_budget budget = {0};
     double total = 0.0;
 
     for (int i0 = 0; i0 < nq; i0 += 4) {
@@ -48,6 +49,7 @@ COLPALI_AVX512 float colpali_maxsim_binary_avx512(const float *q, int nq,
         __m128 best_rows = _mm_set1_ps(-INFINITY);
         for (int j0 = 0; j0 < nd; j0 += CHUNK_ROWS) {
             const int j1 = j0 + CHUNK_ROWS < nd ? j0 + CHUNK_ROWS : nd;
+            colpali_spend(&budget, (size_t)4 * (size_t)(j1 - j0) * (size_t)dim);
             for (int j = j0; j < j1; j++)
                 code_masks(codes + (size_t)j * nbytes, nbytes, slices, masks[j - j0]);
             __m512 best = _mm512_set1_ps(-INFINITY);

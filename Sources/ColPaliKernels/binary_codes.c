@@ -5,7 +5,6 @@
  * `bit` type stores it.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels_internal.h"
@@ -42,15 +41,32 @@ static inline __attribute__((always_inline)) int hamming(const uint8_t *a,
     return distance;
 }
 
+ptrdiff_t colpali_codes_bad_padding(const uint8_t *codes, size_t rows, int dim)
+{
+    const size_t nbytes = colpali_code_bytes(dim);
+    const unsigned used = (unsigned)dim & 7u; /* bits used in the last byte; 0: all 8 */
+    if (used == 0)
+        return -1;
+    const uint8_t padding = (uint8_t)(0xFFu >> used);
+    for (size_t r = 0; r < rows; r++)
+        if (codes[r * nbytes + nbytes - 1] & padding)
+            return (ptrdiff_t)r;
+    return -1;
+}
+
 static inline __attribute__((always_inline)) float
 hamming_maxsim(const uint8_t *qc, int nq, const uint8_t *dc, int nd, int dim)
 {
     const size_t nbytes = colpali_code_bytes(dim);
+    colpali_budget budget = {0};
     double total = 0.0;
     for (int i = 0; i < nq; i++) {
         const uint8_t *qi = qc + (size_t)i * nbytes;
-        int best = dim + 1;
+        /* No distance exceeds the bits compared; dim + 1 in 64 bits cannot overflow. */
+        int64_t best = (int64_t)dim + 1;
         for (int j = 0; j < nd && best > 0; j++) {
+            if ((j & 255) == 0)
+                colpali_spend(&budget, 256 * nbytes);
             int h = hamming(qi, dc + (size_t)j * nbytes, nbytes);
             if (h < best)
                 best = h;
@@ -77,15 +93,16 @@ colpali_maxsim_hamming_popcnt(const uint8_t *qc, int nq, const uint8_t *dc, int 
 #endif
 
 /*
- * Portable asymmetric score. Per query row, a table per code byte gives the
- * sum of the query values under each of the 256 bit patterns, so a document
- * row costs one lookup per byte.
+ * Portable asymmetric score. Per query row, a table per code byte (in the
+ * caller's `table`) gives the sum of the query values under each of the 256
+ * bit patterns, so a document row costs one lookup per byte; without a
+ * table, bits are tested one at a time.
  */
 float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
-                                   int nd, int dim)
+                                   int nd, int dim, float *table)
 {
     const size_t nbytes = colpali_code_bytes(dim);
-    float *table = malloc(nbytes * 256 * sizeof(float));
+    colpali_budget budget = {0};
     double total = 0.0;
     for (int i = 0; i < nq; i++) {
         const float *qi = q + (size_t)i * dim;
@@ -106,6 +123,7 @@ float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
                 }
             }
             for (int j = 0; j < nd; j++) {
+                colpali_spend(&budget, nbytes);
                 const uint8_t *dj = codes + (size_t)j * nbytes;
                 float set_sum = 0.0f;
                 for (size_t b = 0; b < nbytes; b++)
@@ -115,6 +133,7 @@ float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
             }
         } else {
             for (int j = 0; j < nd; j++) {
+                colpali_spend(&budget, (size_t)dim);
                 const uint8_t *dj = codes + (size_t)j * nbytes;
                 float set_sum = 0.0f;
                 for (int k = 0; k < dim; k++)
@@ -127,6 +146,5 @@ float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
         /* <q, s> = 2 * (sum over set bits) - sum(q); the max commutes with it. */
         total += 2.0 * (double)best - row_sum;
     }
-    free(table);
     return (float)total;
 }

@@ -115,13 +115,13 @@ int colpali_maxsim(const float *query, int nq, const float *doc, int nd, int dim
 }
 
 float colpali_maxsim_binary(const float *query, int nq, const uint8_t *doc_codes,
-                            int nd, int dim)
+                            int nd, int dim, float *table)
 {
 #if COLPALI_X86
     if (current_isa() == ISA_AVX512)
-        return colpali_maxsim_binary_avx512(query, nq, doc_codes, nd, dim);
+        return colpali_maxsim_binary_avx512(query, nq, doc_codes, nd, dim, table);
 #endif
-    return colpali_maxsim_binary_scalar(query, nq, doc_codes, nd, dim);
+    return colpali_maxsim_binary_scalar(query, nq, doc_codes, nd, dim, table);
 }
 
 float colpali_maxsim_hamming(const uint8_t *query_codes, int nq,

@@ -23,6 +23,7 @@ VPOPCNT float colpali_maxsim_hamming16_avx512(const uint8_t *qc, int nq,
                                               const uint8_t *dc, int nd)
 {
     const int blocks = nd / 4;
+    colpali_budget budget = {0};
     double total = 0.0;
     for (int i0 = 0; i0 < nq; i0 += 4) {
         __m512i qv[4], best[4];
@@ -32,6 +33,8 @@ VPOPCNT float colpali_maxsim_hamming16_avx512(const uint8_t *qc, int nq,
             best[r] = _mm512_set1_epi64(129);
         }
         for (int b = 0; b < blocks; b++) {
+            if ((b & 63) == 0)
+                colpali_spend(&budget, (size_t)4 * 64 * 4 * 16);
             __m512i docs = _mm512_loadu_si512(dc + (size_t)b * 64);
             for (int r = 0; r < 4; r++) {
                 __m512i counts = _mm512_popcnt_epi64(_mm512_xor_si512(docs, qv[r]));

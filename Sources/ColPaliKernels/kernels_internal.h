@@ -19,7 +19,7 @@
 int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int dim,
                           float *row_max);
 float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
-                                   int nd, int dim);
+                                   int nd, int dim, float *table);
 float colpali_maxsim_hamming_portable(const uint8_t *qc, int nq, const uint8_t *dc,
                                       int nd, int dim);
 #if COLPALI_X86
@@ -28,12 +28,34 @@ int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd, int dim,
 int colpali_rowmax_avx512(const float *q, int nq, const float *d, int nd, int dim,
                           float *row_max);
 float colpali_maxsim_binary_avx512(const float *q, int nq, const uint8_t *codes,
-                                   int nd, int dim);
+                                   int nd, int dim, float *table);
 float colpali_maxsim_hamming16_avx512(const uint8_t *qc, int nq, const uint8_t *dc,
                                       int nd);
 float colpali_maxsim_hamming_popcnt(const uint8_t *qc, int nq, const uint8_t *dc,
                                     int nd, int dim);
 #endif
+
+/*
+ * Work done since the last pause, per kernel call. colpali_spend is called
+ * with the multiply-adds of each step; without a pause function (Swift) it
+ * is one predictable branch.
+ */
+extern colpali_pause_fn colpali_pause_hook;
+
+typedef struct {
+    size_t work;
+} colpali_budget;
+
+static inline void colpali_spend(colpali_budget *budget, size_t work)
+{
+    if (colpali_pause_hook == NULL)
+        return;
+    budget->work += work;
+    if (budget->work >= COLPALI_PAUSE_WORK) {
+        budget->work = 0;
+        colpali_pause_hook();
+    }
+}
 
 /*
  * Document rows processed per pass of the query block: about 16 KiB of
@@ -42,8 +64,8 @@ float colpali_maxsim_hamming_popcnt(const uint8_t *qc, int nq, const uint8_t *dc
  */
 static inline int colpali_doc_chunk_rows(int dim)
 {
-    int rows = 16384 / (dim * (int)sizeof(float));
-    return rows < 4 ? 4 : rows;
+    size_t rows = 16384 / ((size_t)dim * sizeof(float));
+    return rows < 4 ? 4 : (int)rows;
 }
 
 /*

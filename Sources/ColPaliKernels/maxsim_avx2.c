@@ -64,6 +64,7 @@ AVX2 int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd,
                              int dim, float *row_max)
 {
     const int chunk = colpali_doc_chunk_rows(dim);
+    colpali_budget budget = {0};
     const __m256 zero = _mm256_setzero_ps();
     __m256 poison = zero;
 
@@ -72,6 +73,7 @@ AVX2 int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd,
         colpali_prefetcher next = colpali_prefetch_plan(
             d, j1, nd, chunk, dim, ((nq + 1) / 2) * ((j1 - j0 + 3) / 4));
         for (int i0 = 0; i0 < nq; i0 += 2) {
+            colpali_spend(&budget, (size_t)2 * (size_t)(j1 - j0) * (size_t)dim);
             const float *qr[2];
             for (int r = 0; r < 2; r++) {
                 int i = i0 + r < nq ? i0 + r : nq - 1;

@@ -40,6 +40,7 @@ COLPALI_AVX512 int colpali_rowmax_avx512(const float *q, int nq, const float *d,
                                  int dim, float *row_max)
 {
     const int chunk = colpali_doc_chunk_rows(dim);
+    colpali_budget budget = {0};
     const __m512 zero = _mm512_setzero_ps();
     __m512 poison = zero;
 
@@ -48,6 +49,7 @@ COLPALI_AVX512 int colpali_rowmax_avx512(const float *q, int nq, const float *d,
         colpali_prefetcher next = colpali_prefetch_plan(
             d, j1, nd, chunk, dim, ((nq + 3) / 4) * ((j1 - j0 + 3) / 4));
         for (int i0 = 0; i0 < nq; i0 += 4) {
+            colpali_spend(&budget, (size_t)4 * (size_t)(j1 - j0) * (size_t)dim);
             const float *qr[4];
             for (int r = 0; r < 4; r++) {
                 int i = i0 + r < nq ? i0 + r : nq - 1;

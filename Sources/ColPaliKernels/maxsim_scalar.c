@@ -29,11 +29,13 @@ int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int di
                           float *row_max)
 {
     const int chunk = colpali_doc_chunk_rows(dim);
+    colpali_budget budget = {0};
     /* Adding x * 0 turns into NaN as soon as any x is NaN or infinite. */
     float poison = 0.0f;
     for (int j0 = 0; j0 < nd; j0 += chunk) {
         int j1 = j0 + chunk < nd ? j0 + chunk : nd;
         for (int i = 0; i < nq; i++) {
+            colpali_spend(&budget, (size_t)(j1 - j0) * (size_t)dim);
             const float *qi = q + (size_t)i * dim;
             float best = row_max[i];
             for (int j = j0; j < j1; j++) {
@@ -51,8 +53,11 @@ int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int di
 void colpali_similarity(const float *query, int nq, const float *doc, int nd,
                         int dim, float *out)
 {
+    colpali_budget budget = {0};
     for (int i = 0; i < nq; i++)
-        for (int j = 0; j < nd; j++)
+        for (int j = 0; j < nd; j++) {
+            colpali_spend(&budget, (size_t)dim);
             out[(size_t)i * nd + j] =
                 dot_scalar(query + (size_t)i * dim, doc + (size_t)j * dim, dim);
+        }
 }

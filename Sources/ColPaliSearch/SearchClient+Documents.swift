@@ -5,6 +5,8 @@ import PostgresNIO
 extension SearchClient {
     /// Documents, newest first.
     public func documents(limit: Int = 100, offset: Int = 0) async throws -> [DocumentSummary] {
+        guard (1...10_000).contains(limit) else { throw SearchError.outOfRange(name: "limit", value: limit, allowed: 1...10_000) }
+        guard offset >= 0 else { throw SearchError.outOfRange(name: "offset", value: offset, allowed: 0...Int.max) }
         let rows = try await client.query("""
             SELECT id, source_uri, title, page_count, status, error, model, created_at
             FROM documents ORDER BY created_at DESC, id DESC LIMIT \(limit) OFFSET \(offset)

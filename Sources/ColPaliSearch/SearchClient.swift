@@ -32,7 +32,7 @@ public final class SearchClient: Sendable {
                 logger: Logger = Logger(label: "colpali.search")) {
         self.client = client
         self.model = model
-        self.oversampling = max(1, oversampling)
+        self.oversampling = min(max(1, oversampling), Self.maximumCandidates)
         self.logger = logger
     }
 
@@ -99,7 +99,16 @@ public final class SearchClient: Sendable {
                     includeImages: false).explanation
     }
 
-    public func defaultCandidates(limit: Int) -> Int { max(limit * oversampling, Self.minimumCandidates) }
+    /// Most hits one search returns, and most candidates it reranks: each
+    /// candidate is a full page read and scored exactly.
+    public static let maximumLimit = 1_000
+    public static let maximumCandidates = 100_000
+
+    /// limit x oversampling, at least `minimumCandidates`, at most `maximumCandidates`.
+    public func defaultCandidates(limit: Int) -> Int {
+        let (product, overflow) = max(limit, 1).multipliedReportingOverflow(by: oversampling)
+        return min(max(overflow ? Int.max : product, Self.minimumCandidates), Self.maximumCandidates)
+    }
 
     /// The question's multi-vector, in the prompt format the stored pages of
     /// this model were embedded with (recorded per document).
@@ -133,7 +142,12 @@ public final class SearchClient: Sendable {
 
     private func compose(embedding: EmbeddingMatrix, model: String, limit: Int, candidates: Int?, filter: SearchFilter,
                          includeImages: Bool) throws -> SearchQuery {
-        guard limit >= 1 else { throw SearchError.invalidFilter("limit must be at least 1") }
+        guard (1...Self.maximumLimit).contains(limit) else {
+            throw SearchError.outOfRange(name: "limit", value: limit, allowed: 1...Self.maximumLimit)
+        }
+        if let candidates, !(1...Self.maximumCandidates).contains(candidates) {
+            throw SearchError.outOfRange(name: "candidates", value: candidates, allowed: 1...Self.maximumCandidates)
+        }
         var codes = [UInt8](repeating: 0, count: embedding.rows * colpali_code_bytes(Int32(embedding.dim)))
         colpali_binary_quantize(embedding.values, Int32(embedding.rows), Int32(embedding.dim), &codes)
         return try SearchQuery.compose(query: embedding, codes: Data(codes), model: model, limit: limit,

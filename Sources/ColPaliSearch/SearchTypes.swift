@@ -56,6 +56,8 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
     case otherModels(model: String, stored: [String])
     case dimensionMismatch(model: Int, stored: Int)
     case invalidFilter(String)
+    /// A numeric argument outside what is accepted.
+    case outOfRange(name: String, value: Int, allowed: ClosedRange<Int>)
     case pageNotFound(Int)
     case noStoredImage(page: Int)
     case modelRequired
@@ -73,6 +75,8 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
             return "the model makes \(model)-dimensional vectors but the stored pages have \(stored): they come from another model"
         case .invalidFilter(let reason):
             return "invalid filter: \(reason)"
+        case .outOfRange(let name, let value, let allowed):
+            return "\(name) \(value) is outside \(allowed.lowerBound)...\(allowed.upperBound)"
         case .pageNotFound(let id):
             return "there is no page with id \(id)"
         case .noStoredImage(let page):

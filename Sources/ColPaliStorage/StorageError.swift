@@ -16,6 +16,7 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
     case invalidMigrationFile(String, reason: String)
     case tamperedMigration(file: String, applied: String, onDisk: String)
     case migrationFailed(file: String, reason: String)
+    case migrationPrivilege(file: String, reason: String)
     case postgresNotInstalled(searched: [String])
     case clusterCommandFailed(command: String, output: String)
     case clusterUnusable(reason: String)
@@ -54,6 +55,9 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
                 + "\(onDisk.prefix(12)) on disk): restore the original file and put changes in a new migration."
         case .migrationFailed(let file, let reason):
             return "migration \(file) failed and was rolled back: \(reason)"
+        case .migrationPrivilege(let file, let reason):
+            return "migration \(file) needs to change the schema and this role may not (\(reason)): "
+                + "run `colpali migrate` as the schema owner (colpali_owner, see sql/roles.sql)"
         case .postgresNotInstalled(let searched):
             return "PostgreSQL server programs (initdb, pg_ctl) not found in \(searched.joined(separator: ", ")): "
                 + "install them with scripts/install-system-packages.sh, or set DATABASE_URL to an existing server."

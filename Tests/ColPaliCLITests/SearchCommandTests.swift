@@ -36,6 +36,22 @@ import TestSupport
         let png = try Data(contentsOf: map)
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
 
+        // Hostile or careless arguments: one line each, nothing changed.
+        for (arguments, text) in [
+            (["search", "revenue", "--limit", "9223372036854775807"], "--limit must be between 1 and 1000"),
+            (["search", "revenue", "--candidates=-1"], "--candidates must be between 1 and 100000"),
+            (["search", String(repeating: "revenue ", count: 400)], "at most 256 tokens"),
+            (["search", String(repeating: "x", count: 100_000)], "100000 characters long"),
+            (["documents", "list", "--limit=-5"], "limit -5 is outside 1...10000"),
+            (["explain", "revenue", "--page", "\(pageID)", "--out", "/nonexistent-dir/map.png"],
+             "cannot write /nonexistent-dir/map.png: no such directory"),
+        ] {
+            let result = try await run(colpali, arguments)
+            #expect(result.status == 1 || result.status == 64, "\(arguments.prefix(3))")
+            #expect(result.error.split(separator: "\n").count == 1 && result.error.contains(text), "\(result.error.prefix(300))")
+            #expect(!result.error.contains("PSQLError") && !result.error.contains("NSCocoaErrorDomain"))
+        }
+
         let listed = try await run(colpali, ["documents", "list"])
         #expect(listed.output.contains("ready") && listed.output.contains("annual-report.pdf"))
         let documentID = try #require(hits.first?["document_id"] as? Int)

@@ -94,6 +94,11 @@ import TestSupport
             ("empty.pdf", TestPDF.make(pages: []), "no pages"),
             ("notes.pdf", Data("just some text, not a pdf".utf8), "not a PDF"),
             ("huge.pdf", TestPDF.make(pages: [.init(width: 14400, height: 14400)]), "megapixels"),
+            // A 600-byte PDF whose page box once trapped converting to Int.
+            ("hugebox.pdf", TestPDF.make(pages: [.init(rawMediaBox: "[0 0 99999999999999999999999 99999999999999999999999]")]),
+             "over the limit of 100 megapixels"),
+            ("huge.png", HostileImages.png(width: 30000, height: 30000), "30000 x 30000 pixels is over the limit of 100 megapixels"),
+            ("wide.jpg", HostileImages.jpeg(width: 60000, height: 2), "60000 x 2 pixels is over the limit"),
             ("missing.pdf", nil, "no such file"),
         ]
         let ingestor = IngestFixtures.ingestor(settings)
@@ -111,5 +116,135 @@ import TestSupport
         // A good file still goes in, and a failed one is retried when added again.
         let path = try TestPDF.write(good, named: "good.pdf", in: directory)
         guard case .stored = try await ingestor.ingest(path: path, options: IngestOptions()) else { Issue.record("good file"); return }
+    }
+
+    /// Files that are not files, or cannot be opened: a clear reason each,
+    /// nothing recorded about them, and the batch goes on.
+    @Test func unreadableSourcesSayWhy() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-unreadable")
+        let fifo = directory.appendingPathComponent("fifo.pdf").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let loop = directory.appendingPathComponent("loop.pdf").path
+        try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: loop)
+        let folder = directory.appendingPathComponent("folder.pdf")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // A name that is not UTF-8: Swift sees U+FFFD where the byte was.
+        let rawName = directory.path + "/caf\u{FFFD}.pdf"
+        let raw = Array(directory.path.utf8) + Array("/caf".utf8) + [0xE9] + Array(".pdf".utf8) + [0]
+        let fd = raw.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        #expect(fd >= 0)
+        close(fd)
+        let cases = [(fifo, "not a regular file"), (loop, "too many levels of symbolic links"), (folder.path, "it is a directory"),
+                     (rawName, "its name is not valid UTF-8")]
+        let ingestor = IngestFixtures.ingestor(settings)
+        for (path, reason) in cases {
+            let outcome = try await ingestor.ingest(path: path, options: IngestOptions())
+            #expect(outcome == .failed(documentID: nil, reason: "cannot read \(path): \(SourceFileReasons.expand(reason))"), "\(outcome)")
+        }
+        #expect(try await count("SELECT count(*) FROM documents", settings) == 0)
+    }
+
+    @Test func documentsOverThePageLimitFailWithTheLimitNamed() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-pages")
+        let path = try TestPDF.write(TestPDF.make(pages: Array(repeating: .init(), count: 5)), named: "five.pdf", in: directory)
+        var options = IngestOptions()
+        options.dpi = 50
+        options.maximumPages = 4
+        guard case .failed(_, let reason) = try await IngestFixtures.ingestor(settings).ingest(path: path, options: options) else {
+            Issue.record("stored over the limit"); return
+        }
+        #expect(reason == "5 pages selected, more than the limit of 4 per document; ingest page ranges separately")
+        options.pages = PageRange("1-4")!
+        guard case .stored(_, 4) = try await IngestFixtures.ingestor(settings).ingest(path: path, options: options) else {
+            Issue.record("a range under the limit"); return
+        }
+    }
+
+    /// Queued options are checked, not trusted: unknown keys and wrong types
+    /// are errors that name them.
+    @Test func jobOptionsAreValidated() throws {
+        let defaults = IngestOptions()
+        let bad: [([String: Any], String)] = [
+            (["dpi": "300"], "dpi must be a number in 10...1200"),
+            (["dpi": 1e300], "dpi must be a number in 10...1200"),
+            (["dpi": true], "dpi must be a number in 10...1200"),
+            (["force": "yes"], "force must be true or false"),
+            (["pages": 5], "pages must be a page range"),
+            (["store_images": "gif"], "store_images must be"),
+            (["title": String(repeating: "t", count: 1001)], "title must be text of at most 1000 characters"),
+            (["metadata": [1, 2]], "metadata must be a JSON object"),
+            (["max_pages": 1_000_000], "unknown option 'max_pages'"),
+            (["priority": 1], "unknown option 'priority'"),
+        ]
+        for (options, message) in bad {
+            do {
+                _ = try defaults.applying(job: options)
+                Issue.record("accepted \(options)")
+            } catch {
+                #expect(String(describing: error).hasPrefix(message), "\(options): \(error)")
+            }
+        }
+        let good = try defaults.applying(job: ["dpi": 150, "force": true, "pages": "1-2", "store_images": "png", "title": "T",
+                                               "metadata": ["team": "a"]])
+        #expect(good.dpi == 150 && good.force && good.pages == PageRange("1-2") && good.storeImages == .png && good.title == "T")
+        #expect(good.metadataJSON == #"{"team":"a"}"#)
+        #expect(good.maximumPages == IngestOptions.defaultMaximumPages)
+    }
+}
+
+/// Reasons as SourceFile words them.
+enum SourceFileReasons {
+    static func expand(_ reason: String) -> String {
+        switch reason {
+        case "not a regular file": return "not a regular file (a device, FIFO or socket)"
+        case "too many levels of symbolic links": return "too many levels of symbolic links (a symlink loop, or a link where none may be)"
+        case "its name is not valid UTF-8": return "no such file (its name is not valid UTF-8; rename it)"
+        default: return reason
+        }
+    }
+}
+
+/// Image files whose headers announce more pixels than any page may have:
+/// small files that would decode to gigabytes.
+enum HostileImages {
+    /// A real PNG with its IHDR size rewritten (and its CRC recomputed).
+    static func png(width: UInt32, height: UInt32) -> Data {
+        var bytes = [UInt8](try! RGBImage(width: 4, height: 4, pixels: Array(repeating: 200, count: 48)).pngData())
+        // Signature (8), IHDR length (4) and type (4), then width and height.
+        for (offset, value) in [(16, width), (20, height)] {
+            for k in 0..<4 { bytes[offset + k] = UInt8((value >> (24 - 8 * UInt32(k))) & 0xFF) }
+        }
+        let crc = crc32(bytes[12..<29])
+        for k in 0..<4 { bytes[29 + k] = UInt8((crc >> (24 - 8 * UInt32(k))) & 0xFF) }
+        return Data(bytes)
+    }
+
+    /// A real JPEG with its SOF0 size rewritten.
+    static func jpeg(width: UInt16, height: UInt16) -> Data {
+        var bytes = [UInt8](try! RGBImage(width: 8, height: 8, pixels: Array(repeating: 90, count: 192)).jpegData())
+        var i = 2
+        while i + 9 < bytes.count {
+            guard bytes[i] == 0xFF else { break }
+            let marker = bytes[i + 1]
+            let length = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            if marker == 0xC0 {
+                bytes[i + 5] = UInt8(height >> 8); bytes[i + 6] = UInt8(height & 0xFF)
+                bytes[i + 7] = UInt8(width >> 8); bytes[i + 8] = UInt8(width & 0xFF)
+                break
+            }
+            i += 2 + length
+        }
+        return Data(bytes)
+    }
+
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+        }
+        return ~crc
     }
 }

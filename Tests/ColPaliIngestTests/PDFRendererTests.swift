@@ -47,6 +47,37 @@ struct PDFRendererTests {
         }
     }
 
+    /// Page boxes come from the file: whatever they say, a page is an error
+    /// or an image, never a trap converting a size to an integer.
+    @Test(arguments: ["[0 0 99999999999999999999999 99999999999999999999999]", "[0 0 -5 -5]", "[0 0 0 0]",
+                      "[0 0 1e400 200]", "[0 0 200 nan]", "[0 0 1 50000000]", "[0 0 x y]"])
+    func hostilePageBoxesAreErrorsOrPages(box: String) throws {
+        let pdf = try PDFRenderer(data: TestPDF.make(pages: [.init(rawMediaBox: box)]))
+        do {
+            let image = try pdf.render(page: 1)
+            #expect(PixelBudget.allows(width: Double(image.width), height: Double(image.height)))
+        } catch let error as PDFError {
+            #expect(error.description.contains("over the limit") || error.description.contains("no usable size"), "\(error)")
+        }
+    }
+
+    @Test(arguments: [Double.nan, .infinity, -.infinity, 1e300, 0, -72, 9.99, 1200.01])
+    func resolutionsOutsideTheRangeAreRefused(dpi: Double) throws {
+        let pdf = try PDFRenderer(data: TestPDF.make(pages: [.init()]))
+        do {
+            _ = try pdf.render(page: 1, dpi: dpi)
+            Issue.record("rendered at \(dpi) dpi")
+        } catch PDFError.invalidDPI {
+        }
+    }
+
+    @Test func pagesOutsideTheDocumentAreErrors() throws {
+        let pdf = try PDFRenderer(data: TestPDF.make(pages: [.init()]))
+        for page in [0, 2, -1, Int.max] {
+            #expect(throws: PDFError.self) { try pdf.render(page: page) }
+        }
+    }
+
     @Test func pageRanges() {
         #expect(PageRange("1-3,5")?.pages(of: 10) == [1, 2, 3, 5])
         #expect(PageRange("8-")?.pages(of: 10) == [8, 9, 10])
@@ -55,5 +86,8 @@ struct PDFRendererTests {
         #expect(PageRange("0") == nil)
         #expect(PageRange("3-1") == nil)
         #expect(PageRange("x") == nil)
+        // Selecting costs pages x pieces: the pieces are bounded.
+        #expect(PageRange(Array(repeating: "1", count: PageRange.maximumPieces).joined(separator: ",")) != nil)
+        #expect(PageRange(Array(repeating: "1", count: PageRange.maximumPieces + 1).joined(separator: ",")) == nil)
     }
 }

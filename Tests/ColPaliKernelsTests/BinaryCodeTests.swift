@@ -46,10 +46,15 @@ struct BinaryCodeTests {
             let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
             let expected = MaxSimKernelTests.referenceMaxSim(q, nq, Self.signs(d), nd, dim)
             let dc = Self.quantize(d, rows: nd, dim: dim)
+            var table = [Float](repeating: .nan, count: colpali_binary_table_floats(Int32(dim)))
             MaxSimKernelTests.withEveryISA { isa in
-                let score = colpali_maxsim_binary(q, Int32(nq), dc, Int32(nd), Int32(dim))
-                let relative = abs(Double(score) - expected) / max(1, abs(expected))
-                #expect(relative <= 1e-4, "\(isa) nq=\(nq) nd=\(nd) dim=\(dim): \(score) vs \(expected)")
+                // With the lookup tables, and without (bit by bit: no scratch memory).
+                let scores = [colpali_maxsim_binary(q, Int32(nq), dc, Int32(nd), Int32(dim), &table),
+                              colpali_maxsim_binary(q, Int32(nq), dc, Int32(nd), Int32(dim), nil)]
+                for score in scores {
+                    let relative = abs(Double(score) - expected) / max(1, abs(expected))
+                    #expect(relative <= 1e-4, "\(isa) nq=\(nq) nd=\(nd) dim=\(dim): \(score) vs \(expected)")
+                }
             }
         }
     }

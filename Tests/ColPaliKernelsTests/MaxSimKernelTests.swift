@@ -95,6 +95,47 @@ struct MaxSimKernelTests {
         }
     }
 
+    /// The extension's TOAST stream: a page's bytes in pieces of any size
+    /// (floats split across pieces) score exactly like the whole page; a
+    /// payload a byte short or long is reported, never scored.
+    @Test func byteStreamInPiecesScoresLikeTheWholeDocument() {
+        var rng = SeededRandom(21)
+        let (nq, nd, dim) = (20, 1030, 128)
+        let q = rng.floats(nq * dim), d = rng.floats(nd * dim)
+        var whole: Float = 0
+        #expect(colpali_maxsim(q, Int32(nq), d, Int32(nd), Int32(dim), &whole) == Int32(COLPALI_OK))
+        let bytes = d.withUnsafeBytes { [UInt8]($0) }
+        let stagingRows = Int(colpali_stream_staging_rows(Int32(dim)))
+        var staging = [Float](repeating: 0, count: stagingRows * dim)
+        var rowMax = [Float](repeating: 0, count: nq)
+        func stream(_ payload: [UInt8], pieces: [Int]) -> (Int32, Float) {
+            var s = colpali_stream()
+            var score: Float = 0
+            return q.withUnsafeBufferPointer { qp in
+                staging.withUnsafeMutableBufferPointer { sp in
+                    rowMax.withUnsafeMutableBufferPointer { rp in
+                        colpali_stream_begin(&s, qp.baseAddress, Int32(nq), Int32(dim), rp.baseAddress, sp.baseAddress, Int32(stagingRows))
+                        var at = 0, k = 0
+                        while at < payload.count {
+                            let n = min(pieces[k % pieces.count], payload.count - at)
+                            payload[at..<(at + n)].withUnsafeBytes { _ = colpali_stream_feed(&s, $0.baseAddress, n) }
+                            at += n
+                            k += 1
+                        }
+                        return (colpali_stream_finish(&s, Int64(nd), &score), score)
+                    }
+                }
+            }
+        }
+        // TOAST-like 1,996-byte chunks, odd sizes, and single bytes.
+        for pieces in [[1996], [7, 1, 4093, 2], [1], [bytes.count]] {
+            let (status, score) = stream(bytes, pieces: pieces)
+            #expect(status == Int32(COLPALI_OK) && score == whole, "\(pieces)")
+        }
+        #expect(stream(Array(bytes.dropLast()), pieces: [1996]).0 == -1)
+        #expect(stream(bytes + [0, 0, 0, 0], pieces: [1996]).0 == -1)
+    }
+
     @Test func similarityMatrixHoldsEveryDotProduct() {
         var rng = SeededRandom(9)
         let (nq, nd, dim) = (3, 11, 19)

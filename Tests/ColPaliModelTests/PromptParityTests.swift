@@ -37,4 +37,36 @@ struct PromptParityTests {
         }
         #expect(throws: ProcessorError.self) { try model.processor.query("  ", format: format) }
     }
+
+    /// Attention costs grow with the square of the query: long questions are
+    /// refused (by characters before tokenizing, then by tokens), promptly.
+    @Test func queriesOverTheLengthLimitsAreRefusedQuickly() async throws {
+        let model = try await ColPaliCheckpoint.load(Fixtures.model("hf-fp32").path, locator: CheckpointLoadingTests.offline)
+        let clock = ContinuousClock()
+        let huge = String(repeating: "revenue ", count: 12_500)
+        let elapsed = try clock.measure {
+            #expect(throws: ProcessorError.queryTooLong(characters: 100_000, tokens: nil)) {
+                try model.processor.query(huge, format: .transformers)
+            }
+        }
+        #expect(elapsed < .seconds(1))
+        // Under the character limit, over the token limit: the tokens are counted.
+        let long = String(repeating: "revenue ", count: 300)
+        do {
+            _ = try model.processor.query(long, format: .transformers)
+            Issue.record("a 300-word query was accepted")
+        } catch ProcessorError.queryTooLong(let characters, let tokens) {
+            #expect(characters == 2_400)
+            #expect((tokens ?? 0) > ColPaliProcessor.maximumQueryTokens)
+        }
+        // Up to the limit is fine, one word more is not.
+        var words = 1
+        while model.processor.rawQuery(String(repeating: "revenue ", count: words + 1), format: .transformers).inputIds.count
+            <= ColPaliProcessor.maximumQueryTokens { words += 1 }
+        #expect(try model.processor.query(String(repeating: "revenue ", count: words), format: .transformers).inputIds.count
+            <= ColPaliProcessor.maximumQueryTokens)
+        #expect(throws: ProcessorError.self) {
+            try model.processor.query(String(repeating: "revenue ", count: words + 1), format: .transformers)
+        }
+    }
 }

@@ -63,4 +63,34 @@ import TestSupport
         #expect(pa == a.pgData.path)
         #expect(pb == b.pgData.path)
     }
+
+    /// A project path long enough that the socket goes to /tmp: a directory
+    /// another user made there first (writable by all, or theirs) is refused,
+    /// never used, and the server is not started.
+    @Test func preparedSocketDirectoryInTmpIsRefused() async throws {
+        let base = try RepositoryPaths.temporaryDirectory("colpali-long")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let deep = base.appendingPathComponent(String(repeating: "d", count: 60)).appendingPathComponent(String(repeating: "e", count: 40))
+        let cluster = try LocalCluster(dataDirectory: deep)
+        #expect(cluster.socketDirectory.path.hasPrefix("/tmp/colpali-\(geteuid())-"))
+        try? FileManager.default.removeItem(at: cluster.socketDirectory)
+        #expect(mkdir(cluster.socketDirectory.path, 0o777) == 0)
+        chmod(cluster.socketDirectory.path, 0o777)
+        defer { try? FileManager.default.removeItem(at: cluster.socketDirectory) }
+        if geteuid() == 0, let nobody = getpwnam("nobody") { chown(cluster.socketDirectory.path, nobody.pointee.pw_uid, nobody.pointee.pw_gid) }
+        do {
+            try cluster.start(logger: logger)
+            Issue.record("started with a socket directory others control")
+            _ = try? cluster.stop()
+        } catch let error as StorageError {
+            let text = error.description
+            #expect(text.contains(cluster.socketDirectory.path) && (text.contains("writable by other users") || text.contains("another user")),
+                    "\(text)")
+        }
+        #expect(processCount(dataDirectory: cluster.pgData) == 0)
+        // A link in its place is refused too.
+        try FileManager.default.removeItem(at: cluster.socketDirectory)
+        try FileManager.default.createSymbolicLink(atPath: cluster.socketDirectory.path, withDestinationPath: base.path)
+        #expect(throws: StorageError.self) { try cluster.start(logger: logger) }
+    }
 }

@@ -7,10 +7,14 @@ public enum TestPDF {
         public var width: Double
         public var height: Double
         public var rotate: Int
-        public init(width: Double = 200, height: Double = 260, rotate: Int = 0) {
+        /// Written as the page's /MediaBox instead of the width and height
+        /// (hostile files: huge, negative or malformed boxes).
+        public var rawMediaBox: String?
+        public init(width: Double = 200, height: Double = 260, rotate: Int = 0, rawMediaBox: String? = nil) {
             self.width = width
             self.height = height
             self.rotate = rotate
+            self.rawMediaBox = rawMediaBox
         }
     }
 
@@ -25,7 +29,7 @@ public enum TestPDF {
         for (index, page) in pages.enumerated() {
             let contentObject = pageObjects[index] + 1
             objects.append("""
-                << /Type /Page /Parent 2 0 R /MediaBox [0 0 \(page.width) \(page.height)] /Rotate \(page.rotate) \
+                << /Type /Page /Parent 2 0 R /MediaBox \(page.rawMediaBox ?? "[0 0 \(page.width) \(page.height)]") /Rotate \(page.rotate) \
                 /Resources << /Font << /F1 3 0 R >> >> /Contents \(contentObject) 0 R >>
                 """)
             var content = ""

@@ -3,7 +3,7 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
+#include <math.h>
 
 #include "fmgr.h"
 #include "utils/array.h"
@@ -11,12 +11,18 @@
 #include "colpali_kernels.h"
 #include "multivector.h"
 
-/* The number of rows in a code, or an ERROR when it is not a whole number. */
+/*
+ * The number of rows in codes of `dim`-wide vectors, or an ERROR: not a
+ * whole number of rows, beyond the row limit, or padding bits set (codes
+ * of another width, or not made by binary_quantize).
+ */
 static int
 code_rows(bytea *codes, int dim, const char *func, const char *what)
 {
 	Size		len = VARSIZE_ANY_EXHDR(codes);
 	Size		row_bytes = colpali_code_bytes(dim);
+	Size		rows;
+	ptrdiff_t	bad;
 
 	if (len == 0)
 		ereport(ERROR,
@@ -27,11 +33,16 @@ code_rows(bytea *codes, int dim, const char *func, const char *what)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s: %s codes are %zu bytes, not a whole number of %zu-byte rows (dim %d)",
 						func, what, (size_t) len, (size_t) row_bytes, dim)));
-	if (len / row_bytes > INT_MAX)
+	rows = len / row_bytes;
+	multivector_check_shape((int64) rows, dim, func, what);
+	bad = colpali_codes_bad_padding((const uint8 *) VARDATA_ANY(codes), rows, dim);
+	if (bad >= 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s: %s codes have too many rows", func, what)));
-	return (int) (len / row_bytes);
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: %s codes have bits set beyond dim %d in row %d",
+						func, what, dim, (int) bad + 1),
+				 errhint("Codes come from binary_quantize of vectors of that dimension.")));
+	return (int) rows;
 }
 
 static void
@@ -41,6 +52,21 @@ check_dim(int dim, const char *func)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: dim must be at least 1, got %d", func, dim)));
+	if (dim > COLPALI_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: dim %d is more than the maximum of %d", func, dim, COLPALI_MAX_DIM)));
+}
+
+/* A score that does not fit a real is an ERROR, as in maxsim. */
+static float4
+finite_score(float score, const char *func)
+{
+	if (!isfinite(score))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: score overflows real (values too large)", func)));
+	return score;
 }
 
 PG_FUNCTION_INFO_V1(binary_quantize);
@@ -84,10 +110,15 @@ maxsim_binary(PG_FUNCTION_ARGS)
 	bytea	   *dc = PG_GETARG_BYTEA_PP(1);
 	MultiVector query = multivector_from_array(qa, "maxsim_binary", "query");
 	int			nd;
+	float	   *table;
+	float		score;
 
 	multivector_check_finite(query, "maxsim_binary", "query");
 	nd = code_rows(dc, query.dim, "maxsim_binary", "document");
-	PG_RETURN_FLOAT4(colpali_maxsim_binary(query.values, query.rows,
-										   (const uint8_t *) VARDATA_ANY(dc), nd,
-										   query.dim));
+	/* At most 2 MB at the largest dim; the kernels never allocate. */
+	table = palloc(sizeof(float) * colpali_binary_table_floats(query.dim));
+	score = colpali_maxsim_binary(query.values, query.rows, (const uint8_t *) VARDATA_ANY(dc),
+								  nd, query.dim, table);
+	pfree(table);
+	PG_RETURN_FLOAT4(finite_score(score, "maxsim_binary"));
 }

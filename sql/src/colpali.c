@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -16,9 +17,20 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/*
+ * Called by the kernels between pieces of a long call: a cancelled or
+ * terminated query stops within milliseconds, not after the whole product.
+ */
+static void
+colpali_check_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 void
 _PG_init(void)
 {
+	colpali_set_pause(colpali_check_interrupts);
 	DefineCustomBoolVariable("colpali.stream_toast",
 							 "Scores stored pages from their TOAST chunks instead of detoasting them.",
 							 "Off takes the detoasting path for every page: the reference for tests and benchmarks.",

@@ -11,6 +11,16 @@
 #include "multivector.h"
 #include "toast_stream.h"
 
+/* Finite inputs whose products or sums do not fit a real: an ERROR in every
+ * function, never an Infinity in a result. */
+static void
+report_overflow(const char *func)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s: score overflows real (values too large)", func)));
+}
+
 /*
  * The kernel reports NaN/Inf in the document without a separate pass over its
  * values; on that rare path, re-scan to name the culprit, or report overflow.
@@ -19,9 +29,7 @@ static void
 report_nonfinite_document(MultiVector doc, const char *func)
 {
 	multivector_check_finite(doc, func, "document");
-	ereport(ERROR,
-			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("%s: score overflows real (values too large)", func)));
+	report_overflow(func);
 }
 
 PG_FUNCTION_INFO_V1(maxsim);
@@ -87,13 +95,16 @@ similarity_matrix(PG_FUNCTION_ARGS)
 	multivector_check_same_dim(query, doc, "similarity_matrix");
 	multivector_check_finite(query, "similarity_matrix", "query");
 	multivector_check_finite(doc, "similarity_matrix", "document");
-	if (cells > MaxAllocSize / sizeof(float))
+	/* The result is an array: at most MaxArraySize elements (and bytes). */
+	if (cells > MaxArraySize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("similarity_matrix: %d x %d result is too large",
-						query.rows, doc.rows)));
+				 errmsg("similarity_matrix: a %d x %d result is too large (at most %d cells)",
+						query.rows, doc.rows, (int) MaxArraySize)));
 	out = palloc(cells * sizeof(float));
 	colpali_similarity(query.values, query.rows, doc.values, doc.rows, doc.dim, out);
+	if (colpali_find_nonfinite(out, cells) >= 0)
+		report_overflow("similarity_matrix");
 	PG_RETURN_ARRAYTYPE_P(multivector_make_array(out, query.rows, doc.rows));
 }
 

@@ -39,10 +39,42 @@ multivector_from_array(ArrayType *array, const char *func, const char *what)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s: %s contains NULL elements", func, what)));
 
+	multivector_check_shape(ARR_DIMS(array)[0], ARR_DIMS(array)[1], func, what);
 	mv.rows = ARR_DIMS(array)[0];
 	mv.dim = ARR_DIMS(array)[1];
 	mv.values = (const float *) ARR_DATA_PTR(array);
 	return mv;
+}
+
+void
+multivector_check_shape(int64 rows, int64 dim, const char *func, const char *what)
+{
+	switch (colpali_check_shape(rows, dim))
+	{
+		case COLPALI_SHAPE_OK:
+			return;
+		case COLPALI_SHAPE_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s: %s is empty (" INT64_FORMAT " x " INT64_FORMAT ")",
+							func, what, rows, dim)));
+			break;
+		case COLPALI_SHAPE_TOO_WIDE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s: %s has " INT64_FORMAT " columns, more than the maximum of %d",
+							func, what, dim, COLPALI_MAX_DIM),
+					 errhint("Multi-vectors are at most %d rows x %d columns.",
+							 COLPALI_MAX_ROWS, COLPALI_MAX_DIM)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s: %s has " INT64_FORMAT " rows, more than the maximum of %d",
+							func, what, rows, COLPALI_MAX_ROWS),
+					 errhint("Multi-vectors are at most %d rows x %d columns.",
+							 COLPALI_MAX_ROWS, COLPALI_MAX_DIM)));
+	}
 }
 
 void

@@ -25,6 +25,14 @@ typedef struct MultiVector
 extern MultiVector multivector_from_array(ArrayType *array, const char *func,
 										  const char *what);
 
+/*
+ * ERROR unless rows x dim is within the kernels' limits (COLPALI_MAX_ROWS x
+ * COLPALI_MAX_DIM). Every path that reads a multi-vector's shape, in memory
+ * or from a TOAST stream, checks it here, so the paths report alike.
+ */
+extern void multivector_check_shape(int64 rows, int64 dim, const char *func,
+									const char *what);
+
 /* ERROR when any value is NaN or infinite, naming the row and column. */
 extern void multivector_check_finite(MultiVector mv, const char *func,
 									 const char *what);

@@ -5,15 +5,16 @@
  * about 265 TOAST chunks. Detoasting copies every chunk into a new 527 KB
  * buffer before the kernel reads it again; on this workload that copy was
  * the largest single cost of an exact scan. Here the chunks are read with the
- * same ordered index scan the detoaster uses, each chunk's floats go into a
- * 64-row staging buffer that stays in cache, and the kernel scores full
- * blocks as they fill, raising each query row's running maximum, so the
- * result equals maxsim over the whole array.
+ * same ordered index scan the detoaster uses and handed to the kernel's
+ * stream (Sources/ColPaliKernels/stream.c), which stages whole rows in cache
+ * and raises each query row's running maximum, so the result equals maxsim
+ * over the whole array.
  *
- * Chunk sizes are multiples of 4 bytes (TOAST_MAX_CHUNK_SIZE is a MAXALIGNed
- * size less 12 bytes) and the array header before the floats is 28 bytes, so
- * no float straddles two chunks; a value where one would is left to the
- * detoaster.
+ * The array header opens the first chunk: its shape is checked exactly as
+ * the detoasting path checks an array (multivector_check_shape), before any
+ * buffer is sized from it. Anything unusual (compressed, a NULL bitmap,
+ * missing or out-of-order chunks, a length that disagrees with the shape)
+ * is left to the detoaster, which checks and reports it.
  */
 #include "postgres.h"
 
@@ -23,8 +24,8 @@
 #include "access/table.h"
 #include "access/toast_internals.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/array.h"
-#include "utils/float.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -32,25 +33,23 @@
 #include "colpali_kernels.h"
 #include "toast_stream.h"
 
-#define STAGING_ROWS 64
-
 /* The stream is the varlena without its 4-byte length word. */
 #define STREAM_HEADER_BYTES (ARR_OVERHEAD_NONULLS(2) - VARHDRSZ)
 
 bool		colpali_stream_toast = true;
 
-typedef struct ScoreStream
+/* The document being read: its header as it arrives, then its payload. */
+typedef struct DocumentStream
 {
 	MultiVector query;
 	const char *func;
+	ToastScratch *scratch;
+	char		header[STREAM_HEADER_BYTES];
+	Size		header_bytes;
+	bool		usable;			/* false: leave the value to the detoaster */
 	int			doc_rows;
-	int			dim;
-	float	   *staging;
-	int			staged_floats;
-	int			rows_done;
-	float	   *row_max;
-	bool		nonfinite;
-} ScoreStream;
+	colpali_stream score;
+} DocumentStream;
 
 ToastScratch *
 toast_scratch(FmgrInfo *flinfo)
@@ -67,7 +66,7 @@ toast_scratch(FmgrInfo *flinfo)
 
 /* A buffer of at least `count` floats, grown in the scratch's context. */
 static float *
-scratch_floats(ToastScratch *scratch, float **buffer, int *capacity, int count)
+scratch_floats(ToastScratch *scratch, float **buffer, Size *capacity, Size count)
 {
 	if (*capacity < count)
 	{
@@ -79,26 +78,13 @@ scratch_floats(ToastScratch *scratch, float **buffer, int *capacity, int count)
 	return *buffer;
 }
 
-static void
-score_staged_rows(ScoreStream *s)
-{
-	int			rows = s->staged_floats / s->dim;
-
-	if (rows == 0)
-		return;
-	if (colpali_maxsim_rowmax_update(s->query.values, s->query.rows, s->staging, rows, s->dim,
-									 s->row_max) != COLPALI_OK)
-		s->nonfinite = true;
-	s->rows_done += rows;
-	s->staged_floats = 0;
-}
-
 /*
- * The array header at the start of the first chunk: a NULL-free,
- * two-dimensional real[] of the query's width, or false.
+ * The complete header: a NULL-free two-dimensional real[] within the limits
+ * and of the query's width starts the kernel stream; anything else that is
+ * not an error is left to the detoaster.
  */
-static bool
-accept_header(ScoreStream *s, const char *data, int length, ToastScratch *scratch)
+static void
+start_payload(DocumentStream *d)
 {
 	union
 	{
@@ -106,41 +92,50 @@ accept_header(ScoreStream *s, const char *data, int length, ToastScratch *scratc
 		char		bytes[ARR_OVERHEAD_NONULLS(2)];
 	}			header;
 	ArrayType  *array = &header.array;
+	int			dim;
+	int			staging_rows;
 
-	if (length < STREAM_HEADER_BYTES)
-		return false;
-	memcpy(header.bytes + VARHDRSZ, data, STREAM_HEADER_BYTES);
+	memcpy(header.bytes + VARHDRSZ, d->header, STREAM_HEADER_BYTES);
 	if (ARR_NDIM(array) != 2 || ARR_HASNULL(array) || ARR_ELEMTYPE(array) != FLOAT4OID)
-		return false;
-	s->doc_rows = ARR_DIMS(array)[0];
-	s->dim = ARR_DIMS(array)[1];
-	if (s->doc_rows < 1 || s->dim < 1)
-		return false;
-	multivector_check_same_dim(s->query, (MultiVector) {NULL, s->doc_rows, s->dim}, s->func);
-	s->staging = scratch_floats(scratch, &scratch->staging, &scratch->staging_capacity,
-								STAGING_ROWS * s->dim);
-	return true;
+	{
+		d->usable = false;
+		return;
+	}
+	multivector_check_shape(ARR_DIMS(array)[0], ARR_DIMS(array)[1], d->func, "document");
+	d->doc_rows = ARR_DIMS(array)[0];
+	dim = ARR_DIMS(array)[1];
+	multivector_check_same_dim(d->query, (MultiVector) {NULL, d->doc_rows, dim}, d->func);
+
+	staging_rows = colpali_stream_staging_rows(dim);
+	colpali_stream_begin(&d->score, d->query.values, d->query.rows, dim,
+						 scratch_floats(d->scratch, &d->scratch->row_max,
+										&d->scratch->row_max_capacity, d->query.rows),
+						 scratch_floats(d->scratch, &d->scratch->staging,
+										&d->scratch->staging_capacity,
+										(Size) staging_rows * dim),
+						 staging_rows);
 }
 
-/*
- * A chunk's floats into the staging buffer, scoring each full block. The
- * bytes are copied as bytes: a chunk with a short varlena header is not
- * float-aligned.
- */
+/* One chunk's bytes: header bytes first, then payload to the kernel. */
 static void
-consume_floats(ScoreStream *s, const char *values, int count)
+consume_chunk(DocumentStream *d, const char *data, Size length)
 {
-	while (count > 0 && !s->nonfinite)
+	if (d->header_bytes < STREAM_HEADER_BYTES)
 	{
-		int			take = Min(count, STAGING_ROWS * s->dim - s->staged_floats);
+		Size		take = Min(length, STREAM_HEADER_BYTES - d->header_bytes);
 
-		memcpy(s->staging + s->staged_floats, values, take * sizeof(float));
-		s->staged_floats += take;
-		values += take * sizeof(float);
-		count -= take;
-		if (s->staged_floats == STAGING_ROWS * s->dim)
-			score_staged_rows(s);
+		memcpy(d->header + d->header_bytes, data, take);
+		d->header_bytes += take;
+		data += take;
+		length -= take;
+		if (d->header_bytes < STREAM_HEADER_BYTES)
+			return;
+		start_payload(d);
+		if (!d->usable)
+			return;
 	}
+	if (colpali_stream_feed(&d->score, data, length) != COLPALI_OK)
+		d->usable = false;		/* NaN/Inf: the detoasting path names it */
 }
 
 ToastStreamResult
@@ -153,7 +148,7 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch
 #else
 	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
 	struct varatt_external pointer;
-	ScoreStream stream;
+	DocumentStream stream;
 	Relation	toastrel;
 	Relation   *toastidxs;
 	int			num_indexes;
@@ -164,7 +159,6 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch
 	HeapTuple	tuple;
 	int32		expected_chunk = 0;
 	Size		bytes = 0;
-	bool		usable = true;
 
 	if (!colpali_stream_toast || !VARATT_IS_EXTERNAL_ONDISK(attr))
 		return TOAST_STREAM_NOT_APPLICABLE;
@@ -175,9 +169,8 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch
 	memset(&stream, 0, sizeof(stream));
 	stream.query = query;
 	stream.func = func;
-	stream.row_max = scratch_floats(scratch, &scratch->row_max, &scratch->row_max_capacity, query.rows);
-	for (int i = 0; i < query.rows; i++)
-		stream.row_max[i] = -get_float4_infinity();
+	stream.scratch = scratch;
+	stream.usable = true;
 
 	/* The chunks in order, by the same index scan the detoaster uses. */
 	toastrel = table_open(pointer.va_toastrelid, AccessShareLock);
@@ -191,39 +184,27 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch
 		bool		isnull;
 		int32		chunk_number = DatumGetInt32(fastgetattr(tuple, 2, RelationGetDescr(toastrel), &isnull));
 		Pointer		chunk = DatumGetPointer(fastgetattr(tuple, 3, RelationGetDescr(toastrel), &isnull));
-		const char *data = VARDATA_ANY(chunk);
-		int			length = VARSIZE_ANY_EXHDR(chunk);
 
+		CHECK_FOR_INTERRUPTS();
 		/* Anything out of the ordinary: let the detoaster check and report it. */
-		usable = chunk_number == expected_chunk && length % sizeof(float) == 0 &&
-			!(VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk));
-		if (usable && chunk_number == 0)
-		{
-			usable = accept_header(&stream, data, length, scratch);
-			data += STREAM_HEADER_BYTES;
-			length -= STREAM_HEADER_BYTES;
-		}
-		if (!usable)
+		if (chunk_number != expected_chunk || (VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk)))
+			stream.usable = false;
+		if (!stream.usable)
 			break;
-		consume_floats(&stream, data, length / sizeof(float));
+		consume_chunk(&stream, VARDATA_ANY(chunk), VARSIZE_ANY_EXHDR(chunk));
 		bytes += VARSIZE_ANY_EXHDR(chunk);
 		expected_chunk++;
-		if (stream.nonfinite)
-			break;
 	}
 	systable_endscan_ordered(scan);
 	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
 	table_close(toastrel, AccessShareLock);
 
-	if (!usable || stream.nonfinite || expected_chunk == 0)
-		return TOAST_STREAM_NOT_APPLICABLE;
-	score_staged_rows(&stream);
-	if (stream.nonfinite || bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) ||
-		stream.rows_done != stream.doc_rows ||
-		colpali_maxsim_total(stream.row_max, query.rows, score) != COLPALI_OK)
+	if (!stream.usable || stream.header_bytes < STREAM_HEADER_BYTES ||
+		bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) ||
+		colpali_stream_finish(&stream.score, stream.doc_rows, score) != COLPALI_OK)
 		return TOAST_STREAM_NOT_APPLICABLE;
 	elog(DEBUG2, "%s: scored a %d x %d document from %d TOAST chunks", func, stream.doc_rows,
-		 stream.dim, expected_chunk);
+		 stream.score.dim, expected_chunk);
 	return TOAST_STREAM_SCORED;
 #endif
 }

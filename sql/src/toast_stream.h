@@ -29,9 +29,9 @@ typedef struct ToastScratch
 {
 	MemoryContext context;
 	float	   *staging;
-	int			staging_capacity;
+	Size		staging_capacity;	/* floats */
 	float	   *row_max;
-	int			row_max_capacity;
+	Size		row_max_capacity;	/* floats */
 } ToastScratch;
 
 /* The scratch of this call site, created on first use. */
@@ -39,10 +39,11 @@ extern ToastScratch *toast_scratch(FmgrInfo *flinfo);
 
 /*
  * MaxSim of `query` against the document `datum` without detoasting it: the
- * value's TOAST chunks are read in order and fed to the kernel through a
- * small cache-resident staging buffer, instead of first being copied into one
- * freshly allocated 0.5 MB array. Raises the usual ERROR on a dimension
- * mismatch.
+ * value's TOAST chunks are read in order and fed to the kernel's stream
+ * (colpali_stream_*) through a small cache-resident staging buffer, instead
+ * of first being copied into one freshly allocated 0.5 MB array. Raises the
+ * same ERRORs as the detoasting path for a shape beyond the limits or a
+ * dimension mismatch.
  */
 extern ToastStreamResult maxsim_from_toast(Datum datum, MultiVector query, const char *func,
 										   ToastScratch *scratch, float *score);

@@ -27,9 +27,15 @@ typedef struct {
     int has_transparency_chunk;
 } colpali_image;
 
-/* 0 on success; otherwise a message in `error` (NUL-terminated). */
-int colpali_decode_png(const uint8_t *data, size_t length, colpali_image *out, char *error, size_t error_size);
-int colpali_decode_jpeg(const uint8_t *data, size_t length, colpali_image *out, char *error, size_t error_size);
+/* 0 on success; otherwise a message in `error` (NUL-terminated) and -1, or
+ * COLPALI_IMAGE_TOO_LARGE when the header announces more than max_pixels
+ * pixels or a side longer than max_side (out->width and out->height then
+ * hold the announced size; nothing was allocated for the pixels). */
+#define COLPALI_IMAGE_TOO_LARGE (-3)
+int colpali_decode_png(const uint8_t *data, size_t length, size_t max_pixels, int max_side, colpali_image *out,
+                       char *error, size_t error_size);
+int colpali_decode_jpeg(const uint8_t *data, size_t length, size_t max_pixels, int max_side, colpali_image *out,
+                        char *error, size_t error_size);
 void colpali_image_free(colpali_image *image);
 
 /* Encode 8-bit RGB (channels 3) or grey (channels 1) pixels. On success 0 and

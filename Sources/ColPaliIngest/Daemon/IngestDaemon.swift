@@ -15,6 +15,9 @@ public struct IngestDaemon: Service {
         public var lease: Duration = .seconds(30)
         public var worker: String = JobQueue.defaultWorkerName
         public var watch: [String] = []
+        /// Where queued files may be read from; the watched directories are
+        /// added when the daemon starts. Empty: every queued file is refused.
+        public var allowedRoots: [String] = []
         public var defaults = IngestOptions()
 
         public init() {}
@@ -35,9 +38,14 @@ public struct IngestDaemon: Service {
     public func run() async throws {
         let state = DaemonState()
         let queue = JobQueue(worker: settings.worker, lease: settings.lease, logger: logger)
+        let roots = try ReadableRoots(settings.watch + settings.allowedRoots)
         logger.info("ingest daemon started", metadata: [
             "worker": "\(settings.worker)", "model": "\(ingestor.model.checkpoint.identifier)",
-            "prompt_format": "\(ingestor.promptFormat.rawValue)", "watch": "\(settings.watch)"])
+            "prompt_format": "\(ingestor.promptFormat.rawValue)", "watch": "\(settings.watch)",
+            "readable": "\(roots.directories)"])
+        if roots.directories.isEmpty {
+            logger.warning("no --watch or --allow-root: every queued file will be refused")
+        }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await listen(state) }
@@ -46,7 +54,7 @@ public struct IngestDaemon: Service {
                                                    logger: logger)
                     group.addTask { await watcher.run(state: state) }
                 }
-                try await work(queue: queue, state: state)
+                try await work(queue: queue, roots: roots, state: state)
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -56,7 +64,7 @@ public struct IngestDaemon: Service {
         logger.info("ingest daemon stopped")
     }
 
-    private func work(queue: JobQueue, state: DaemonState) async throws {
+    private func work(queue: JobQueue, roots: ReadableRoots, state: DaemonState) async throws {
         while !state.stopping {
             let claimed = try await Retry.connectionFailures(logger: logger, what: "claiming a job", shouldStop: { state.stopping }) {
                 try await Database.withConnection(database, logger: logger) { c in try await queue.claim(on: c) }
@@ -65,23 +73,35 @@ public struct IngestDaemon: Service {
                 await state.wait(timeout: settings.pollInterval)
                 continue
             }
-            await process(job, queue: queue, state: state)
+            await process(job, queue: queue, roots: roots, state: state)
         }
     }
 
-    private func process(_ job: IngestJob, queue: JobQueue, state: DaemonState) async {
+    private func process(_ job: IngestJob, queue: JobQueue, roots: ReadableRoots, state: DaemonState) async {
         let path = SourceURI.path(of: job.sourceURI)
         let lost = NIOLockedValueBox(false)
+        let shouldStop: @Sendable () -> Bool = { state.stopping || lost.withLockedValue { $0 } }
         logger.info("claimed job", metadata: ["job": "\(job.claim.id)", "source": "\(path)", "attempt": "\(job.attempts)"])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await keepLease(job.claim, queue: queue, lost: lost, state: state) }
             do {
                 let options = try settings.defaults.applying(job: job.options)
-                let outcome = try await ingestor.ingest(path: path, options: options, job: job.claim,
-                                                        shouldStop: { state.stopping || lost.withLockedValue { $0 } })
-                logger.info("job finished", metadata: ["job": "\(job.claim.id)", "outcome": "\(outcome)"])
+                let outcome: IngestOutcome
+                do {
+                    // Only files under the allowed roots are read at all.
+                    let source = try roots.read(path)
+                    outcome = try await ingestor.ingest(source, options: options, job: job.claim, shouldStop: shouldStop)
+                } catch let error as SourceFile.ReadError {
+                    outcome = try await ingestor.unreadable(path, reason: error.description, job: job.claim,
+                                                            shouldStop: shouldStop)
+                }
+                if case .failed(_, let reason) = outcome {
+                    logger.warning("job failed", metadata: ["job": "\(job.claim.id)", "reason": "\(reason)"])
+                } else {
+                    logger.info("job finished", metadata: ["job": "\(job.claim.id)", "outcome": "\(outcome)"])
+                }
             } catch is IngestInterrupted {
-                if lost.withLockedValue { $0 } {
+                if lost.withLockedValue({ $0 }) {
                     logger.warning("lost the job's lease; another worker has it", metadata: ["job": "\(job.claim.id)"])
                 } else {
                     await giveBack(job.claim, queue: queue)

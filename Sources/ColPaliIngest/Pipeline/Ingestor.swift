@@ -58,7 +58,7 @@ public final class Ingestor: @unchecked Sendable {
     /// cannot be read (ingest will then report why).
     /// Reads the file but does not hash it.
     public static func plannedPages(_ path: String, options: IngestOptions) -> Int {
-        guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+        guard let data = try? FileReader.read(path: path) else { return 0 }
         switch SourceFile.kind(of: data, path: path) {
         case .png, .jpeg: return 1
         case .pdf: return (try? PDFRenderer(data: data)).map { options.pages.pages(of: $0.pageCount).count } ?? 0
@@ -66,23 +66,39 @@ public final class Ingestor: @unchecked Sendable {
         }
     }
 
+    /// Ingests the file at `path`. A file that cannot be read fails (the
+    /// job, when there is one) without recording a document.
     public func ingest(path: String, options: IngestOptions, job: JobClaim? = nil,
                        shouldStop: @escaping @Sendable () -> Bool = { false },
                        progress: @escaping @Sendable (PageProgress) -> Void = { _ in }) async throws -> IngestOutcome {
-        let started = Date()
         let source: SourceFile
         do {
             source = try SourceFile(path: path)
         } catch {
-            let reason = String(describing: error)
-            if let job {
-                try await withDatabase("recording a failed job", shouldStop: shouldStop) { c in
-                    try await JobQueue.fail(job, error: reason, on: c, logger: self.logger)
-                }
-            }
-            logger.error("cannot ingest", metadata: ["source": "\(path)", "reason": "\(reason)"])
-            return .failed(documentID: nil, reason: reason)
+            return try await unreadable(path, reason: String(describing: error), job: job, shouldStop: shouldStop)
         }
+        return try await ingest(source, options: options, job: job, shouldStop: shouldStop, progress: progress)
+    }
+
+    /// Fails the job (if any) for a source that could not be read: nothing
+    /// about the file is recorded but the reason.
+    public func unreadable(_ path: String, reason: String, job: JobClaim?,
+                           shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> IngestOutcome {
+        if let job {
+            try await withDatabase("recording a failed job", shouldStop: shouldStop) { c in
+                try await JobQueue.fail(job, error: reason, on: c, logger: self.logger)
+            }
+        }
+        logger.info("cannot ingest", metadata: ["source": "\(path)", "reason": "\(reason)"])
+        return .failed(documentID: nil, reason: reason)
+    }
+
+    /// Ingests content already read.
+    public func ingest(_ source: SourceFile, options: IngestOptions, job: JobClaim? = nil,
+                       shouldStop: @escaping @Sendable () -> Bool = { false },
+                       progress: @escaping @Sendable (PageProgress) -> Void = { _ in }) async throws -> IngestOutcome {
+        let started = Date()
+        let path = source.path
         let record = NewDocument(
             sourceURI: source.uri, contentHash: source.contentHash, title: options.title, metadataJSON: options.metadataJSON,
             model: model.checkpoint.identifier, promptFormat: promptFormat.rawValue, embeddingDim: model.configuration.embeddingDim)
@@ -141,7 +157,8 @@ public final class Ingestor: @unchecked Sendable {
         let id = try await withDatabase("recording the failure", shouldStop: shouldStop) { c in
             try await self.store.storeFailure(record, error: reason, job: job, on: c)
         }
-        logger.error("document failed", metadata: ["source": "\(record.sourceURI)", "document": "\(id)", "reason": "\(reason)"])
+        // The caller reports it (one line in `add`, a warning in the daemon).
+        logger.info("document failed", metadata: ["source": "\(record.sourceURI)", "document": "\(id)", "reason": "\(reason)"])
         return .failed(documentID: id, reason: reason)
     }
 
@@ -158,6 +175,10 @@ public final class Ingestor: @unchecked Sendable {
             guard pdf.pageCount > 0 else { throw PDFError.noPages }
             numbers = options.pages.pages(of: pdf.pageCount)
             guard !numbers.isEmpty else { throw PDFError.pageOutOfRange(requested: options.pages.description, pages: pdf.pageCount) }
+            // All pages are held until the one transaction that stores them.
+            guard numbers.count <= options.maximumPages else {
+                throw PDFError.tooManyPages(selected: numbers.count, limit: options.maximumPages)
+            }
             renderer = pdf
             title = pdf.title
         case .png, .jpeg:

@@ -13,14 +13,26 @@ public struct SourceFile: Sendable {
     public let data: Data
     public let contentHash: Data
 
-    public enum ReadError: Error, CustomStringConvertible, Sendable {
+    /// The largest file ingest reads (a scanned book is a few hundred MB).
+    public static let maximumBytes = 1 << 30
+
+    public enum ReadError: Error, CustomStringConvertible, Sendable, Equatable {
         case unreadable(String, reason: String)
         case unsupported(String)
+        case tooLarge(String, bytes: Int, limit: Int)
+        /// A queued path outside the directories the daemon may read.
+        case refused(String, allowed: [String])
 
         public var description: String {
             switch self {
             case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
             case .unsupported(let path): return "\(path) is not a PDF, PNG or JPEG file"
+            case .tooLarge(let path, let bytes, let limit):
+                return "\(path) is \(bytes) bytes, more than the limit of \(limit) bytes"
+            case .refused(let path, let allowed):
+                return allowed.isEmpty
+                    ? "refused \(path): this daemon may read no directory (it has no --watch or --allow-root)"
+                    : "refused \(path): it is outside the directories this daemon may read (\(allowed.joined(separator: ", ")))"
             }
         }
     }
@@ -28,16 +40,14 @@ public struct SourceFile: Sendable {
     /// File types ingest accepts when it walks a directory.
     public static let extensions: Set<String> = ["pdf", "png", "jpg", "jpeg"]
 
+    /// Reads the regular file at `path` (a path the user gave: links are followed).
     public init(path: String) throws {
+        try self.init(path: path, data: FileReader.read(path: path))
+    }
+
+    /// Content already read (e.g. through ReadableRoots).
+    public init(path: String, data: Data) {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ReadError.unreadable(path, reason: "no such file")
-        }
-        guard !isDirectory.boolValue else { throw ReadError.unreadable(path, reason: "it is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ReadError.unreadable(path, reason: FileManager.default.isReadableFile(atPath: path) ? "read failed" : "permission denied")
-        }
         self.data = data
         contentHash = Data(SHA256.hash(data: data))
     }

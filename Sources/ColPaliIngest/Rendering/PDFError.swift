@@ -1,3 +1,4 @@
+import ColPaliModel
 /// Why a PDF cannot be ingested, in words for the document's error column.
 public enum PDFError: Error, CustomStringConvertible, Sendable, Equatable {
     case notAPDF
@@ -6,6 +7,8 @@ public enum PDFError: Error, CustomStringConvertible, Sendable, Equatable {
     case noPages
     case pageOutOfRange(requested: String, pages: Int)
     case oversizedPage(page: Int, widthPoints: Double, heightPoints: Double, dpi: Double, megapixels: Double)
+    case invalidDPI(Double)
+    case tooManyPages(selected: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -20,8 +23,12 @@ public enum PDFError: Error, CustomStringConvertible, Sendable, Equatable {
         case .pageOutOfRange(let requested, let pages):
             return "page range \(requested) selects no page of this \(pages)-page PDF"
         case .oversizedPage(let page, let width, let height, let dpi, let megapixels):
-            return String(format: "page %d is %.0f x %.0f points: at %.0f dpi that is %.0f megapixels, over the limit; lower the DPI",
-                          page, width, height, dpi, megapixels)
+            return String(format: "page %d is %.0f x %.0f points: at %.0f dpi that is %.0f megapixels, over the limit of %@",
+                          page, width, height, dpi, megapixels, PixelBudget.description)
+        case .tooManyPages(let selected, let limit):
+            return "\(selected) pages selected, more than the limit of \(limit) per document; ingest page ranges separately"
+        case .invalidDPI(let dpi):
+            return "resolution \(dpi) dpi is outside \(Int(PDFRenderer.dpiRange.lowerBound))...\(Int(PDFRenderer.dpiRange.upperBound))"
         }
     }
 }

@@ -7,8 +7,8 @@ import Foundation
 public final class PDFRenderer: @unchecked Sendable {
     /// pdf2image's default (what ColPali users feed the processor).
     public static let defaultDPI = 200.0
-    /// Beyond this a page is refused rather than rendered.
-    public static let maximumMegapixels = 100.0
+    /// Resolutions accepted for rendering.
+    public static let dpiRange = 10.0...1200.0
 
     private let document: OpaquePointer
     public let pageCount: Int
@@ -50,22 +50,28 @@ public final class PDFRenderer: @unchecked Sendable {
         return (width, height)
     }
 
-    /// Renders page `number` (1-based) at `dpi` onto white.
+    /// Renders page `number` (1-based) at `dpi` onto white. The page box
+    /// comes from the file, so every size is checked as a Double against
+    /// PixelBudget before it becomes an integer.
     public func render(page number: Int, dpi: Double = PDFRenderer.defaultDPI) throws -> RGBImage {
-        guard let page = poppler_document_get_page(document, Int32(number - 1)) else {
+        guard Self.dpiRange.contains(dpi) else { throw PDFError.invalidDPI(dpi) }
+        guard number >= 1, number <= pageCount, let page = poppler_document_get_page(document, Int32(number - 1)) else {
             throw PDFError.damaged("page \(number) cannot be read")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
         var points = (width: 0.0, height: 0.0)
         poppler_page_get_size(page, &points.width, &points.height)
-        let scale = dpi / 72
-        let width = max(1, Int((points.width * scale).rounded()))
-        let height = max(1, Int((points.height * scale).rounded()))
-        let megapixels = Double(width) * Double(height) / 1e6
-        guard megapixels <= Self.maximumMegapixels, width <= 30000, height <= 30000 else {
-            throw PDFError.oversizedPage(page: number, widthPoints: points.width, heightPoints: points.height, dpi: dpi,
-                                         megapixels: megapixels)
+        guard points.width.isFinite, points.height.isFinite, points.width > 0, points.height > 0 else {
+            throw PDFError.damaged("page \(number) has no usable size (\(points.width) x \(points.height) points)")
         }
+        let scale = dpi / 72
+        let exact = (width: max(1, (points.width * scale).rounded()), height: max(1, (points.height * scale).rounded()))
+        guard PixelBudget.allows(width: exact.width, height: exact.height) else {
+            throw PDFError.oversizedPage(page: number, widthPoints: points.width, heightPoints: points.height, dpi: dpi,
+                                         megapixels: exact.width * exact.height / 1e6)
+        }
+        let (width, height) = (Int(exact.width), Int(exact.height))
+        let megapixels = Double(width) * Double(height) / 1e6
         guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
               cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
             throw PDFError.oversizedPage(page: number, widthPoints: points.width, heightPoints: points.height, dpi: dpi,

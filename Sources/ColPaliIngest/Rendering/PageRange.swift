@@ -11,9 +11,15 @@ public struct PageRange: Sendable, Equatable, CustomStringConvertible {
         self.description = description
     }
 
+    /// Pieces a range may have ("1-5,8" has two): selecting pages costs
+    /// pages x pieces, and no one writes hundreds by hand.
+    public static let maximumPieces = 256
+
     public init?(_ text: String) {
         var parts: [ClosedRange<Int>] = []
-        for piece in text.split(separator: ",") {
+        let pieces = text.split(separator: ",", maxSplits: Self.maximumPieces)
+        guard pieces.count <= Self.maximumPieces else { return nil }
+        for piece in pieces {
             let bounds = piece.split(separator: "-", omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
             }

@@ -9,7 +9,9 @@
  * significant bit first within a byte (the bit order of pgvector's `bit`).
  *
  * Nothing here allocates or reports errors through a host runtime, so the
- * same code is safe inside a Postgres backend and in a Swift process.
+ * same code is safe inside a Postgres backend and in a Swift process. Sizes
+ * are computed in size_t; callers check shapes with colpali_check_shape
+ * first, and nothing beyond COLPALI_MAX_ROWS x COLPALI_MAX_DIM is scored.
  */
 #ifndef COLPALI_KERNELS_H
 #define COLPALI_KERNELS_H
@@ -29,6 +31,37 @@ enum {
      * the culprit re-scan with colpali_find_nonfinite() on this rare path. */
     COLPALI_NONFINITE = 1
 };
+
+/*
+ * The largest multi-vector accepted anywhere: a ColPali page is 1,030 x 128,
+ * a query a few dozen rows. rows * dim * 4 bytes then stays below 4 GiB and
+ * every product of two sizes fits comfortably in size_t.
+ */
+#define COLPALI_MAX_ROWS 65536
+#define COLPALI_MAX_DIM 16384
+
+/* What colpali_check_shape found. */
+enum {
+    COLPALI_SHAPE_OK = 0,
+    COLPALI_SHAPE_EMPTY = 1,     /* rows or dim below 1 */
+    COLPALI_SHAPE_TOO_MANY_ROWS = 2,
+    COLPALI_SHAPE_TOO_WIDE = 3   /* dim above COLPALI_MAX_DIM */
+};
+
+/* Whether rows x dim is a multi-vector the kernels accept. 64-bit arguments,
+ * so a caller can pass sizes read from untrusted headers unconverted. */
+int colpali_check_shape(int64_t rows, int64_t dim);
+
+/*
+ * Long kernel calls are cut into pieces of about COLPALI_PAUSE_WORK
+ * multiply-adds (or byte comparisons) and call `pause` between them, when one
+ * is set. The extension sets a function that checks for query cancellation
+ * (it may not return: a longjmp out of a kernel is safe, nothing is held);
+ * Swift sets none. Process-global, set once at load.
+ */
+#define COLPALI_PAUSE_WORK ((size_t)1 << 24)
+typedef void (*colpali_pause_fn)(void);
+void colpali_set_pause(colpali_pause_fn pause);
 
 /* Which instruction set the dispatcher picked: "avx512", "avx2" or "scalar". */
 const char *colpali_kernel_isa(void);
@@ -72,6 +105,11 @@ ptrdiff_t colpali_find_nonfinite(const float *x, size_t count);
 /* Bytes of binary code per row: ceil(dim / 8). */
 static inline size_t colpali_code_bytes(int dim) { return ((size_t)dim + 7) / 8; }
 
+/* The first of `rows` code rows with a padding bit set (bits past `dim` in
+ * the last byte of a row, which colpali_binary_quantize leaves zero), or -1.
+ * Such codes did not come from dim-wide vectors: their scores would be wrong. */
+ptrdiff_t colpali_codes_bad_padding(const uint8_t *codes, size_t rows, int dim);
+
 /* Sign-bit codes of rows x dim values into rows * colpali_code_bytes(dim)
  * bytes. Padding bits at the end of a row are zero. */
 void colpali_binary_quantize(const float *x, int rows, int dim, uint8_t *codes);
@@ -91,7 +129,48 @@ float colpali_maxsim_hamming(const uint8_t *query_codes, int nq,
  * over document rows.
  */
 float colpali_maxsim_binary(const float *query, int nq, const uint8_t *doc_codes,
-                            int nd, int dim);
+                            int nd, int dim, float *table);
+
+/* Floats of the `table` argument of colpali_maxsim_binary for this dim: one
+ * 256-entry lookup table per code byte. With table NULL the portable kernel
+ * tests bits one at a time instead (the kernels never allocate). */
+static inline size_t colpali_binary_table_floats(int dim) { return colpali_code_bytes(dim) * 256; }
+
+/*
+ * MaxSim against a document that arrives as bytes in pieces of any length
+ * (the extension feeds it TOAST chunks): the float payload of a rows x dim
+ * document, row after row. Pieces are copied into a caller-owned staging
+ * buffer of whole rows, scored whenever it fills. The caller owns every
+ * buffer; nothing is allocated.
+ */
+typedef struct {
+    const float *query;
+    int nq;
+    int dim;
+    float *row_max;        /* nq entries, the running maxima */
+    float *staging;        /* staging_rows * dim floats */
+    int staging_rows;
+    size_t staged_bytes;   /* bytes in staging, possibly a partial float */
+    int64_t rows_scored;
+    int status;            /* COLPALI_OK, or COLPALI_NONFINITE once seen */
+} colpali_stream;
+
+/* Rows of staging for this dim: about 32 KiB, at least one row. */
+int colpali_stream_staging_rows(int dim);
+
+/* Starts scoring `query` (nq x dim) against a new document. */
+void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim,
+                          float *row_max, float *staging, int staging_rows);
+
+/* Consumes `length` more payload bytes. Returns the stream's status
+ * (COLPALI_NONFINITE sticks: the caller may stop feeding). */
+int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length);
+
+/* Scores what is staged. COLPALI_OK and the score when exactly
+ * `expected_rows` whole rows arrived and every product was finite;
+ * otherwise COLPALI_NONFINITE, or -1 when the payload did not hold exactly
+ * expected_rows rows (a truncated or over-long value). */
+int colpali_stream_finish(colpali_stream *s, int64_t expected_rows, float *score);
 
 #ifdef __cplusplus
 }

@@ -14,12 +14,18 @@ public struct ModelInput: Sendable {
     }
 }
 
-public enum ProcessorError: Error, CustomStringConvertible, Sendable {
+public enum ProcessorError: Error, CustomStringConvertible, Sendable, Equatable {
     case emptyQuery
+    /// Longer than ColPaliProcessor.maximumQueryCharacters or maximumQueryTokens.
+    case queryTooLong(characters: Int, tokens: Int?)
 
     public var description: String {
         switch self {
         case .emptyQuery: return "the query is empty"
+        case .queryTooLong(let characters, let tokens):
+            let size = tokens.map { "\($0) tokens" } ?? "\(characters) characters"
+            return "the query is \(size) long; at most \(ColPaliProcessor.maximumQueryTokens) tokens "
+                + "(and \(ColPaliProcessor.maximumQueryCharacters) characters) are accepted"
         }
     }
 }
@@ -50,11 +56,26 @@ public struct ColPaliProcessor: Sendable {
         ModelInput(inputIds: documentIds(format: format), pixelValues: imageProcessor.pixelValues(image))
     }
 
+    /// Query tokens the model is given at most, prompt included. Attention
+    /// costs grow with the square of the length (a 25,000-token question
+    /// needed 15 GB); ColPali was trained on short questions (colpali-engine
+    /// pads them to 50 tokens), and 256 leaves room for a paragraph.
+    public static let maximumQueryTokens = 256
+    /// Checked before tokenizing, so a megabyte of text costs nothing.
+    public static let maximumQueryCharacters = 4_096
+
     /// A query's input. Empty (or whitespace-only) queries are refused: the
     /// reference would embed only the prompt, which matches nothing useful.
+    /// So are queries over the length limits.
     public func query(_ text: String, format: PromptFormat) throws -> ModelInput {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ProcessorError.emptyQuery }
-        return rawQuery(text, format: format)
+        let characters = text.unicodeScalars.count
+        guard characters <= Self.maximumQueryCharacters else { throw ProcessorError.queryTooLong(characters: characters, tokens: nil) }
+        let input = rawQuery(text, format: format)
+        guard input.inputIds.count <= Self.maximumQueryTokens else {
+            throw ProcessorError.queryTooLong(characters: characters, tokens: input.inputIds.count)
+        }
+        return input
     }
 
     /// Exactly what the reference processors build, the empty query included.

@@ -24,14 +24,18 @@ public enum AlphaHandling: String, Sendable, CaseIterable {
     case dropAlpha
 }
 
-public enum ImageDecodingError: Error, CustomStringConvertible, Sendable {
+public enum ImageDecodingError: Error, CustomStringConvertible, Sendable, Equatable {
     case unsupportedFormat(String)
     case corrupt(String, reason: String)
+    /// The header announces more pixels than PixelBudget allows.
+    case tooLarge(String, width: Int, height: Int)
 
     public var description: String {
         switch self {
         case .unsupportedFormat(let source): return "\(source): not a PNG or JPEG image"
         case .corrupt(let source, let reason): return "\(source): cannot decode image: \(reason)"
+        case .tooLarge(let source, let width, let height):
+            return "\(source): image of \(width) x \(height) pixels is over the limit of \(PixelBudget.description)"
         }
     }
 }
@@ -44,14 +48,18 @@ extension RGBImage {
         var message = [CChar](repeating: 0, count: 256)
         let status: Int32 = data.withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
+            let (pixels, side) = (PixelBudget.maximumPixels, Int32(PixelBudget.maximumSide))
             if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-                return colpali_decode_png(bytes.baseAddress, bytes.count, &image, &message, message.count)
+                return colpali_decode_png(bytes.baseAddress, bytes.count, pixels, side, &image, &message, message.count)
             } else if data.starts(with: [0xFF, 0xD8]) {
-                return colpali_decode_jpeg(bytes.baseAddress, bytes.count, &image, &message, message.count)
+                return colpali_decode_jpeg(bytes.baseAddress, bytes.count, pixels, side, &image, &message, message.count)
             }
             return -2
         }
         if status == -2 { throw ImageDecodingError.unsupportedFormat(source) }
+        if status == COLPALI_IMAGE_TOO_LARGE {
+            throw ImageDecodingError.tooLarge(source, width: Int(image.width), height: Int(image.height))
+        }
         guard status == 0 else { throw ImageDecodingError.corrupt(source, reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
         defer { colpali_image_free(&image) }
         let count = Int(image.width) * Int(image.height)

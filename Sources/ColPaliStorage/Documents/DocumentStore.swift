@@ -26,7 +26,8 @@ public struct DocumentStore: Sendable {
     /// otherwise it is an error. Returns the new document id.
     public func store(_ document: NewDocument, pages: [NewPage], replace: Bool, job: JobClaim? = nil,
                       on connection: PostgresConnection) async throws -> Int {
-        try await connection.withTransaction(logger: logger) { c in
+        try await connection.transaction(logger: logger) { c in
+            try await lockContent(document.contentHash, on: c)
             try await clearPrevious(document.contentHash, replace: replace, on: c)
             let id = try await c.query("""
                 INSERT INTO documents (source_uri, content_hash, title, metadata, page_count, model, prompt_format,
@@ -51,7 +52,8 @@ public struct DocumentStore: Sendable {
     /// listed (status 'failed') and retried only when added again.
     public func storeFailure(_ document: NewDocument, error: String, job: JobClaim? = nil,
                              on connection: PostgresConnection) async throws -> Int {
-        try await connection.withTransaction(logger: logger) { c in
+        try await connection.transaction(logger: logger) { c in
+            try await lockContent(document.contentHash, on: c)
             _ = try await c.query(
                 "DELETE FROM documents WHERE content_hash = \(document.contentHash) AND status = 'failed'", logger: logger)
             let id = try await c.query("""
@@ -65,6 +67,15 @@ public struct DocumentStore: Sendable {
             if let job { try await JobQueue.fail(job, error: error, documentID: id, on: c, logger: logger) }
             return id
         }
+    }
+
+    /// Serialises writers of the same content until the transaction ends.
+    /// Two workers storing one file at once would otherwise both find no row
+    /// to lock (FOR UPDATE locks only rows that exist) and the second would
+    /// fail on the unique hash instead of finding the first one's document.
+    private func lockContent(_ hash: Data, on c: PostgresConnection) async throws {
+        let key = hash.prefix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) }
+        _ = try await c.query("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
     }
 
     /// Makes room for content about to be stored: a failed attempt goes, a

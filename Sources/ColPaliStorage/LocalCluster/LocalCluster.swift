@@ -44,14 +44,15 @@ public struct LocalCluster: Sendable {
             let probe = try ProcessRunner(runAsUser: user).run("/usr/bin/test", ["-x", dataDirectory.path])
             if probe.status != 0 {
                 // e.g. a checkout inside a 0700 directory of root's.
-                root = URL(fileURLWithPath: "/var/tmp/colpali-clusters/\(key)")
+                root = URL(fileURLWithPath: Self.sharedClusters).appendingPathComponent(key)
             }
         }
         self.root = root
-        // Unix socket paths are limited to 107 bytes.
+        // Unix socket paths are limited to 107 bytes. The fallback in /tmp is
+        // per user (and checked before use: see PrivateDirectory).
         let socketDirectory = root.appendingPathComponent("run")
         if (socketDirectory.path + "/.s.PGSQL.\(Self.port)").utf8.count > 100 {
-            self.socketDirectory = URL(fileURLWithPath: "/tmp/colpali-\(key)")
+            self.socketDirectory = URL(fileURLWithPath: "/tmp/colpali-\(geteuid())-\(key)")
         } else {
             self.socketDirectory = socketDirectory
         }
@@ -113,19 +114,23 @@ public struct LocalCluster: Sendable {
 
     private var runner: ProcessRunner { ProcessRunner(runAsUser: serverUser) }
 
+    /// Where clusters go when the server account cannot reach the project
+    /// directory (we are root, the checkout is in a private directory).
+    static let sharedClusters = "/var/tmp/colpali-clusters"
+
     private func prepareDirectories() throws {
-        let manager = FileManager.default
-        try manager.createDirectory(at: root, withIntermediateDirectories: true,
-                                    attributes: [.posixPermissions: 0o755])
-        try manager.createDirectory(at: socketDirectory, withIntermediateDirectories: true,
-                                    attributes: [.posixPermissions: 0o700])
+        var server = PrivateDirectory.Owner(uid: geteuid(), gid: getegid())
         if let user = serverUser, let account = getpwnam(user) {
-            for directory in [root, socketDirectory] {
-                try manager.setAttributes([.ownerAccountID: Int(account.pointee.pw_uid),
-                                           .groupOwnerAccountID: Int(account.pointee.pw_gid)],
-                                          ofItemAtPath: directory.path)
-            }
+            server = PrivateDirectory.Owner(uid: account.pointee.pw_uid, gid: account.pointee.pw_gid)
         }
+        let us = PrivateDirectory.Owner(uid: geteuid(), gid: getegid())
+        if root.deletingLastPathComponent().path == Self.sharedClusters {
+            try PrivateDirectory.ensure(Self.sharedClusters, owner: us, mode: 0o755)
+        } else {
+            try FileManager.default.createDirectory(at: root.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
+        try PrivateDirectory.ensure(root.path, owner: server, mode: 0o755)
+        try PrivateDirectory.ensure(socketDirectory.path, owner: server, mode: 0o700)
     }
 
     private func initialize(logger: Logger) throws {

@@ -90,13 +90,32 @@ public struct Migrator: Sendable {
     }
 
     private func applyPending(on connection: PostgresConnection) async throws -> Report {
-        try await connection.query("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version integer PRIMARY KEY,
-                name text NOT NULL,
-                checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now())
-            """, logger: logger)
+        // Nothing to do is done without DDL: a role that may not change the
+        // schema (the ingest daemon's, see sql/roles.sql) can still start.
+        let recorded = try await appliedMigrations(on: connection)
+        try verify(recorded)
+        if !recorded.isEmpty && recorded.count == migrations.count {
+            return Report(alreadyApplied: recorded.count, currentVersion: recorded.last?.version ?? 0)
+        }
+        do {
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            // Only its owner writes the ledger, whatever default privileges say.
+            try await connection.query("""
+                DO $$ BEGIN
+                    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'colpali_writer') THEN
+                        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM colpali_writer;
+                    END IF;
+                END $$
+                """, logger: logger)
+        } catch {
+            throw Self.classify(error, file: "schema_migrations")
+        }
         let applied = try await appliedMigrations(on: connection)
         try verify(applied)
         let done = Set(applied.map(\.version))
@@ -104,7 +123,7 @@ public struct Migrator: Sendable {
         for migration in migrations where !done.contains(migration.version) {
             logger.info("applying migration", metadata: ["file": "\(migration.fileName)"])
             do {
-                try await connection.withTransaction(logger: logger) { connection in
+                try await connection.transaction(logger: logger) { connection in
                     for statement in SQLScript.statements(migration.sql) {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
@@ -132,6 +151,7 @@ public struct Migrator: Sendable {
         if state == "42501" && message.contains("extension") {
             return .extensionPrivilege(reason: message)
         }
+        if state == "42501" { return .migrationPrivilege(file: file, reason: message) }
         return .migrationFailed(file: file, reason: message)
     }
 }
