@@ -169,7 +169,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ColPaliStorageTests", dependencies: ["ColPaliStorage", "TestSupport"]),
-        .testTarget(name: "ColPaliCLITests", dependencies: ["ColPaliCLI", "TestSupport"]),
+        .testTarget(name: "ColPaliCLITests", dependencies: ["ColPaliCLI", "ColPaliModel", "ColPaliStorage", "TestSupport",
+                                                       .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(
             name: "ColPaliSearchTests",
             dependencies: ["ColPaliSearch", "ColPaliStorage", "ColPaliModel", "ColPaliKernels", "TestSupport",

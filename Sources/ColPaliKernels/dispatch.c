@@ -12,6 +12,9 @@
 enum { ISA_UNSET = -1, ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 static int chosen_isa = ISA_UNSET;
+/* A test's choice, for its own thread only: tests that run in parallel (or
+ * the model's worker threads) keep the machine's best kernel. */
+static _Thread_local int forced_isa = ISA_UNSET;
 static int has_vpopcntdq = -1;
 
 static int cpu_best_isa(void)
@@ -28,6 +31,8 @@ static int cpu_best_isa(void)
 
 static int current_isa(void)
 {
+    if (forced_isa != ISA_UNSET)
+        return forced_isa;
     /* A benign race: every thread computes and stores the same value. */
     if (chosen_isa == ISA_UNSET)
         chosen_isa = cpu_best_isa();
@@ -46,13 +51,17 @@ const char *colpali_kernel_isa(void)
 int colpali_kernel_force_isa(const char *name)
 {
     int wanted;
+    if (strcmp(name, "auto") == 0) {
+        forced_isa = ISA_UNSET;
+        return 0;
+    }
     if (strcmp(name, "avx512") == 0) wanted = ISA_AVX512;
     else if (strcmp(name, "avx2") == 0) wanted = ISA_AVX2;
     else if (strcmp(name, "scalar") == 0) wanted = ISA_SCALAR;
     else return -1;
     if (wanted > cpu_best_isa())
         return -1;
-    chosen_isa = wanted;
+    forced_isa = wanted;
     return 0;
 }
 

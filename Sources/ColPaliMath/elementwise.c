@@ -31,8 +31,9 @@
 enum { LEVEL_BASE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
 
 /*
- * The instruction set the scoring kernels chose (or a test forced with
- * colpali_kernel_force_isa): one decision per process for all C code. Every
+ * The instruction set the scoring kernels chose: one decision per process for
+ * all C code (a test may force another for its own thread with
+ * colpali_kernel_force_isa). Every
  * CPU with AVX-512 F and BW, which "avx512" requires, also has VL and DQ.
  */
 static int level(void)

@@ -1,4 +1,7 @@
+import ColPaliModel
+import ColPaliStorage
 import Foundation
+import PostgresNIO
 import Testing
 import TestSupport
 
@@ -19,22 +22,38 @@ import TestSupport
         #expect(added.status == 0, "\(added.error)")
         #expect(added.output.contains("4 pages"))
 
-        let table = try await run(colpali, ["search", "revenue by quarter", "--limit", "3"])
-        #expect(table.status == 0, "\(table.error)")
-        let lines = table.output.split(separator: "\n")
-        #expect(lines.count == 4 && lines[0].contains("rank") && lines[1].contains("Northwind Robotics Annual Report 2025"))
-
         let json = try await run(colpali, ["search", "revenue by quarter", "--json", "--explain", "--exact"])
         let hits = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
         #expect(hits.count == 4)
+        // Every page once, ranked by descending score.
+        #expect(Set(hits.compactMap { $0["page"] as? Int }) == [1, 2, 3, 4])
+        let scores = hits.compactMap { $0["score"] as? Double }
+        #expect(scores.count == 4 && scores == scores.sorted(by: >))
         #expect(json.error.contains("ORDER BY score DESC") && json.error.contains("-- parameters:"))
         let pageID = try #require(hits.first?["page_id"] as? Int)
+
+        // The table shows the same ranking: its rows name the same pages, in order.
+        let table = try await run(colpali, ["search", "revenue by quarter", "--limit", "3"])
+        #expect(table.status == 0, "\(table.error)")
+        let lines = table.output.split(separator: "\n")
+        #expect(lines.count == 4 && lines[0].contains("rank"))
+        for (line, hit) in zip(lines.dropFirst(), hits) {
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            #expect(columns.contains(String(hit["page_id"] as? Int ?? -1)), "\(line)")
+        }
 
         let map = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-map-\(UUID().uuidString).png")
         let explained = try await run(colpali, ["explain", "revenue by quarter", "--page", "\(pageID)", "--out", map.path])
         #expect(explained.status == 0, "\(explained.error)")
-        let png = try Data(contentsOf: map)
-        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        // A heat map drawn over the stored page: the page's size, not its pixels.
+        let drawn = try RGBImage.decode(try Data(contentsOf: map))
+        let stored = try await Database.withConnection(settings, logger: TestPostgres.logger) { c in
+            try await c.query("SELECT image FROM pages WHERE id = \(pageID)", logger: TestPostgres.logger).collect().first!.decode(Data.self)
+        }
+        let page = try RGBImage.decode(stored)
+        #expect(drawn.width == page.width && drawn.height == page.height)
+        let changed = zip(drawn.pixels, page.pixels).filter { $0 != $1 }.count
+        #expect(changed > page.pixels.count / 4, "the map left \(changed) of \(page.pixels.count) values unchanged")
 
         // Hostile or careless arguments: one line each, nothing changed.
         for (arguments, text) in [

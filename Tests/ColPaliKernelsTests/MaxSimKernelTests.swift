@@ -1,38 +1,61 @@
+import Foundation
 import ColPaliKernels
 import Testing
 import TestSupport
 
 /// The C kernels against a straightforward double-precision reference, on
-/// every instruction set this CPU has, over randomised shapes.
+/// every instruction set this CPU has, over randomised shapes. A forced
+/// instruction set holds for the forcing thread only, so a check labelled
+/// "scalar" runs the scalar kernel whatever else runs in parallel.
 @Suite(.serialized)
 struct MaxSimKernelTests {
-    static let isas = (["scalar", "avx2", "avx512"] as [String]).filter { colpali_kernel_force_isa($0) == 0 }
+    static let allISAs = ["scalar", "avx2", "avx512"]
+    static let isas: [String] = {
+        defer { _ = colpali_kernel_force_isa("auto") }
+        return allISAs.filter { colpali_kernel_force_isa($0) == 0 }
+    }()
 
     static func referenceMaxSim(_ q: [Float], _ nq: Int, _ d: [Float], _ nd: Int, _ dim: Int) -> Double {
-        var total = 0.0
-        for i in 0..<nq {
-            var best = -Double.infinity
-            for j in 0..<nd {
-                var s = 0.0
-                for k in 0..<dim { s += Double(q[i * dim + k]) * Double(d[j * dim + k]) }
-                best = max(best, s)
-            }
-            total += best
-        }
-        return total
+        ReferenceScores.maxSim(q, rows: nq, d, rows: nd, dim: dim)
     }
 
     static func withEveryISA(_ body: (String) throws -> Void) rethrows {
-        defer { _ = colpali_kernel_force_isa(isas.last!) }
+        defer { _ = colpali_kernel_force_isa("auto") }
         for isa in isas {
             #expect(colpali_kernel_force_isa(isa) == 0)
+            #expect(String(cString: colpali_kernel_isa()) == isa)
             try body(isa)
+        }
+    }
+
+    /// Says which kernels this run checked. A CI machine that must cover an
+    /// instruction set names it in COLPALI_REQUIRE_ISAS (e.g. "avx2,avx512"):
+    /// the run then fails where the CPU lacks it instead of silently skipping.
+    @Test func reportsTheInstructionSetsCovered() {
+        let missing = Self.allISAs.filter { !Self.isas.contains($0) }
+        print("ColPaliKernels: tested \(Self.isas.joined(separator: ", "))"
+              + (missing.isEmpty ? "" : "; not on this CPU: \(missing.joined(separator: ", "))"))
+        let required = (ProcessInfo.processInfo.environment["COLPALI_REQUIRE_ISAS"] ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for isa in required {
+            #expect(Self.isas.contains(isa), "COLPALI_REQUIRE_ISAS names \(isa), which this CPU cannot run")
         }
     }
 
     @Test func picksTheBestAvailableKernel() {
         #expect(Self.isas.contains(String(cString: colpali_kernel_isa())))
+        #expect(String(cString: colpali_kernel_isa()) == Self.isas.last)
         #expect(colpali_kernel_force_isa("no-such-isa") == -1)
+    }
+
+    /// Forcing is per thread: another thread keeps the machine's best.
+    @Test func aForcedKernelHoldsForItsThreadOnly() {
+        guard Self.isas.count > 1 else { return }
+        #expect(colpali_kernel_force_isa("scalar") == 0)
+        defer { _ = colpali_kernel_force_isa("auto") }
+        let other = Thread.detachNewThreadAndWait { String(cString: colpali_kernel_isa()) }
+        #expect(other == Self.isas.last)
+        #expect(String(cString: colpali_kernel_isa()) == "scalar")
     }
 
     @Test func matchesDoublePrecisionReferenceOnRandomShapes() {
@@ -164,5 +187,24 @@ struct MaxSimKernelTests {
             }
             #expect(colpali_find_nonfinite(d, d.count) == position)
         }
+    }
+}
+
+/// A value handed back from another thread.
+final class ThreadResult<T>: @unchecked Sendable {
+    var value: T?
+}
+
+extension Thread {
+    /// Runs `body` on a new thread and returns its result.
+    static func detachNewThreadAndWait<T>(_ body: @escaping @Sendable () -> T) -> T {
+        let box = ThreadResult<T>()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            box.value = body()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
     }
 }

@@ -49,6 +49,7 @@ struct CheckpointLoadingTests {
             let canonical = try #require(WeightNames.canonical(name))
             let actual = try model.weights.floats(canonical)
             let expected = merged.floats(info)
+            #expect(actual.count == expected.count && !expected.isEmpty, "\(name)")
             let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-5, "\(name): \(worst)")
         }

@@ -39,17 +39,14 @@ struct PromptParityTests {
     }
 
     /// Attention costs grow with the square of the query: long questions are
-    /// refused (by characters before tokenizing, then by tokens), promptly.
+    /// refused (by characters before tokenizing, then by tokens).
     @Test func queriesOverTheLengthLimitsAreRefusedQuickly() async throws {
         let model = try await ColPaliCheckpoint.load(Fixtures.model("hf-fp32").path, locator: CheckpointLoadingTests.offline)
-        let clock = ContinuousClock()
+        // Refused by its characters, before the tokenizer ran (tokens: nil).
         let huge = String(repeating: "revenue ", count: 12_500)
-        let elapsed = try clock.measure {
-            #expect(throws: ProcessorError.queryTooLong(characters: 100_000, tokens: nil)) {
-                try model.processor.query(huge, format: .transformers)
-            }
+        #expect(throws: ProcessorError.queryTooLong(characters: 100_000, tokens: nil)) {
+            try model.processor.query(huge, format: .transformers)
         }
-        #expect(elapsed < .seconds(1))
         // Under the character limit, over the token limit: the tokens are counted.
         let long = String(repeating: "revenue ", count: 300)
         do {

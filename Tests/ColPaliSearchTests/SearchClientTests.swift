@@ -60,6 +60,7 @@ import TestSupport
                 (try await client.search(embedding: query, model: Self.model, limit: 10, candidates: 30),
                  try await client.exactSearch(embedding: query, model: Self.model, limit: 10))
             }
+            #expect(twoStage.count == 10 && exact.count == 10)
             #expect(twoStage.map(\.pageID) == exact.map(\.pageID))
             #expect(zip(twoStage, exact).allSatisfy { $0.score == $1.score })
             #expect(twoStage.map(\.rank) == Array(1...10))
@@ -73,12 +74,60 @@ import TestSupport
         var seeded = Generator(state: 5)
         let query = seeded.matrix(4)
         let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, model: Self.model, limit: 6) }
-        let expected = pages.map { page -> Float in
-            var score: Float = 0
-            _ = colpali_maxsim(query.values, 4, page.values, Int32(page.rows), 128, &score)
-            return score
-        }.sorted(by: >)
-        for (hit, score) in zip(hits, expected) { #expect(abs(hit.score - score) <= 1e-5 * max(1, abs(score))) }
+        // Page n of document d is pages[3 * (d's index) + n - 1]; documents are stored in order.
+        #expect(hits.count == 6)
+        for hit in hits {
+            let page = pages[3 * (hit.documentID - hits.map(\.documentID).min()!) + hit.pageNumber - 1]
+            let expected = ReferenceScores.maxSim(query.values, rows: 4, page.values, rows: page.rows, dim: 128)
+            #expect(abs(Double(hit.score) - expected) <= 1e-5 * max(1, abs(expected)), "page \(hit.pageID)")
+        }
+        let expectedOrder = pages.map { ReferenceScores.maxSim(query.values, rows: 4, $0.values, rows: $0.rows, dim: 128) }
+            .sorted(by: >)
+        #expect(zip(hits.map { Double($0.score) }, expectedOrder).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+    }
+
+    /// The prefilter must cut (300 pages, 50 candidates) and keep the
+    /// answer: page A is the question itself, slightly perturbed (some signs
+    /// flip); page B is the question's exact signs at half scale. By MaxSim A
+    /// wins clearly, by Hamming B does: ranks 1 and 2 prove both stages ran,
+    /// in order, with the exact score last.
+    @Test func prefilterKeepsTheAnswerOnACorpusFarLargerThanTheCandidates() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 60, pagesEach: 5)
+        var rng = Generator(state: 77)
+        let query = rng.matrix(8)
+        var noise = SeededRandom(78)
+        let filler = rng.matrix(12)
+        let a = EmbeddingMatrix(rows: 20, dim: 128, values: query.values.map { $0 + 0.05 * noise.float() } + filler.values)
+        let b = EmbeddingMatrix(rows: 20, dim: 128, values: query.values.map { $0 * 0.5 } + filler.values)
+        try await Database.withConnection(settings, logger: logger) { c in
+            _ = try await DocumentStore(logger: logger).store(
+                NewDocument(sourceURI: "file:///answers.pdf", contentHash: Data(repeating: 1, count: 32), title: "Answers",
+                            model: Self.model, promptFormat: "transformers", embeddingDim: 128),
+                pages: [a, b].enumerated().map { NewPage(pageNumber: $0.offset + 1, width: 100, height: 100, embedding: $0.element, patchGrid: 4) },
+                replace: false, on: c)
+        }
+        let hits = try await withClient(settings) { client in
+            try await client.search(embedding: query, model: Self.model, limit: 5, candidates: 50)
+        }
+        #expect(hits.count == 5)
+        #expect(hits.prefix(2).map(\.sourceURI) == ["file:///answers.pdf", "file:///answers.pdf"])
+        #expect(hits.prefix(2).map(\.pageNumber) == [1, 2])
+        let expectedA = ReferenceScores.maxSim(query.values, rows: 8, a.values, rows: 20, dim: 128)
+        let expectedB = ReferenceScores.maxSim(query.values, rows: 8, b.values, rows: 20, dim: 128)
+        if hits.count >= 2 {
+            #expect(abs(Double(hits[0].score) - expectedA) <= 1e-4 * expectedA)
+            #expect(abs(Double(hits[1].score) - expectedB) <= 1e-4 * expectedB)
+        }
+        #expect(zip(hits, hits.dropFirst()).allSatisfy { $0.score >= $1.score })
+        // By Hamming alone B would come first: the exact rerank put A there.
+        let hamming = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("""
+                SELECT p.page_number FROM pages p JOIN documents d ON d.id = p.document_id WHERE d.source_uri = 'file:///answers.pdf'
+                ORDER BY maxsim_hamming(binary_quantize(\(query)), p.embedding_codes, 128) DESC
+                """, logger: logger).collect().map { try $0.decode(Int.self) }
+        }
+        #expect(hamming == [2, 1])
     }
 
     @Test func filtersRestrictResults() async throws {
@@ -147,7 +196,13 @@ import TestSupport
         let flat = map.scores.flatMap { $0 }
         #expect(flat.count == stored.count)
         #expect(zip(flat, stored).allSatisfy { abs($0 - $1) <= 1e-5 })
+        // And against the vectors as generated, in double precision: the
+        // first 16 rows (the patches) of the page the hit names.
         #expect(pages.count == 2)
+        let page = pages[hits[0].pageNumber - 1]
+        let reference = ReferenceScores.dots(query.values, rows: 6, Array(page.values.prefix(16 * 128)), rows: 16, dim: 128)
+        #expect(flat.count == reference.count)
+        #expect(zip(flat, reference).allSatisfy { abs(Double($0) - $1) <= 1e-5 })
         let normalized = map.normalized(token: 2)
         #expect(normalized.min() == 0 && abs(normalized.max()! - 1) < 1e-6)
         let combined = map.combined(tokens: [0, 1])
@@ -235,13 +290,10 @@ import TestSupport
         #expect(hits.count == 2)
         // Same order and scores as the reference MaxSim of these two pages.
         let query = try model.embedQueries(["What is shown?"], format: .transformers)[0]
-        let scores = vectors.map { page -> Float in
-            var s: Float = 0
-            _ = colpali_maxsim(query.values, Int32(query.rows), page.values, Int32(page.rows), 128, &s)
-            return s
-        }
-        #expect(hits[0].pageNumber == (scores[0] >= scores[1] ? 1 : 2))
-        #expect(abs(hits[0].score - scores.max()!) < 1e-4)
+        let scores = vectors.map { ReferenceScores.maxSim(query.values, rows: query.rows, $0.values, rows: $0.rows, dim: 128) }
+        #expect(hits.map(\.pageNumber) == (scores[0] >= scores[1] ? [1, 2] : [2, 1]))
+        #expect(abs(Double(hits[0].score) - scores.max()!) < 1e-4)
+        #expect(abs(Double(hits[1].score) - scores.min()!) < 1e-4)
         let map = try await withClient(settings, model: model) { try await $0.similarityMap(question: "What is shown?", pageID: hits[0].pageID) }
         #expect(map.tokens.count == query.rows && map.tokens.first == "<bos>")
     }

@@ -66,7 +66,8 @@ void colpali_set_pause(colpali_pause_fn pause);
 /* Which instruction set the dispatcher picked: "avx512", "avx2" or "scalar". */
 const char *colpali_kernel_isa(void);
 
-/* Force a kernel ("avx512", "avx2", "scalar"), for tests and benchmarks.
+/* Force a kernel ("avx512", "avx2", "scalar") for the calling thread only,
+ * for tests and benchmarks; "auto" returns it to the machine's best.
  * Returns 0 on success, -1 when the CPU lacks it or the name is unknown. */
 int colpali_kernel_force_isa(const char *name);
 

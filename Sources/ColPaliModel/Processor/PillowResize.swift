@@ -1,7 +1,8 @@
 /// Pillow's BICUBIC resize, reproduced exactly: a = -0.5 cubic kernel whose
 /// support widens by the scale when shrinking, coefficients normalised to sum
-/// 1 in double precision then rounded to 22-bit fixed point, a horizontal
-/// pass into 8-bit then a vertical one. Same arithmetic, same bytes.
+/// 1 in double precision then rounded to 22-bit fixed point, one pass per
+/// direction into 8-bit, in Pillow 13's order (see `verticalFirst`). Same
+/// arithmetic, same bytes.
 public enum PillowResize {
     static let precisionBits = 22
 
@@ -55,9 +56,23 @@ public enum PillowResize {
 
     public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         var current = image
-        if width != current.width { current = horizontal(current, to: width) }
-        if height != current.height { current = vertical(current, to: height) }
+        if verticalFirst(from: (image.width, image.height), to: (width, height)) {
+            if height != current.height { current = vertical(current, to: height) }
+            if width != current.width { current = horizontal(current, to: width) }
+        } else {
+            if width != current.width { current = horizontal(current, to: width) }
+            if height != current.height { current = vertical(current, to: height) }
+        }
         return current
+    }
+
+    /// Pillow 13 (libImaging/Resample.c) runs the vertical pass first when the
+    /// height shrinks by more than twice what the width does, to make the
+    /// horizontal pass cheaper. The 8-bit rounding between the passes makes
+    /// the order visible in the bytes (tall pages, phone screenshots).
+    static func verticalFirst(from input: (width: Int, height: Int), to output: (width: Int, height: Int)) -> Bool {
+        let shrinkY = input.height - output.height, shrinkX = input.width - output.width
+        return shrinkY > 0 && shrinkY > shrinkX * 2
     }
 
     static func horizontal(_ image: RGBImage, to outWidth: Int) -> RGBImage {

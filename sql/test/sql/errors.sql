@@ -27,3 +27,15 @@ SELECT maxsim_binary('{{1,2,3,4,5,6,7,8,9}}'::real[], '\x010203'::bytea);
 -- The helpers check their argument too.
 SELECT multivector_dim('{1,2}'::real[]);
 SELECT similarity_matrix('{{1,2}}'::real[], '{{1,2,3}}'::real[]);
+-- The per-token functions check like maxsim does.
+SELECT maxsim_rowmax('{1,2}'::real[], '{{1,2}}'::real[]);
+SELECT maxsim_rowmax('{{1,2}}'::real[], '{{1,2,3}}'::real[]);
+SELECT maxsim_rowmax('{{1,NaN}}'::real[], '{{1,2}}'::real[]);
+SELECT maxsim_rowmax('{{1,2}}'::real[], '{{1,2},{Infinity,1}}'::real[]);
+SELECT maxsim_rowmax('{{1,2}}'::real[], '{{1,NULL}}'::real[]);
+SELECT similarity_matrix('{{1,2}}'::real[], '{{1,-Infinity}}'::real[]);
+-- binary_quantize: infinities and NULLs are refused, not given a sign.
+SELECT binary_quantize('{{1,Infinity}}'::real[]);
+SELECT binary_quantize('{{-Infinity,1}}'::real[]);
+SELECT binary_quantize('{{1,NULL}}'::real[]);
+SELECT binary_quantize('{}'::real[]);

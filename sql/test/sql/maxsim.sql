@@ -4,9 +4,9 @@ CREATE EXTENSION colpali;
 -- Row 1 best matches doc row 1 (1), row 2 best matches doc row 3 (2): 3.
 SELECT maxsim('{{1,0},{0,1}}'::real[], '{{1,0},{0.5,0.5},{0,2}}'::real[]);
 
--- Query first: the score is not symmetric.
-SELECT maxsim('{{1,0},{0,1}}'::real[], '{{1,0}}'::real[]) AS query_two_rows,
-       maxsim('{{1,0}}'::real[], '{{1,0},{0,1}}'::real[]) AS query_one_row;
+-- Query first: the score is not symmetric (2 one way, 1 the other).
+SELECT maxsim('{{1,0},{0,1}}'::real[], '{{1,1}}'::real[]) AS query_two_rows,
+       maxsim('{{1,1}}'::real[], '{{1,0},{0,1}}'::real[]) AS query_one_row;
 
 -- Negative best scores count as they are.
 SELECT maxsim('{{-1,-1}}'::real[], '{{1,1},{2,2}}'::real[]);

@@ -3,7 +3,7 @@ CREATE TABLE pages (id int PRIMARY KEY, embedding real[] NOT NULL, codes bytea N
 ALTER TABLE pages ALTER COLUMN embedding SET STORAGE EXTERNAL;
 INSERT INTO pages
 SELECT i, e, binary_quantize(e)
-FROM generate_series(1, 50) i,
+FROM generate_series(1, 200) i,
      LATERAL (SELECT array_fill((i % 7 - 3)::real, ARRAY[4, 16]) AS e) s;
 ANALYZE pages;
 
@@ -14,11 +14,11 @@ FROM pages ORDER BY maxsim(array_fill(1::real, ARRAY[2, 16]), embedding) DESC, i
 EXPLAIN (COSTS OFF)
 SELECT id FROM pages ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC LIMIT 10;
 
--- With parallel query made cheap, the expensive function is pushed into workers.
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
+-- Under default settings the heap is too small for a parallel scan (its
+-- vectors live in TOAST); migration 0002 sets parallel_workers on pages, and
+-- then the expensive function runs in workers, with no setting changed.
+ALTER TABLE pages SET (parallel_workers = 8);
+SHOW max_parallel_workers_per_gather;
 EXPLAIN (COSTS OFF)
 SELECT id FROM pages ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC LIMIT 10;
 SELECT id FROM pages ORDER BY maxsim('{{1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}}'::real[], embedding) DESC, id LIMIT 3;
