@@ -23,6 +23,18 @@ import TestSupport
         #expect(!result.error.contains("Fatal error"))
     }
 
+    /// The exit codes the README documents: 0 success, 1 failure, 64 usage
+    /// error, 3 from `db status` when the local database is not running.
+    @Test func exitCodesSayWhatKindOfFailureItWas() async throws {
+        #expect(try await run(["frobnicate"]).status == 64)
+        #expect(try await run(["search", "x", "--limit", "0"]).status == 64)
+        #expect(try await run(["documents", "list", "--database-url", "postgresql://nobody@127.0.0.1:1/none"]).status == 1)
+        let project = try RepositoryPaths.temporaryDirectory("colpali-codes")
+        defer { try? FileManager.default.removeItem(at: project) }
+        #expect(try await run(["db", "status", "--data-dir", project.appendingPathComponent(".colpali").path]).status == 3)
+        #expect(try await run(["--help"]).status == 0)
+    }
+
     @Test func unknownSubcommandAndFlag() async throws {
         expectOneLineError(try await run(["frobnicate"]), containing: "frobnicate")
         expectOneLineError(try await run(["db", "start", "--no-such-flag"]), containing: "--no-such-flag")

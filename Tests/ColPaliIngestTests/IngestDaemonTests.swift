@@ -272,6 +272,36 @@ import TestSupport
         try await expectConsistent(settings)
     }
 
+    /// The server ends the daemon's session inside the store transaction
+    /// (a restart, an administrator): the transaction is lost, the daemon
+    /// stores the document again on a new connection within the same claim.
+    @Test func aSessionKilledInsideTheStoreTransactionIsRetried() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-killed-session")
+        try await enqueue(try pdfs(1, pages: 3, in: directory), settings)
+        let daemon = try daemon(settings, reading: directory, ["--poll-interval", "0.5", "--worker", "only"])
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await c.withTransaction(logger: logger) { t in
+                _ = try await t.query("LOCK TABLE pages IN SHARE MODE", logger: logger)
+                let killed = try await waitUntil(60) {
+                    try await query(settings, """
+                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
+                        """, as: Int.self) == [1]
+                }
+                #expect(killed, "the daemon never reached the store: \(daemon.standardError.suffix(1500))")
+            }
+        }
+        #expect(try await waitUntil(60) { try await jobs(settings, status: "done") == 1 }, "\(daemon.standardError.suffix(1500))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: 30) == 0)
+        #expect(daemon.standardError.contains("database unavailable, retrying"))
+        #expect(try await query(settings, "SELECT attempts || ' ' || claimed_by FROM ingest_jobs", as: String.self) == ["1 only"])
+        #expect(try await query(settings, "SELECT count(*) FROM documents", as: Int.self) == [1])
+        #expect(try await query(settings, "SELECT count(*) FROM pages", as: Int.self) == [3])
+        try await expectConsistent(settings)
+    }
+
     /// SIGTERM mid-document: the job goes back to the queue unclaimed, its
     /// attempt not counted, and nothing of it is stored.
     @Test func sigtermReleasesTheCurrentJob() async throws {

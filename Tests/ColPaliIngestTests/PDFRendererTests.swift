@@ -91,3 +91,42 @@ struct PDFRendererTests {
         #expect(PageRange(Array(repeating: "1", count: PageRange.maximumPieces + 1).joined(separator: ",")) == nil)
     }
 }
+
+/// `colpali-ingest render` writes what ingest embeds, and its errors are
+/// usage errors (64) or failures (1), one line each.
+@Suite(.serialized) struct RenderCommandTests {
+    let binary = RepositoryPaths.executable("colpali-ingest")
+
+    @Test func writesThePagesIngestWouldEmbed() async throws {
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-render")
+        let sample = RepositoryPaths.root.appendingPathComponent("samples/annual-report.pdf").path
+        let result = try await ChildProcess.run(binary, ["render", sample, "--pages", "2-3", "--dpi", "50", "-o", directory.path])
+        #expect(result.status == 0, "\(result.error)")
+        let renderer = try PDFRenderer(data: Data(contentsOf: URL(fileURLWithPath: sample)))
+        for page in [2, 3] {
+            let written = try RGBImage.decode(Data(contentsOf: directory.appendingPathComponent("annual-report-\(page).png")))
+            #expect(written == (try renderer.render(page: page, dpi: 50)))
+            #expect(result.output.contains("annual-report-\(page).png \(written.width)x\(written.height)"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("annual-report-1.png").path))
+    }
+
+    @Test func errorsAreOneLineWithTheirExitCodes() async throws {
+        let sample = RepositoryPaths.root.appendingPathComponent("samples/annual-report.pdf").path
+        let cases: [([String], Int32, String)] = [
+            (["render", sample, "--dpi", "5"], 64, "--dpi must be in 10...1200"),
+            (["render", sample, "--pages", "x"], 64, "--pages 'x' is not a page range"),
+            (["render", "/nonexistent.pdf"], 1, "cannot read /nonexistent.pdf: no such file"),
+            (["render", sample, "-o", "/proc/colpali"], 1, "/proc/colpali"),
+            (["run", "--watch", "/nonexistent"], 64, "--watch /nonexistent is not a directory"),
+            (["run", "--allow-root", "/nonexistent"], 64, "allowed root /nonexistent cannot be used: no such file"),
+            (["run", "--lease", "1e300"], 64, "--lease must be between 1 and 86400 seconds"),
+            (["add", "--batch-size", "0", sample], 64, "--batch-size must be between 1 and 64"),
+        ]
+        for (arguments, status, text) in cases {
+            let result = try await ChildProcess.run(binary, arguments, environment: ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"])
+            #expect(result.status == status, "\(arguments): \(result.error)")
+            #expect(result.error.split(separator: "\n").count == 1 && result.error.contains(text), "\(arguments): \(result.error)")
+        }
+    }
+}

@@ -253,6 +253,50 @@ import TestSupport
         await #expect(throws: StorageError.self) { try await SearchClient.with(database: down, model: nil) { _ in 0 } }
     }
 
+    /// The server ends the search's session mid-query (as a restart or an
+    /// administrator does): one clear error, and the pool's next search works.
+    @Test func aSessionKilledMidSearchIsAClearErrorAndTheNextSearchWorks() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 2, pagesEach: 2)
+        var seeded = Generator(state: 21)
+        let query = seeded.matrix(3)
+        let failure: String? = try await withClient(settings) { client in
+            let outcome = try await Database.withConnection(settings, logger: logger) { locker in
+                try await locker.transaction(logger: logger) { t in
+                    // Held until the search's session is gone: the search waits on it.
+                    _ = try await t.query("LOCK TABLE pages IN ACCESS EXCLUSIVE MODE", logger: logger)
+                    async let searched: String? = {
+                        do {
+                            _ = try await client.search(embedding: query, model: Self.model, limit: 2)
+                            return nil
+                        } catch {
+                            return DatabaseErrors.describe(error)
+                        }
+                    }()
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    var killed = false
+                    while !killed && ContinuousClock.now < deadline {
+                        killed = try await Database.withConnection(settings, logger: logger) { c in
+                            try await c.query("""
+                                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH candidates%'
+                                """, logger: logger).collect().first!.decode(Int.self) == 1
+                        }
+                        if !killed { try await Task.sleep(for: .milliseconds(100)) }
+                    }
+                    #expect(killed, "the search never waited on the lock")
+                    return await searched
+                }
+            }
+            // The pool replaces the dead connection.
+            let next = try await client.search(embedding: query, model: Self.model, limit: 2)
+            #expect(next.count == 2)
+            return outcome
+        }
+        let message = try #require(failure)
+        #expect(message.contains("terminating connection due to administrator command") && !message.contains("\n"), "\(message)")
+    }
+
     @Test func documentsDeletionAndEnqueue() async throws {
         let settings = try await TestPostgres.freshDatabase()
         _ = try await corpus(settings, documents: 3, pagesEach: 2)

@@ -69,7 +69,14 @@ public enum DatabaseErrors {
             if connect.dnsAAAAError != nil || connect.dnsAError != nil { return "host name not found" }
             return "could not connect"
         }
-        if error is ChannelError { return "connection closed" }
+        if let channel = error as? ChannelError {
+            // Also what a server that accepts and then never answers gives:
+            // PostgresNIO's connect timeout covers the startup handshake.
+            if case .connectTimeout(let amount) = channel {
+                return "timed out: no answer within \(amount.nanoseconds / 1_000_000_000) s"
+            }
+            return "connection closed"
+        }
         let text = String(describing: error)
         if text.contains("connectTimeout") || text.contains("timeout") { return "timed out" }
         return text

@@ -2,11 +2,14 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// A job a worker holds: its id, and who holds it (checked on completion, so
-/// a worker whose lease was taken over cannot complete it).
+/// A job a worker holds: its id, who holds it and which attempt this is.
+/// All three are checked on renewal and completion, so a worker whose lease
+/// was taken over cannot complete the job, even when the new holder happens
+/// to use the same worker name.
 public struct JobClaim: Sendable, Equatable {
     public let id: Int
     public let worker: String
+    public let attempt: Int
 }
 
 /// A claimed job with what to do.
@@ -70,7 +73,8 @@ public struct JobQueue: Sendable {
                 """, logger: logger)
             var claimed: IngestJob?
             for try await (id, uri, options, attempts) in rows.decode((Int, String, String, Int).self) {
-                claimed = IngestJob(claim: JobClaim(id: id, worker: worker), sourceURI: uri, optionsJSON: options, attempts: attempts)
+                claimed = IngestJob(claim: JobClaim(id: id, worker: worker, attempt: attempts), sourceURI: uri, optionsJSON: options,
+                                    attempts: attempts)
             }
             guard let job = claimed else { return nil }
             if job.attempts > maximumAttempts {
@@ -86,7 +90,7 @@ public struct JobQueue: Sendable {
     public func renew(_ claim: JobClaim, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query("""
             UPDATE ingest_jobs SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND status = 'running' RETURNING id
+            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND attempts = \(claim.attempt) AND status = 'running' RETURNING id
             """, logger: logger)
         return try await rows.collect().count == 1
     }
@@ -96,7 +100,7 @@ public struct JobQueue: Sendable {
         _ = try await connection.query("""
             UPDATE ingest_jobs SET status = 'queued', claimed_by = NULL, lease_expires_at = NULL,
                                    attempts = greatest(attempts - 1, 0)
-            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND status = 'running'
+            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND attempts = \(claim.attempt) AND status = 'running'
             """, logger: logger)
     }
 
@@ -107,7 +111,7 @@ public struct JobQueue: Sendable {
         let rows = try await connection.query("""
             UPDATE ingest_jobs SET status = 'done', document_id = \(documentID), error = NULL, finished_at = now(),
                                    lease_expires_at = NULL
-            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND status = 'running' RETURNING id
+            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND attempts = \(claim.attempt) AND status = 'running' RETURNING id
             """, logger: logger)
         if try await rows.collect().isEmpty { throw DocumentStoreError.leaseLost(job: claim.id) }
     }
@@ -119,7 +123,7 @@ public struct JobQueue: Sendable {
         _ = try await connection.query("""
             UPDATE ingest_jobs SET status = 'failed', error = \(error), document_id = \(documentID), finished_at = now(),
                                    lease_expires_at = NULL
-            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND status = 'running'
+            WHERE id = \(claim.id) AND claimed_by = \(claim.worker) AND attempts = \(claim.attempt) AND status = 'running'
             """, logger: logger)
     }
 }
