@@ -121,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "ColPaliCLI",
             dependencies: [
-                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel", "ColPaliSearch",
+                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel", "ColPaliSearch", "ColPaliIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -18,9 +18,9 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let cluster = try global.localCluster()
-            let wasRunning = cluster.state != .notInitialized && cluster.state != .stopped
-            _ = try await DatabaseTarget.local(cluster).open(logger: global.logger)
-            print(wasRunning ? "local database already running" : "local database started")
+            let opened = try await DatabaseTarget.local(cluster).open(.createIfNeeded, logger: global.logger)
+            if opened.created { print("created a new local database in \(cluster.dataDirectory.path)") }
+            print(opened.started ? "local database started" : "local database already running")
             print(cluster.url)
         }
     }
@@ -50,7 +50,7 @@ struct DatabaseCommand: AsyncParsableCommand {
                 print("stopped, data in \(cluster.pgData.path)")
                 throw ExitCode(3)
             case .notInitialized:
-                print("not created yet (colpali db start creates it in \(cluster.pgData.path))")
+                print("not created yet (`colpali db start` or `colpali-ingest add` creates it in \(cluster.dataDirectory.path))")
                 throw ExitCode(3)
             }
         }

@@ -16,7 +16,7 @@ struct DocumentsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = global.logger
-            let database = try await global.target().openChecked(logger: logger)
+            let database = try await global.open(.existing, command: "colpali", logger: logger)
             let limit = self.limit
             let documents = try await SearchClient.with(database: database, model: nil, logger: logger) { client in
                 try await client.documents(limit: limit)
@@ -37,7 +37,7 @@ struct DocumentsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = global.logger
-            let database = try await global.target().openChecked(logger: logger)
+            let database = try await global.open(.existing, command: "colpali", logger: logger)
             let id = self.id
             let deleted = try await SearchClient.with(database: database, model: nil, logger: logger) { client in
                 try await client.deleteDocument(id: id)

@@ -17,7 +17,7 @@ struct EmbedCommand: AsyncParsableCommand {
     @Option(name: .customLong("query"), help: ArgumentHelp("A query (repeatable).", valueName: "text"))
     var queries: [String] = []
 
-    @Option(help: "Output format: json or npy (several items make an .npz archive).")
+    @Option(help: "Output format: json, npy (several items make an .npz archive) or sql (psql \\set variables: query, query_2, page, ...).")
     var format: String = "json"
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Output file, or - for standard output.", valueName: "path"))
@@ -31,7 +31,7 @@ struct EmbedCommand: AsyncParsableCommand {
 
     func validate() throws {
         if images.isEmpty && queries.isEmpty { throw ValidationError("give at least one --image or --query") }
-        if !["json", "npy"].contains(format) { throw ValidationError("--format must be json or npy") }
+        if !["json", "npy", "sql"].contains(format) { throw ValidationError("--format must be json, npy or sql") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         for query in queries where query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("a --query is empty")
@@ -65,7 +65,12 @@ struct EmbedCommand: AsyncParsableCommand {
             let seconds = Date().timeIntervalSince(clock)
             log(String(format: "embedded %d quer%@ in %.3f s", queries.count, queries.count == 1 ? "y" : "ies", seconds))
         }
-        let data = format == "json" ? try EmbeddingOutput.json(items) : EmbeddingOutput.numpy(items)
+        let data: Data
+        switch format {
+        case "json": data = try EmbeddingOutput.json(items)
+        case "sql": data = EmbeddingOutput.psql(items)
+        default: data = EmbeddingOutput.numpy(items)
+        }
         try OutputFile.write(data, to: output)
     }
 

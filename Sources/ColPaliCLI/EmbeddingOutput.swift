@@ -24,6 +24,24 @@ enum EmbeddingOutput {
         return try JSONSerialization.data(withJSONObject: ["images": images, "queries": queries], options: [.sortedKeys])
     }
 
+    /// psql variables holding each multi-vector as a real[][] literal, for
+    /// the README's SQL: `\set query '{{...}}'` (then `query_2`, ...; pages
+    /// as `page`, `page_2`, ...). Nine significant digits: a float round-trips.
+    static func psql(_ items: [Item]) -> Data {
+        var counters: [String: Int] = [:]
+        var text = ""
+        for item in items {
+            let name = item.kind == "images" ? "page" : "query"
+            let index = counters[name, default: 0] + 1
+            counters[name] = index
+            let rows = (0..<item.vector.rows).map { r in
+                "{" + item.vector.row(r).map { String(format: "%.9g", $0) }.joined(separator: ",") + "}"
+            }
+            text += "\\set \(index == 1 ? name : "\(name)_\(index)") '{" + rows.joined(separator: ",") + "}'\n"
+        }
+        return Data(text.utf8)
+    }
+
     /// A single .npy of float32 [rows, dim] for one item; an .npz for several.
     static func numpy(_ items: [Item]) -> Data {
         if items.count == 1 { return npy(items[0].vector) }

@@ -19,10 +19,12 @@ struct MigrateCommand: AsyncParsableCommand {
         let target = try global.target()
         let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
         let settings: ConnectionSettings
-        if case .local(let cluster) = target {
-            settings = try await cluster.open(logger: logger)
-        } else {
-            settings = try await target.open(logger: logger)
+        switch target {
+        case .local:
+            // The local database is created, started and migrated on demand.
+            settings = try await global.open(.createIfNeeded, command: "colpali", logger: logger)
+        case .server(let server):
+            settings = server
         }
         if status {
             let applied = try await Database.withConnection(settings, logger: logger) { connection in

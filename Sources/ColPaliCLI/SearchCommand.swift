@@ -36,7 +36,7 @@ struct SearchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.logger
-        let database = try await global.target().openChecked(logger: logger)
+        let database = try await global.open(.existing, command: "colpali", logger: logger)
         let model = try await modelOptions.loadModel()
         let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata, sourcePrefix: source)
         let (question, limit, candidates, exact, explain) = (self.question, self.limit, self.candidates, self.exact, self.explain)

@@ -26,7 +26,7 @@ struct AddCommand: AsyncParsableCommand {
         let logger = global.logger(label: "colpali-ingest", defaultLevel: .notice)
         let files = SourceFile.expand(paths)
         guard !files.isEmpty else { throw CLIError("no PDF or image files under \(paths.joined(separator: ", "))") }
-        let database = try await global.target().openChecked(logger: logger)
+        let database = try await global.open(.createIfNeeded, command: "colpali-ingest", logger: logger)
 
         if queue {
             let optionsJSON = try flags.jobJSON()

@@ -60,13 +60,18 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.logger(label: "colpali-ingest", defaultLevel: .info)
-        // The daemon brings the schema up to date itself.
+        // The daemon brings the schema up to date itself (a no-op without DDL
+        // when it is current, so a writer role can run it).
         let target = try global.target()
-        let database = try await Retry.connectionFailures(logger: logger, what: "connecting") {
-            try await target.open(logger: logger)
+        let database: ConnectionSettings
+        switch target {
+        case .local:
+            database = try await global.open(.createIfNeeded, command: "colpali-ingest", logger: logger)
+        case .server(let settings):
+            database = settings
+            let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
+            _ = try await Retry.connectionFailures(logger: logger, what: "migrating") { try await migrator.migrate(database) }
         }
-        let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
-        _ = try await Retry.connectionFailures(logger: logger, what: "migrating") { try await migrator.migrate(database) }
 
         let model = try await modelOptions.loadModel()
         let ingestor = Ingestor(model: model, promptFormat: try modelOptions.resolvedPromptFormat(),

@@ -38,6 +38,32 @@ public struct SearchFilter: Sendable, Equatable {
     }
 }
 
+/// How a stored page image is encoded.
+public enum ImageType: String, Sendable, Codable, CaseIterable {
+    case png = "image/png"
+    case jpeg = "image/jpeg"
+}
+
+/// A stored rendering of a page.
+public struct PageImage: Sendable, Equatable {
+    public let data: Data
+    public let type: ImageType
+}
+
+/// A stored page: which document and page it is, the size of the image the
+/// model saw, where the document came from, and its stored image if any.
+public struct StoredPage: Sendable, Equatable {
+    public let pageID: Int
+    public let documentID: Int
+    public let pageNumber: Int
+    public let width: Int
+    public let height: Int
+    public let sourceURI: String
+    /// SHA-256 of the source file when it was ingested.
+    public let contentHash: Data
+    public let image: PageImage?
+}
+
 /// A stored document, as listed.
 public struct DocumentSummary: Sendable, Equatable {
     public let id: Int
@@ -59,6 +85,7 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
     /// A numeric argument outside what is accepted.
     case outOfRange(name: String, value: Int, allowed: ClosedRange<Int>)
     case pageNotFound(Int)
+    case pageNumberNotFound(document: Int, page: Int)
     case noStoredImage(page: Int)
     case modelRequired
 
@@ -79,6 +106,8 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
             return "\(name) \(value) is outside \(allowed.lowerBound)...\(allowed.upperBound)"
         case .pageNotFound(let id):
             return "there is no page with id \(id)"
+        case .pageNumberNotFound(let document, let page):
+            return "document \(document) has no page \(page)"
         case .noStoredImage(let page):
             return "page \(page) has no stored image: ingest with --store-images to draw maps over pages"
         case .modelRequired:

@@ -1,6 +1,7 @@
 import ColPaliKernels
 import ColPaliStorage
 import Foundation
+import PostgresNIO
 
 /// Which image patches of a page each query token matched: ColPali's
 /// interpretability view. Patch p of the `grid x grid` map (row-major) is
@@ -74,12 +75,34 @@ extension SearchClient {
         return SimilarityMap.compute(query: embedding, tokens: tokens, page: page, grid: grid, pageID: pageID)
     }
 
-    /// The stored rendering of a page (PNG or JPEG bytes) and its type.
-    public func pageImage(pageID: Int) async throws -> (data: Data, type: String) {
-        let rows = try await client.query("SELECT image, image_type FROM pages WHERE id = \(pageID)", logger: logger).collect()
+    /// A stored page: where it came from, its size, and its stored
+    /// rendering if ingest kept one.
+    public func page(id pageID: Int) async throws -> StoredPage {
+        let rows = try await client.query("\(unescaped: Self.selectPage) WHERE p.id = \(pageID)", logger: logger).collect()
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
-        let (image, type) = try row.decode((Data?, String?).self)
-        guard let image, let type else { throw SearchError.noStoredImage(page: pageID) }
-        return (image, type)
+        return try Self.storedPage(row)
+    }
+
+    /// Page `number` (1-based) of a document.
+    public func page(documentID: Int, number: Int) async throws -> StoredPage {
+        let rows = try await client.query(
+            "\(unescaped: Self.selectPage) WHERE p.document_id = \(documentID) AND p.page_number = \(number)",
+            logger: logger).collect()
+        guard let row = rows.first else { throw SearchError.pageNumberNotFound(document: documentID, page: number) }
+        return try Self.storedPage(row)
+    }
+
+    static let selectPage = """
+        SELECT p.id, p.document_id, p.page_number, p.width, p.height, d.source_uri, d.content_hash, p.image, p.image_type
+        FROM pages p JOIN documents d ON d.id = p.document_id
+        """
+
+    static func storedPage(_ row: PostgresRow) throws -> StoredPage {
+        let (id, document, number, width, height, uri, hash, image, type) =
+            try row.decode((Int, Int, Int, Int, Int, String, Data, Data?, String?).self)
+        var stored: PageImage?
+        if let image, let type = type.flatMap(ImageType.init(rawValue:)) { stored = PageImage(data: image, type: type) }
+        return StoredPage(pageID: id, documentID: document, pageNumber: number, width: width, height: height,
+                          sourceURI: uri, contentHash: hash, image: stored)
     }
 }

@@ -32,38 +32,73 @@ public enum DatabaseTarget: Sendable {
         return environment["PGPASSWORD"]
     }
 
-    /// `--data-dir`, else `COLPALI_DATA_DIR`, else `.colpali` in the current directory.
+    /// One local database per user, wherever the command runs (as Milvus
+    /// Lite and Qdrant's local mode keep one named store): `--data-dir`, else
+    /// `COLPALI_DATA_DIR`, else `$XDG_DATA_HOME/colpali`, else
+    /// `~/.local/share/colpali`.
     public static func defaultDataDirectory(_ explicit: String?, environment: [String: String]) -> URL {
-        let path = explicit ?? environment["COLPALI_DATA_DIR"] ?? ".colpali"
-        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-            .standardizedFileURL
+        let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        if let path = explicit ?? environment["COLPALI_DATA_DIR"], !path.isEmpty {
+            return URL(fileURLWithPath: path, relativeTo: base).standardizedFileURL
+        }
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("colpali").standardizedFileURL
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".local/share/colpali").standardizedFileURL
     }
 
-    /// Connection settings for work. The local cluster is created, started and
-    /// migrated on demand; a server is used as it is (see `requireSchema`).
-    public func open(logger: Logger) async throws -> ConnectionSettings {
+    /// What a command may do to the local database: commands that only read
+    /// (search, list, explain, delete) never create or start it; commands
+    /// that add data (ingest, migrate, `db start`) create and start it on
+    /// first use.
+    public enum Access: Sendable {
+        case existing
+        case createIfNeeded
+    }
+
+    /// An opened database, and what opening it did.
+    public struct Opened: Sendable {
+        public let settings: ConnectionSettings
+        /// The local database was created by this call (its directory is in `dataDirectory`).
+        public let created: Bool
+        /// The local database server was started by this call.
+        public let started: Bool
+        public let dataDirectory: URL?
+    }
+
+    /// Connection settings for work, the schema checked to be exactly what
+    /// this program's migrations describe. With `.createIfNeeded` the local
+    /// database is created, started and migrated on demand; a server is never
+    /// migrated here (that is `colpali migrate`'s and the daemon's job).
+    public func open(_ access: Access, logger: Logger) async throws -> Opened {
         switch self {
         case .server(let settings):
-            return settings
+            try await Self.requireSchema(settings, logger: logger)
+            return Opened(settings: settings, created: false, started: false, dataDirectory: nil)
         case .local(let cluster):
-            let settings = try await cluster.open(logger: logger)
-            let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
-            _ = try await migrator.migrate(settings)
-            return settings
+            switch (access, cluster.state) {
+            case (.existing, .notInitialized):
+                throw StorageError.localDatabaseMissing(dataDirectory: cluster.dataDirectory.path)
+            case (.existing, .stopped):
+                throw StorageError.localDatabaseStopped(dataDirectory: cluster.dataDirectory.path)
+            case (.existing, .running):
+                let settings = cluster.connectionSettings
+                try await Self.requireSchema(settings, logger: logger)
+                return Opened(settings: settings, created: false, started: false, dataDirectory: cluster.dataDirectory)
+            case (.createIfNeeded, _):
+                let created = cluster.state == .notInitialized
+                let started = try cluster.start(logger: logger)
+                let settings = try await cluster.open(logger: logger)
+                let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
+                _ = try await migrator.migrate(settings)
+                return Opened(settings: settings, created: created, started: started, dataDirectory: cluster.dataDirectory)
+            }
         }
     }
 
-    /// Settings for searching and ingesting: the local database opened (and
-    /// so migrated), a server checked to have the extension and exactly this
-    /// program's schema.
-    public func openChecked(logger: Logger) async throws -> ConnectionSettings {
-        let settings = try await open(logger: logger)
-        if case .server = self { try await Self.requireSchema(settings, logger: logger) }
-        return settings
-    }
-
     /// Refuses a database whose schema is not exactly what this program's
-    /// migrations describe (the local database is migrated on open).
+    /// migrations describe.
     public static func requireSchema(_ settings: ConnectionSettings, logger: Logger) async throws {
         let migrator = Migrator(migrations: try Migration.load(from: Migration.locateDirectory()), logger: logger)
         try await Database.withConnection(settings, logger: logger) { c in

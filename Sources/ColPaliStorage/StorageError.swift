@@ -20,6 +20,10 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
     case postgresNotInstalled(searched: [String])
     case clusterCommandFailed(command: String, output: String)
     case clusterUnusable(reason: String)
+    /// A read-only command found no local database (it creates none).
+    case localDatabaseMissing(dataDirectory: String)
+    /// A read-only command found the local database stopped (it starts none).
+    case localDatabaseStopped(dataDirectory: String)
     case query(String)
 
     public var description: String {
@@ -66,6 +70,11 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
             return "\(command) failed: \(detail.isEmpty ? "no output" : detail)"
         case .clusterUnusable(let reason):
             return "the local database cannot be used: \(reason)"
+        case .localDatabaseMissing(let directory):
+            return "there is no local database in \(directory) yet: ingest documents with `colpali-ingest add FILE` "
+                + "(which creates it), or point --data-dir, COLPALI_DATA_DIR or DATABASE_URL at yours"
+        case .localDatabaseStopped(let directory):
+            return "the local database in \(directory) is not running: start it with `colpali db start`"
         case .query(let message):
             return message
         }

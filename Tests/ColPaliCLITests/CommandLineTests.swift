@@ -80,6 +80,41 @@ import TestSupport
         #expect(leftovers.output.isEmpty)
     }
 
+    /// One local database per user, found from any directory; read-only
+    /// commands never create or start one; creating one is announced.
+    @Test func theLocalDatabaseIsPerUserAndOnlyWritersStartIt() async throws {
+        let home = try RepositoryPaths.temporaryDirectory("colpali-home")
+        let elsewhere = try RepositoryPaths.temporaryDirectory("colpali-cwd")
+        chmod(home.path, 0o755)
+        let user = ["HOME": home.path, "XDG_DATA_HOME": "", "COLPALI_DATA_DIR": ""]
+        let store = home.appendingPathComponent(".local/share/colpali")
+        defer {
+            _ = try? FileManager.default.removeItem(at: elsewhere)
+        }
+        // Reading an absent database: an error naming where it looked, and nothing created.
+        let absent = try await run(["documents", "list"], in: elsewhere, extra: user)
+        expectOneLineError(absent, containing: "there is no local database in \(store.path) yet")
+        #expect(!FileManager.default.fileExists(atPath: store.appendingPathComponent("pg").path))
+        // A writer creates it and says so.
+        let migrated = try await run(["migrate"], in: elsewhere, extra: user)
+        #expect(migrated.status == 0, "\(migrated.error)")
+        #expect(migrated.error.contains("colpali: created a new local database in \(store.path)"), "\(migrated.error)")
+        // The same database from another directory.
+        let listed = try await run(["documents", "list"], in: home, extra: user)
+        #expect(listed.status == 0, "\(listed.error)")
+        // Stopped: read-only commands leave it stopped.
+        #expect(try await run(["db", "stop"], extra: user).status == 0)
+        let stopped = try await run(["documents", "list"], in: elsewhere, extra: user)
+        expectOneLineError(stopped, containing: "the local database in \(store.path) is not running: start it with `colpali db start`")
+        #expect(try await run(["db", "status"], extra: user).status == 3)
+        // A writer starts it again and says so.
+        let restarted = try await run(["migrate"], extra: user)
+        #expect(restarted.error.contains("colpali: started the local database in \(store.path)"), "\(restarted.error)")
+        #expect(try await run(["db", "stop"], extra: user).status == 0)
+        let leftovers = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", home.path])
+        #expect(leftovers.output.isEmpty)
+    }
+
     @Test func databaseWithoutTheExtensionIsExplained() async throws {
         let settings = try await TestPostgres.freshDatabase(migrated: false)
         let url = TestPostgres.url(of: settings)

@@ -43,7 +43,7 @@ import TestSupport
         }
 
         let map = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-map-\(UUID().uuidString).png")
-        let explained = try await run(colpali, ["explain", "revenue by quarter", "--page", "\(pageID)", "--out", map.path])
+        let explained = try await run(colpali, ["explain", "revenue by quarter", "--page-id", "\(pageID)", "--out", map.path])
         #expect(explained.status == 0, "\(explained.error)")
         // A heat map drawn over the stored page: the page's size, not its pixels.
         let drawn = try RGBImage.decode(try Data(contentsOf: map))
@@ -62,7 +62,7 @@ import TestSupport
             (["search", String(repeating: "revenue ", count: 400)], "at most 256 tokens"),
             (["search", String(repeating: "x", count: 100_000)], "100000 characters long"),
             (["documents", "list", "--limit=-5"], "limit -5 is outside 1...10000"),
-            (["explain", "revenue", "--page", "\(pageID)", "--out", "/nonexistent-dir/map.png"],
+            (["explain", "revenue", "--page-id", "\(pageID)", "-o", "/nonexistent-dir/map.png"],
              "cannot write /nonexistent-dir/map.png: no such directory"),
         ] {
             let result = try await run(colpali, arguments)
@@ -77,6 +77,63 @@ import TestSupport
         #expect(try await run(colpali, ["documents", "delete", "\(documentID)"]).status == 0)
         let gone = try await run(colpali, ["search", "revenue"])
         #expect(gone.status != 0 && gone.error.contains("no searchable pages"))
+    }
+
+    /// The README's "In SQL" shell block, run exactly as printed (with the
+    /// binaries on PATH, as the README says) against a local database holding
+    /// the sample.
+    @Test func readmeSQLRunsAsPrinted() async throws {
+        let readme = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## In SQL").dropFirst().first)
+        let block = try #require(section.components(separatedBy: "```sh\n").dropFirst().first?.components(separatedBy: "```").first)
+        let work = try RepositoryPaths.temporaryDirectory("colpali-readme-sql")
+        chmod(work.path, 0o755)
+        let psqlrc = work.appendingPathComponent("psqlrc")
+        try "\\set ON_ERROR_STOP 1\n".write(to: psqlrc, atomically: true, encoding: .utf8)
+        let binaries = colpali.deletingLastPathComponent().path
+        let environment = ["COLPALI_DATA_DIR": work.appendingPathComponent("db").path, "DATABASE_URL": "",
+                           "COLPALI_MODEL": Fixtures.model("hf-fp32").path, "HF_HUB_OFFLINE": "1", "PSQLRC": psqlrc.path,
+                           "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path,
+                           "PATH": binaries + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        let sample = RepositoryPaths.root.appendingPathComponent("samples/annual-report.pdf").path
+        let added = try await ChildProcess.run(ingest, ["add", "--dpi", "72", sample], environment: environment)
+        #expect(added.status == 0, "\(added.error)")
+        let script = work.appendingPathComponent("readme.sh")
+        try ("set -euo pipefail\n" + block).write(to: script, atomically: true, encoding: .utf8)
+        let result = try await ChildProcess.run(URL(fileURLWithPath: "/bin/bash"), [script.path], environment: environment,
+                                                currentDirectory: work)
+        _ = try await ChildProcess.run(colpali, ["db", "stop"], environment: environment)
+        #expect(result.status == 0, "\(result.error)")
+        // Both queries answered: the first lists the document by title, the second by page id.
+        #expect(result.output.contains("Northwind Robotics Annual Report 2025"), "\(result.output)")
+        #expect(result.output.components(separatedBy: "(4 rows)").count - 1 == 2, "\(result.output)")
+    }
+
+    /// Without stored images the map is drawn over the page rendered again
+    /// from its source, and the command says so; a changed source is refused.
+    @Test func explainRendersFromTheSourceWhenNoImageWasStored() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let environment = ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
+                           "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path]
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-explain-source")
+        let pdf = try TestPDF.write(TestPDF.make(pages: [.init(), .init(width: 300, height: 200)], seed: 5), named: "two.pdf", in: directory)
+        #expect(try await ChildProcess.run(ingest, ["add", "--dpi", "100", pdf], environment: environment).status == 0)
+        let map = directory.appendingPathComponent("map.png").path
+        let explained = try await ChildProcess.run(colpali, ["explain", "shapes", "--document", "1", "--page", "2", "-o", map],
+                                                   environment: environment)
+        #expect(explained.status == 0, "\(explained.error)")
+        #expect(explained.error.contains("drawn over page 2 rendered from \(pdf)"), "\(explained.error)")
+        let drawn = try RGBImage.decode(Data(contentsOf: URL(fileURLWithPath: map)))
+        // The size the model saw: 300 x 200 points at 100 dpi.
+        #expect(drawn.width == 417 && drawn.height == 278, "\(drawn.width) x \(drawn.height)")
+        // The page number alone is ambiguous: a usage error says what to add.
+        let ambiguous = try await ChildProcess.run(colpali, ["explain", "shapes", "--page", "2", "-o", map], environment: environment)
+        #expect(ambiguous.status == 64 && ambiguous.error.contains("add --document ID, or use --page-id"))
+        // The source changed since: refused, with the way to keep images.
+        try TestPDF.make(pages: [.init()], seed: 6).write(to: URL(fileURLWithPath: pdf))
+        let changed = try await ChildProcess.run(colpali, ["explain", "shapes", "--document", "1", "--page", "1", "-o", map],
+                                                 environment: environment)
+        #expect(changed.status == 1 && changed.error.contains("changed since it was ingested"), "\(changed.error)")
     }
 
     @Test func searchErrorsAreOneLine() async throws {

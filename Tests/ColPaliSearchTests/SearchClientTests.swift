@@ -246,7 +246,10 @@ import TestSupport
                 #expect("\(DatabaseErrors.describe(error))".contains("dimension mismatch"))
             }
             await #expect(throws: SearchError.self) { try await client.similarityMap(embedding: query, tokens: ["a", "b"], pageID: 999_999) }
-            await #expect(throws: SearchError.self) { try await client.pageImage(pageID: 1) }
+            await #expect(throws: SearchError.self) { try await client.page(id: 999_999) }
+            await #expect(throws: SearchError.self) { try await client.page(documentID: 1, number: 99) }
+            let page = try await client.page(documentID: 1, number: 1)
+            #expect(page.pageNumber == 1 && page.image == nil && page.width == 100)
         }
         // A database that is down.
         let down = try ConnectionSettings(url: "postgresql://nobody@127.0.0.1:1/none?sslmode=disable")

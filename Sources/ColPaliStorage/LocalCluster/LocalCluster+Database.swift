@@ -2,8 +2,8 @@ import Logging
 import PostgresNIO
 
 extension LocalCluster {
-    /// Starts the cluster if needed and makes sure the `colpali` database
-    /// exists. Migrations are the caller's next step.
+    /// Starts the cluster if needed (creating it on first use) and makes sure
+    /// the `colpali` database exists. Migrations are the caller's next step.
     public func open(logger: Logger) async throws -> ConnectionSettings {
         try start(logger: logger)
         let settings = connectionSettings

@@ -1,6 +1,9 @@
 import Crypto
 import Foundation
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The embedded default database: a private PostgreSQL cluster under the
 /// project's data directory (like Milvus Lite's `milvus.db`), listening only on
@@ -87,6 +90,11 @@ public struct LocalCluster: Sendable {
     @discardableResult
     public func start(logger: Logger) throws -> Bool {
         if case .running = state { return false }
+        // Two commands starting at once (two `add`s on a new machine): one
+        // creates and starts, the other waits for it and finds it running.
+        let lock = try lockDataDirectory()
+        defer { close(lock) }
+        if case .running = state { return false }
         try prepareDirectories()
         if state == .notInitialized { try initialize(logger: logger) }
         logger.info("starting local database", metadata: ["data": "\(pgData.path)"])
@@ -113,6 +121,23 @@ public struct LocalCluster: Sendable {
     }
 
     private var runner: ProcessRunner { ProcessRunner(runAsUser: serverUser) }
+
+    /// An exclusive lock on `<dataDirectory>/.lock`, held until closed.
+    private func lockDataDirectory() throws -> Int32 {
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let path = dataDirectory.appendingPathComponent(".lock").path
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw StorageError.clusterUnusable(reason: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                close(fd)
+                throw StorageError.clusterUnusable(reason: "cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        return fd
+    }
 
     /// Where clusters go when the server account cannot reach the project
     /// directory (we are root, the checkout is in a private directory).

@@ -48,8 +48,11 @@ public struct Migration: Sendable, Equatable {
         if let explicit = environment["COLPALI_MIGRATIONS_DIR"] {
             candidates.append(URL(fileURLWithPath: explicit))
         } else {
-            var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".")
-                .resolvingSymlinksInPath().deletingLastPathComponent()
+            // The running binary itself (argv[0] is only a name when it was
+            // found on PATH).
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments.first ?? "."
+            var directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
             for _ in 0..<6 {
                 candidates.append(directory.appendingPathComponent("migrations"))
                 directory = directory.deletingLastPathComponent()
