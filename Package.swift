@@ -11,17 +11,13 @@
 //                ColPaliMath (C, the model's bf16 GEMM and elementwise kernels)
 import PackageDescription
 
-// The scoring kernels rely on full unrolling of their tile loops to keep
-// accumulators in registers; build them optimised even in debug builds.
-let kernelFlags: [CSetting] = [.unsafeFlags(["-O3"])]
-
 let package = Package(
     name: "colpali-pg",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "colpali", targets: ["ColPaliCLI"]),
         .executable(name: "colpali-ingest", targets: ["ColPaliIngestCLI"]),
-        .executable(name: "colpali-bench", targets: ["ColPaliBench"]),
+        .library(name: "ColPaliCore", targets: ["ColPaliCore"]),
         .library(name: "ColPaliKernels", targets: ["ColPaliKernels"]),
         .library(name: "ColPaliStorage", targets: ["ColPaliStorage"]),
         .library(name: "ColPaliModel", targets: ["ColPaliModel"]),
@@ -40,7 +36,10 @@ let package = Package(
     targets: [
         // The one MaxSim / binary-code kernel, in C: compiled into the
         // Postgres extension by sql/Makefile and linked into Swift here.
-        .target(name: "ColPaliKernels", cSettings: kernelFlags),
+        .target(name: "ColPaliKernels"),
+
+        // The types every module shares: MultiVector, PromptFormat, ImageType.
+        .target(name: "ColPaliCore"),
 
         // System libraries, found through pkg-config.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -55,14 +54,14 @@ let package = Package(
 
         // The model's own numeric kernels: bf16 GEMM (AVX-512 BF16) and the
         // vectorised elementwise operations.
-        .target(name: "ColPaliMath", dependencies: ["ColPaliKernels"], cSettings: kernelFlags),
+        .target(name: "ColPaliMath", dependencies: ["ColPaliKernels"]),
 
         // The native ColPali model: checkpoints (safetensors, LoRA), Hub
         // cache and downloads, tokenizer, image processor, prompts, network.
         .target(
             name: "ColPaliModel",
             dependencies: [
-                "ColPaliMath", "COpenBLAS", "ColPaliImageCodecs",
+                "ColPaliCore", "ColPaliMath", "COpenBLAS", "ColPaliImageCodecs",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,7 +73,7 @@ let package = Package(
         .target(
             name: "ColPaliStorage",
             dependencies: [
-                "ColPaliKernels",
+                "ColPaliCore", "ColPaliKernels",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -111,7 +110,7 @@ let package = Package(
         .target(
             name: "ColPaliCLISupport",
             dependencies: [
-                "ColPaliStorage", "ColPaliModel",
+                "ColPaliStorage", "ColPaliModel", "ColPaliSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -10,8 +10,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY sql/ sql/
 COPY Sources/ColPaliKernels/ Sources/ColPaliKernels/
+COPY scripts/install-extension.sh scripts/install-extension.sh
 # DESTDIR keeps the installed files apart, to copy just them into the final image.
-RUN make -C sql && make -C sql install DESTDIR=/out
+RUN DESTDIR=/out bash scripts/install-extension.sh
 
 FROM postgres:15.18-bookworm
 COPY --from=build /out/usr/lib/postgresql/15/lib/ /usr/lib/postgresql/15/lib/

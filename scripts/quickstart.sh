@@ -40,8 +40,7 @@ if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 echo "== system packages"
 bash scripts/install-system-packages.sh
 echo "== the colpali extension"
-make -C sql >/dev/null
-$sudo make -C sql install >/dev/null
+bash scripts/install-extension.sh
 echo "== building (release; the first build takes a while, progress below)"
 # One product per invocation: SwiftPM builds only the last of several --product.
 swift build -c release --product colpali

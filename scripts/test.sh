@@ -12,8 +12,7 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 
 echo "== building and installing the extension"
-make -C sql
-$sudo make -C sql install
+bash scripts/install-extension.sh
 
 echo "== building the Swift package (once)"
 swift build --build-tests

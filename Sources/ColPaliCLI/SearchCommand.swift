@@ -41,7 +41,8 @@ struct SearchCommand: AsyncParsableCommand {
         let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata, sourcePrefix: source)
         let (question, limit, candidates, exact, explain) = (self.question, self.limit, self.candidates, self.exact, self.explain)
         let hits = try await SearchClient.with(database: database, model: model, logger: logger) { client in
-            let (embedding, modelID) = try await client.embed(question)
+            let embedded = try await client.embed(question)
+            let (embedding, modelID) = (embedded.embedding, embedded.model)
             if explain {
                 let sql = try client.explain(embedding: embedding, model: modelID, limit: limit, candidates: candidates,
                                              exact: exact, filter: filter)

@@ -22,7 +22,7 @@ public enum ErrorReporter {
         } else {
             // Our errors render themselves as one actionable line; the
             // database's are its message, detail and hint, not a type dump.
-            message = DatabaseErrors.describe(error)
+            message = DatabaseErrors.describe(error) + (Remedies.remedy(for: error).map { ": \($0)" } ?? "")
         }
         let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
         FileHandle.standardError.write(Data("\(name): \(oneLine)\n".utf8))

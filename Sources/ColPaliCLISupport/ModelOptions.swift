@@ -51,7 +51,9 @@ public struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    public func loadModel() async throws -> ColPaliModel {
-        try await ColPaliModel.load(modelReference, precision: resolvedPrecision(), context: ComputeContext(threads: threads))
+    public func loadModel() async throws -> ColPali {
+        try await ColPali.load(modelReference, precision: resolvedPrecision(),
+                               locator: ModelLocator(progress: TerminalDownloadBar.callbackIfTerminal()),
+                               context: ComputeContext(threads: threads))
     }
 }

@@ -5,30 +5,55 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import PostgresNIO
+import ServiceLifecycle
 
 /// Search from an app: embeds the question with the native model and lets
 /// Postgres rank pages, candidates by binary codes then exact MaxSim.
 ///
-///     try await SearchClient.with(database: settings, model: model) { client in
+/// Configured by a ``Configuration``; a `Service` (swift-service-lifecycle)
+/// whose `run()` runs its connection pool, or scoped with ``with(_:model:logger:_:)``:
+///
+///     let configuration = SearchClient.Configuration(database: try ConnectionSettings(url: url))
+///     try await SearchClient.with(configuration, model: model) { client in
 ///         for hit in try await client.search("quarterly revenue table") { print(hit.sourceURI, hit.pageNumber) }
 ///     }
-public final class SearchClient: Sendable {
-    /// Candidates per result the prefilter keeps (bench/search_speed.sh: at
-    /// 100,000 pages this gives recall@10 >= 0.95 against exact MaxSim).
+public final class SearchClient: Service, Sendable {
+    /// How a client connects and searches.
+    public struct Configuration: Sendable {
+        /// Where the pages are.
+        public var database: ConnectionSettings
+        /// Connections in the pool.
+        public var maximumConnections = 4
+        /// Candidates per result the prefilter keeps (bench/search_speed.sh:
+        /// at 100,000 pages this gives recall@10 >= 0.95 against exact MaxSim).
+        public var oversampling = SearchClient.defaultOversampling
+
+        public init(database: ConnectionSettings) {
+            self.database = database
+        }
+    }
+
     public static let defaultOversampling = 10
     /// A floor for small limits.
     public static let minimumCandidates = 50
 
-    public let model: ColPaliModel?
+    public let model: ColPali?
     public let oversampling: Int
     let client: PostgresClient
     let logger: Logger
     /// The prompt format each model's pages were embedded with, once seen.
     private let promptFormats = NIOLockedValueBox<[String: PromptFormat]>([:])
 
+    /// A client with its own pool; searches wait until `run()` runs it.
+    public convenience init(configuration: Configuration, model: ColPali?, logger: Logger = Logger(label: "colpali.search")) {
+        self.init(client: Database.makeClient(configuration.database, maximumConnections: configuration.maximumConnections,
+                                              logger: logger),
+                  model: model, oversampling: configuration.oversampling, logger: logger)
+    }
+
     /// Searches through a pool the caller runs (e.g. one it shares with its
     /// own queries).
-    public init(client: PostgresClient, model: ColPaliModel?, oversampling: Int = SearchClient.defaultOversampling,
+    public init(client: PostgresClient, model: ColPali?, oversampling: Int = SearchClient.defaultOversampling,
                 logger: Logger = Logger(label: "colpali.search")) {
         self.client = client
         self.model = model
@@ -36,26 +61,29 @@ public final class SearchClient: Sendable {
         self.logger = logger
     }
 
-    /// A client with its own pool; searches wait until `run()` runs it.
-    public convenience init(database: ConnectionSettings, model: ColPaliModel?, oversampling: Int = SearchClient.defaultOversampling,
-                            maximumConnections: Int = 4, logger: Logger = Logger(label: "colpali.search")) {
-        self.init(client: Database.makeClient(database, maximumConnections: maximumConnections, logger: logger),
-                  model: model, oversampling: oversampling, logger: logger)
-    }
-
-    /// Runs the connection pool; searches wait until it runs. Cancel to stop.
-    public func run() async {
+    /// Runs the connection pool until cancelled (or until a ServiceGroup
+    /// shuts down); searches wait until it runs.
+    public func run() async throws {
         await client.run()
     }
 
-    /// A client for the duration of `body`, the database reachable or a clear error.
-    public static func with<T: Sendable>(database: ConnectionSettings, model: ColPaliModel?,
-                                         oversampling: Int = SearchClient.defaultOversampling,
+    /// A client for the duration of `body`: the database checked reachable
+    /// first (a clear error, not a minute of pool retries), the pool run
+    /// meanwhile and stopped after.
+    public static func with<T: Sendable>(_ configuration: Configuration, model: ColPali?,
                                          logger: Logger = Logger(label: "colpali.search"),
                                          _ body: @Sendable (SearchClient) async throws -> T) async throws -> T {
-        try await Database.withClient(database, logger: logger) { client in
-            try await body(SearchClient(client: client, model: model, oversampling: oversampling, logger: logger))
+        try await Database.withClient(configuration.database, logger: logger,
+                                      maximumConnections: configuration.maximumConnections) { client in
+            try await body(SearchClient(client: client, model: model, oversampling: configuration.oversampling, logger: logger))
         }
+    }
+
+    /// `with` for the default configuration of a database.
+    public static func with<T: Sendable>(database: ConnectionSettings, model: ColPali?,
+                                         logger: Logger = Logger(label: "colpali.search"),
+                                         _ body: @Sendable (SearchClient) async throws -> T) async throws -> T {
+        try await with(Configuration(database: database), model: model, logger: logger, body)
     }
 
     // MARK: Searching
@@ -64,27 +92,28 @@ public final class SearchClient: Sendable {
     /// oversampling, at least 50) by the Hamming prefilter, then exact MaxSim.
     public func search(_ question: String, limit: Int = 10, candidates: Int? = nil, filter: SearchFilter = SearchFilter(),
                        includeImages: Bool = false) async throws -> [PageHit] {
-        let (embedding, modelID) = try await embed(question)
-        return try await search(embedding: embedding, model: modelID, limit: limit, candidates: candidates, filter: filter,
-                                includeImages: includeImages)
+        let question = try await embed(question)
+        return try await search(embedding: question.embedding, model: question.model, limit: limit, candidates: candidates,
+                                filter: filter, includeImages: includeImages)
     }
 
     /// Full-table `ORDER BY maxsim(...)`: exact, and as slow as the table is large.
     public func exactSearch(_ question: String, limit: Int = 10, filter: SearchFilter = SearchFilter(),
                             includeImages: Bool = false) async throws -> [PageHit] {
-        let (embedding, modelID) = try await embed(question)
-        return try await exactSearch(embedding: embedding, model: modelID, limit: limit, filter: filter, includeImages: includeImages)
+        let question = try await embed(question)
+        return try await exactSearch(embedding: question.embedding, model: question.model, limit: limit, filter: filter,
+                                     includeImages: includeImages)
     }
 
     /// For callers that embed elsewhere: `model` must be the stored pages' model id.
-    public func search(embedding: EmbeddingMatrix, model: String, limit: Int = 10, candidates: Int? = nil,
+    public func search(embedding: MultiVector, model: String, limit: Int = 10, candidates: Int? = nil,
                        filter: SearchFilter = SearchFilter(), includeImages: Bool = false) async throws -> [PageHit] {
         let query = try compose(embedding: embedding, model: model, limit: limit,
                                 candidates: candidates ?? defaultCandidates(limit: limit), filter: filter, includeImages: includeImages)
         return try await run(query, embedding: embedding, model: model)
     }
 
-    public func exactSearch(embedding: EmbeddingMatrix, model: String, limit: Int = 10, filter: SearchFilter = SearchFilter(),
+    public func exactSearch(embedding: MultiVector, model: String, limit: Int = 10, filter: SearchFilter = SearchFilter(),
                             includeImages: Bool = false) async throws -> [PageHit] {
         let query = try compose(embedding: embedding, model: model, limit: limit, candidates: nil, filter: filter,
                                 includeImages: includeImages)
@@ -92,7 +121,7 @@ public final class SearchClient: Sendable {
     }
 
     /// The statement a search runs, with its parameters described.
-    public func explain(embedding: EmbeddingMatrix, model: String, limit: Int = 10, candidates: Int? = nil, exact: Bool = false,
+    public func explain(embedding: MultiVector, model: String, limit: Int = 10, candidates: Int? = nil, exact: Bool = false,
                         filter: SearchFilter = SearchFilter()) throws -> String {
         try compose(embedding: embedding, model: model, limit: limit,
                     candidates: exact ? nil : candidates ?? defaultCandidates(limit: limit), filter: filter,
@@ -112,20 +141,15 @@ public final class SearchClient: Sendable {
 
     /// The question's multi-vector, in the prompt format the stored pages of
     /// this model were embedded with (recorded per document).
-    public func embed(_ question: String) async throws -> (EmbeddingMatrix, String) {
-        let (embedding, modelID, _) = try await embedWithTokens(question)
-        return (embedding, modelID)
-    }
-
-    /// The embedding, the model id, and the token ids of each row.
-    func embedWithTokens(_ question: String) async throws -> (EmbeddingMatrix, String, [Int]) {
+    public func embed(_ question: String) async throws -> EmbeddedQuestion {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw SearchError.emptyQuestion }
         guard let model else { throw SearchError.modelRequired }
-        let modelID = model.checkpoint.identifier
+        let modelID = model.identifier
         let format = try await promptFormat(model: modelID)
         let input = try model.processor.query(question, format: format)
         let vector = try model.forward([input])[0]
-        return (EmbeddingMatrix(rows: vector.rows, dim: vector.dim, values: vector.values), modelID, input.inputIds)
+        let tokenizer = model.processor.tokenizer
+        return EmbeddedQuestion(embedding: vector, model: modelID, tokens: input.inputIds.map { tokenizer.token(for: $0) ?? "#\($0)" })
     }
 
     /// The stored pages' prompt format for this model (transformers' when
@@ -140,7 +164,7 @@ public final class SearchClient: Sendable {
         return format
     }
 
-    private func compose(embedding: EmbeddingMatrix, model: String, limit: Int, candidates: Int?, filter: SearchFilter,
+    private func compose(embedding: MultiVector, model: String, limit: Int, candidates: Int?, filter: SearchFilter,
                          includeImages: Bool) throws -> SearchQuery {
         guard (1...Self.maximumLimit).contains(limit) else {
             throw SearchError.outOfRange(name: "limit", value: limit, allowed: 1...Self.maximumLimit)
@@ -154,7 +178,7 @@ public final class SearchClient: Sendable {
                                        candidates: candidates.map { max($0, limit) }, filter: filter, includeImages: includeImages)
     }
 
-    private func run(_ query: SearchQuery, embedding: EmbeddingMatrix, model: String) async throws -> [PageHit] {
+    private func run(_ query: SearchQuery, embedding: MultiVector, model: String) async throws -> [PageHit] {
         logger.debug("search", metadata: ["sql": "\(query.explanation)"])
         var hits: [PageHit] = []
         let rows = try await client.query(query.postgresQuery, logger: logger)

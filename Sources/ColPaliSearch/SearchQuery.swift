@@ -16,7 +16,7 @@ public struct SearchQuery: Sendable {
 
     public var postgresQuery: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 
-    public static func compose(query: EmbeddingMatrix, codes: Data, model: String, limit: Int, candidates: Int?,
+    public static func compose(query: MultiVector, codes: Data, model: String, limit: Int, candidates: Int?,
                                filter: SearchFilter, includeImages: Bool) throws -> SearchQuery {
         var binds = PostgresBindings()
         var notes: [String] = []

@@ -17,6 +17,14 @@ public struct PageHit: Sendable, Equatable {
     public let imageType: String?
 }
 
+/// A question embedded for search: its multi-vector, the id of the model that
+/// made it (the stored pages' model must match), and each row's token.
+public struct EmbeddedQuestion: Sendable, Equatable {
+    public let embedding: MultiVector
+    public let model: String
+    public let tokens: [String]
+}
+
 /// Which pages a search may return. Applied in the candidate stage, as bind
 /// parameters.
 public struct SearchFilter: Sendable, Equatable {
@@ -36,12 +44,6 @@ public struct SearchFilter: Sendable, Equatable {
         self.createdAfter = createdAfter
         self.createdBefore = createdBefore
     }
-}
-
-/// How a stored page image is encoded.
-public enum ImageType: String, Sendable, Codable, CaseIterable {
-    case png = "image/png"
-    case jpeg = "image/jpeg"
 }
 
 /// A stored rendering of a page.
@@ -94,10 +96,9 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
         case .emptyQuestion:
             return "the question is empty"
         case .noPages:
-            return "there are no searchable pages yet: ingest documents first (colpali-ingest add FILE)"
+            return "there are no searchable pages yet"
         case .otherModels(let model, let stored):
-            return "no pages were embedded with \(model); stored pages come from \(stored.joined(separator: ", ")). "
-                + "Search with that model (--model), or re-ingest with --force"
+            return "no pages were embedded with \(model); stored pages come from \(stored.joined(separator: ", "))"
         case .dimensionMismatch(let model, let stored):
             return "the model makes \(model)-dimensional vectors but the stored pages have \(stored): they come from another model"
         case .invalidFilter(let reason):
@@ -109,9 +110,9 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
         case .pageNumberNotFound(let document, let page):
             return "document \(document) has no page \(page)"
         case .noStoredImage(let page):
-            return "page \(page) has no stored image: ingest with --store-images to draw maps over pages"
+            return "page \(page) has no stored image"
         case .modelRequired:
-            return "searching by text needs a model; pass one, or search by embedding"
+            return "searching by text needs a model"
         }
     }
 }

@@ -42,7 +42,7 @@ public struct SimilarityMap: Sendable, Equatable {
     }
 
     /// Computes the map from a page's stored multi-vector.
-    public static func compute(query: EmbeddingMatrix, tokens: [String], page: EmbeddingMatrix, grid: Int, pageID: Int) -> SimilarityMap {
+    public static func compute(query: MultiVector, tokens: [String], page: MultiVector, grid: Int, pageID: Int) -> SimilarityMap {
         let patches = grid * grid
         precondition(patches <= page.rows && query.dim == page.dim)
         var out = [Float](repeating: 0, count: query.rows * patches)
@@ -59,18 +59,16 @@ public struct SimilarityMap: Sendable, Equatable {
 extension SearchClient {
     /// The similarity map of `question` over a stored page.
     public func similarityMap(question: String, pageID: Int) async throws -> SimilarityMap {
-        let (embedding, _, ids) = try await embedWithTokens(question)
-        let tokenizer = model!.processor.tokenizer
-        let tokens = ids.map { tokenizer.token(for: $0) ?? "#\($0)" }
-        return try await similarityMap(embedding: embedding, tokens: tokens, pageID: pageID)
+        let embedded = try await embed(question)
+        return try await similarityMap(embedding: embedded.embedding, tokens: embedded.tokens, pageID: pageID)
     }
 
     /// The similarity map of a query multi-vector over a stored page.
-    public func similarityMap(embedding: EmbeddingMatrix, tokens: [String], pageID: Int) async throws -> SimilarityMap {
+    public func similarityMap(embedding: MultiVector, tokens: [String], pageID: Int) async throws -> SimilarityMap {
         let rows = try await client.query(
             "SELECT embedding, patch_grid FROM pages WHERE id = \(pageID)", logger: logger).collect()
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
-        let (page, grid) = try row.decode((EmbeddingMatrix, Int).self)
+        let (page, grid) = try row.decode((MultiVector, Int).self)
         guard page.dim == embedding.dim else { throw SearchError.dimensionMismatch(model: embedding.dim, stored: page.dim) }
         return SimilarityMap.compute(query: embedding, tokens: tokens, page: page, grid: grid, pageID: pageID)
     }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Everything the storage layer reports to users. Each case renders as one
-/// line that says what went wrong and what to do about it.
+/// Everything the storage layer reports. Each case renders as one line that
+/// states the problem; what to do about it is the caller's to say (the
+/// command-line tools add it, see ColPaliCLISupport's Remedies).
 public enum StorageError: Error, CustomStringConvertible, Sendable {
     case invalidDatabaseURL(String, reason: String)
     case unreachable(target: String, reason: String)
@@ -29,52 +30,45 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .invalidDatabaseURL(let url, let reason):
-            return "invalid database URL '\(url)': \(reason) (expected postgresql://user:password@host:port/database)"
+            return "invalid database URL '\(url)': \(reason)"
         case .unreachable(let target, let reason):
-            return "cannot reach the database at \(target): \(reason). Is the server running? "
-                + "Unset DATABASE_URL to use the local database (`colpali db start`)."
+            return "cannot reach the database at \(target): \(reason)"
         case .authenticationFailed(let target, let reason):
-            return "the database at \(target) refused the login: \(reason). Check the user and password in DATABASE_URL."
+            return "the database at \(target) refused the login: \(reason)"
         case .databaseMissing(let target, let database):
-            return "the server at \(target) has no database '\(database)': create it (createdb \(database)) or fix DATABASE_URL."
+            return "the server at \(target) has no database '\(database)'"
         case .extensionNotInstalled(let reason):
-            return "the colpali extension is not installed on the database server (\(reason)): "
-                + "build and install it with `make -C sql && sudo make -C sql install`, then run `colpali migrate`."
+            return "the colpali extension is not installed on the database server (\(reason))"
         case .extensionMissing(let database):
-            return "database '\(database)' does not have the colpali extension: run `colpali migrate`."
+            return "database '\(database)' does not have the colpali extension"
         case .extensionPrivilege(let reason):
-            return "not allowed to create the colpali extension (\(reason)): "
-                + "ask a superuser to run CREATE EXTENSION colpali in this database, then run `colpali migrate`."
+            return "not allowed to create the colpali extension (\(reason))"
         case .schemaBehind(let current, let required):
-            return "the database schema is at version \(current) but this colpali needs version \(required): run `colpali migrate`."
+            return "the database schema is at version \(current) but this colpali needs version \(required)"
         case .schemaAhead(let current, let known):
-            return "the database schema is at version \(current), newer than this colpali knows (\(known)): upgrade colpali."
+            return "the database schema is at version \(current), newer than this colpali knows (\(known))"
         case .migrationsNotFound(let searched):
-            return "cannot find the migrations directory (looked in \(searched.joined(separator: ", "))): "
-                + "set COLPALI_MIGRATIONS_DIR to the repository's migrations/ folder."
+            return "cannot find the migrations directory (looked in \(searched.joined(separator: ", ")))"
         case .invalidMigrationFile(let file, let reason):
             return "migration file \(file) is not usable: \(reason)"
         case .tamperedMigration(let file, let applied, let onDisk):
             return "migration \(file) was changed after it was applied (checksum \(applied.prefix(12)) in the database, "
-                + "\(onDisk.prefix(12)) on disk): restore the original file and put changes in a new migration."
+                + "\(onDisk.prefix(12)) on disk)"
         case .migrationFailed(let file, let reason):
             return "migration \(file) failed and was rolled back: \(reason)"
         case .migrationPrivilege(let file, let reason):
-            return "migration \(file) needs to change the schema and this role may not (\(reason)): "
-                + "run `colpali migrate` as the schema owner (colpali_owner, see sql/roles.sql)"
+            return "migration \(file) needs to change the schema and this role may not (\(reason))"
         case .postgresNotInstalled(let searched):
-            return "PostgreSQL server programs (initdb, pg_ctl) not found in \(searched.joined(separator: ", ")): "
-                + "install them with scripts/install-system-packages.sh, or set DATABASE_URL to an existing server."
+            return "PostgreSQL server programs (initdb, pg_ctl) not found in \(searched.joined(separator: ", "))"
         case .clusterCommandFailed(let command, let output):
             let detail = output.split(separator: "\n").last.map(String.init) ?? ""
             return "\(command) failed: \(detail.isEmpty ? "no output" : detail)"
         case .clusterUnusable(let reason):
             return "the local database cannot be used: \(reason)"
         case .localDatabaseMissing(let directory):
-            return "there is no local database in \(directory) yet: ingest documents with `colpali-ingest add FILE` "
-                + "(which creates it), or point --data-dir, COLPALI_DATA_DIR or DATABASE_URL at yours"
+            return "there is no local database in \(directory) yet"
         case .localDatabaseStopped(let directory):
-            return "the local database in \(directory) is not running: start it with `colpali db start`"
+            return "the local database in \(directory) is not running"
         case .query(let message):
             return message
         }

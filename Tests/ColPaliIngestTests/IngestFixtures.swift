@@ -7,13 +7,13 @@ import TestSupport
 
 /// The tiny fixture model, loaded once for the ingest tests.
 enum IngestFixtures {
-    static let model: ColPaliModel = {
+    static let model: ColPali = {
         let semaphore = DispatchSemaphore(value: 0)
         let box = Box()
         Task {
-            box.model = try? await ColPaliModel.load(
+            box.model = try? await ColPali.load(
                 Fixtures.model("hf-fp32").path, precision: .fp32,
-                locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"], showProgress: false),
+                locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"]),
                 context: ComputeContext(threads: 2))
             semaphore.signal()
         }
@@ -21,7 +21,7 @@ enum IngestFixtures {
         return box.model!
     }()
 
-    final class Box: @unchecked Sendable { var model: ColPaliModel? }
+    final class Box: @unchecked Sendable { var model: ColPali? }
 
     static func ingestor(_ settings: ConnectionSettings) -> Ingestor {
         Ingestor(model: model, promptFormat: .transformers, batchSize: 2, database: settings, logger: TestPostgres.logger)

@@ -19,7 +19,7 @@ struct PDFRendererTests {
         #expect(first.pixels.contains { $0 < 200 })
         let rotated = try pdf.render(page: 2, dpi: 144)
         #expect(rotated.width == 520 && rotated.height == 400)
-        #expect(pdf.pageSize(2) == (width: 260, height: 200))
+        #expect(pdf.pageSize(2) == PDFRenderer.PageSize(width: 260, height: 200))
         // The default resolution is pdf2image's.
         #expect(try pdf.render(page: 1).width == Int((200.0 * 200 / 72).rounded()))
     }

@@ -5,7 +5,7 @@ import TestSupport
 
 /// Every checkpoint variant users have loads to the same weights.
 struct CheckpointLoadingTests {
-    static let offline = ModelLocator(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": "/nonexistent"], showProgress: false)
+    static let offline = ModelLocator(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": "/nonexistent"])
 
     func load(_ name: String, locator: ModelLocator = offline) async throws -> ColPaliCheckpoint {
         try await ColPaliCheckpoint.load(Fixtures.model(name).path, locator: locator)
@@ -40,7 +40,7 @@ struct CheckpointLoadingTests {
     @Test(arguments: ["engine-adapter", "engine-adapter-v5names"])
     func loraAdapterMergesLikePeft(adapter: String) async throws {
         let cache = try Fixtures.hubCache(with: ["test-org/tiny-colpali-base": Fixtures.model("engine-base")])
-        let locator = ModelLocator(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": cache.path], showProgress: false)
+        let locator = ModelLocator(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": cache.path])
         let model = try await ColPaliCheckpoint.load(Fixtures.model(adapter).path, locator: locator)
         #expect(model.weights.adapter?.rank == 4)
         #expect(model.weights.adapter?.updates.count == 15)

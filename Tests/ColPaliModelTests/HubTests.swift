@@ -28,8 +28,7 @@ import TestSupport
     }
 
     func locator(_ server: HubTestServer, cache: URL, extra: [String: String] = [:]) -> ModelLocator {
-        ModelLocator(environment: ["HF_ENDPOINT": server.endpoint, "HF_HUB_CACHE": cache.path].merging(extra) { $1 },
-                     showProgress: false)
+        ModelLocator(environment: ["HF_ENDPOINT": server.endpoint, "HF_HUB_CACHE": cache.path].merging(extra) { $1 })
     }
 
     @Test func downloadsIntoTheStandardCacheThenReusesIt() async throws {
@@ -86,7 +85,7 @@ import TestSupport
 
     @Test func unreachableHubIsOneClearError() async throws {
         let cache = try RepositoryPaths.temporaryDirectory("colpali-hub-cache")
-        let locator = ModelLocator(environment: ["HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_CACHE": cache.path], showProgress: false)
+        let locator = ModelLocator(environment: ["HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_CACHE": cache.path])
         do {
             _ = try await locator.locate("test-org/tiny-colpali")
             Issue.record("no error")

@@ -18,10 +18,10 @@ import TestSupport
         Reference(file: try SafeTensorsFile(url: Fixtures.reference(name)))
     }
 
-    static func model(_ directory: String, precision: Precision = .fp32) async throws -> ColPaliModel {
+    static func model(_ directory: String, precision: Precision = .fp32) async throws -> ColPali {
         let cache = try Fixtures.hubCache(with: ["test-org/tiny-colpali-base": Fixtures.model("engine-base")])
-        let locator = ModelLocator(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": cache.path], showProgress: false)
-        return try ColPaliModel(checkpoint: try await ColPaliCheckpoint.load(Fixtures.model(directory).path, locator: locator),
+        let locator = ModelLocator(environment: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": cache.path])
+        return try ColPali(checkpoint: try await ColPaliCheckpoint.load(Fixtures.model(directory).path, locator: locator),
                                 precision: precision, context: ComputeContext(threads: 2))
     }
 
@@ -130,7 +130,7 @@ import TestSupport
                 if let dumped = ref.file["\(label).single.\(index).embeddings"] {
                     #expect(Self.maxDifference(single.values, ref.file.floats(dumped)) <= 1e-4)
                 }
-                #expect(single.patchCount == (label == "doc" ? net.configuration.imageTokens : 0))
+                #expect(single.patchRows == (label == "doc" ? net.configuration.imageTokens : 0))
             }
         }
         #expect((ref.file["doc.single.0.embeddings"] != nil) == (model != "hf-bf16"), "which fixtures dump items one by one changed")

@@ -17,16 +17,16 @@ import TestSupport
     struct Generator {
         var random: SeededRandom
         init(state: UInt64) { random = SeededRandom(state) }
-        mutating func matrix(_ rows: Int, _ dim: Int = 128) -> EmbeddingMatrix {
-            EmbeddingMatrix(rows: rows, dim: dim, values: random.unitRows(rows, dim))
+        mutating func matrix(_ rows: Int, _ dim: Int = 128) -> MultiVector {
+            MultiVector(rows: rows, dim: dim, values: random.unitRows(rows, dim))
         }
     }
 
     /// `documents` documents of `pagesEach` random pages (20 rows: 16 patches + 4 text rows).
     func corpus(_ settings: ConnectionSettings, documents: Int, pagesEach: Int, model: String = model, dim: Int = 128,
-                seed: UInt64 = 1) async throws -> [EmbeddingMatrix] {
+                seed: UInt64 = 1) async throws -> [MultiVector] {
         var rng = Generator(state: seed)
-        var all: [EmbeddingMatrix] = []
+        var all: [MultiVector] = []
         let store = DocumentStore(logger: logger)
         try await Database.withConnection(settings, logger: logger) { c in
             for d in 0..<documents {
@@ -45,7 +45,7 @@ import TestSupport
         return all
     }
 
-    func withClient<T: Sendable>(_ settings: ConnectionSettings, model: ColPaliModel? = nil,
+    func withClient<T: Sendable>(_ settings: ConnectionSettings, model: ColPali? = nil,
                                  _ body: @Sendable (SearchClient) async throws -> T) async throws -> T {
         try await SearchClient.with(database: settings, model: model, logger: logger, body)
     }
@@ -98,8 +98,8 @@ import TestSupport
         let query = rng.matrix(8)
         var noise = SeededRandom(78)
         let filler = rng.matrix(12)
-        let a = EmbeddingMatrix(rows: 20, dim: 128, values: query.values.map { $0 + 0.05 * noise.float() } + filler.values)
-        let b = EmbeddingMatrix(rows: 20, dim: 128, values: query.values.map { $0 * 0.5 } + filler.values)
+        let a = MultiVector(rows: 20, dim: 128, values: query.values.map { $0 + 0.05 * noise.float() } + filler.values)
+        let b = MultiVector(rows: 20, dim: 128, values: query.values.map { $0 * 0.5 } + filler.values)
         try await Database.withConnection(settings, logger: logger) { c in
             _ = try await DocumentStore(logger: logger).store(
                 NewDocument(sourceURI: "file:///answers.pdf", contentHash: Data(repeating: 1, count: 32), title: "Answers",
@@ -191,7 +191,7 @@ import TestSupport
         // The page's own vectors, fetched independently, dotted with the query.
         let stored = try await Database.withConnection(settings, logger: logger) { c in
             try await c.query("SELECT similarity_matrix(\(query), embedding[1:16][1:128]) FROM pages WHERE id = \(pageID)",
-                              logger: logger).collect().first!.decode(EmbeddingMatrix.self).values
+                              logger: logger).collect().first!.decode(MultiVector.self).values
         }
         let flat = map.scores.flatMap { $0 }
         #expect(flat.count == stored.count)
@@ -320,8 +320,8 @@ import TestSupport
 
     @Test func textSearchWithTheModel() async throws {
         let settings = try await TestPostgres.freshDatabase()
-        let model = try await ColPaliModel.load(Fixtures.model("hf-fp32").path, precision: .fp32,
-                                                locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"], showProgress: false))
+        let model = try await ColPali.load(Fixtures.model("hf-fp32").path, precision: .fp32,
+                                                locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"]))
         // Two pages embedded by the model itself.
         let images = try ["doc0.png", "doc1.png"].map { try RGBImage.load(contentsOf: Fixtures.image($0)) }
         let vectors = try model.embedDocuments(images, format: .transformers)
@@ -330,7 +330,7 @@ import TestSupport
                 NewDocument(sourceURI: "file:///docs.pdf", contentHash: Data(repeating: 7, count: 32), title: "Docs",
                             model: model.checkpoint.identifier, promptFormat: "transformers", embeddingDim: 128),
                 pages: vectors.enumerated().map { NewPage(pageNumber: $0.offset + 1, width: 56, height: 56,
-                    embedding: EmbeddingMatrix(rows: $0.element.rows, dim: 128, values: $0.element.values), patchGrid: 4) },
+                    embedding: MultiVector(rows: $0.element.rows, dim: 128, values: $0.element.values), patchGrid: 4) },
                 replace: false, on: c)
         }
         let hits = try await withClient(settings, model: model) { try await $0.search("What is shown?", limit: 2) }

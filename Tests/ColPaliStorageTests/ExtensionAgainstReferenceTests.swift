@@ -7,11 +7,11 @@ import TestSupport
 /// The extension's functions on a real server against a double-precision
 /// reference, over random shapes; stored (TOASTed) and inline documents.
 struct ExtensionAgainstReferenceTests {
-    static func matrix(_ rows: Int, _ dim: Int, _ rng: inout SeededRandom) -> EmbeddingMatrix {
-        EmbeddingMatrix(rows: rows, dim: dim, values: rng.floats(rows * dim))
+    static func matrix(_ rows: Int, _ dim: Int, _ rng: inout SeededRandom) -> MultiVector {
+        MultiVector(rows: rows, dim: dim, values: rng.floats(rows * dim))
     }
 
-    static func reference(_ q: EmbeddingMatrix, _ d: EmbeddingMatrix, sign: Bool = false, signQuery: Bool = false) -> Double {
+    static func reference(_ q: MultiVector, _ d: MultiVector, sign: Bool = false, signQuery: Bool = false) -> Double {
         func value(_ x: Float, _ signed: Bool) -> Double { signed ? (x > 0 ? 1 : -1) : Double(x) }
         var total = 0.0
         for i in 0..<q.rows {

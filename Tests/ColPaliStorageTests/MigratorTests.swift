@@ -68,7 +68,7 @@ import TestSupport
                 try await newer.requireCurrent(on: connection)
                 Issue.record("schema behind not reported")
             } catch let error as StorageError {
-                #expect(error.description.contains("run `colpali migrate`"))
+                #expect(error.description.contains("needs version"))
             }
         }
         _ = try await newer.migrate(settings)
@@ -106,7 +106,7 @@ import TestSupport
             Issue.record("missing extension not reported")
         } catch let error as StorageError {
             #expect(error.description.contains("not installed on the database server"))
-            #expect(error.description.contains("make -C sql"))
+            #expect(error.description.contains("colpali_not_installed.control"))
         }
     }
 

@@ -29,7 +29,7 @@ struct ExtensionBench: AsyncParsableCommand {
 
         var random = SplitMix(seed: seed &+ 7)
         let queryRows = (0..<queries).map { corpus.query($0, target: Int(random.next() % UInt64(pages))) }
-        let queryMatrices = queryRows.map { EmbeddingMatrix(rows: corpus.queryRows, dim: corpus.dim, values: $0) }
+        let queryMatrices = queryRows.map { MultiVector(rows: corpus.queryRows, dim: corpus.dim, values: $0) }
         let queryCodes = queryRows.map { rows -> Data in
             var codes = [UInt8](repeating: 0, count: corpus.queryRows * 16)
             colpali_binary_quantize(rows, Int32(corpus.queryRows), Int32(corpus.dim), &codes)
@@ -137,7 +137,7 @@ struct ExtensionBench: AsyncParsableCommand {
         var all = [Float]()
         all.reserveCapacity(pages * 1030 * 128)
         let rows = try await c.query("SELECT embedding FROM pages ORDER BY id LIMIT \(pages)", logger: logger)
-        for try await embedding in rows.decode(EmbeddingMatrix.self) {
+        for try await embedding in rows.decode(MultiVector.self) {
             precondition(embedding.rows == 1030 && embedding.dim == 128, "synthetic pages are 1030 x 128")
             all += embedding.values
         }

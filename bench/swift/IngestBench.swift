@@ -25,7 +25,7 @@ struct IngestBench: AsyncParsableCommand {
         logger.logLevel = .warning
         let settings = try ConnectionSettings(url: databaseURL)
         _ = try await Migrator(migrations: Migration.load(from: Migration.locateDirectory()), logger: logger).migrate(settings)
-        let net = try await ColPaliModel.load(model, precision: .bf16, locator: ModelLocator(showProgress: false))
+        let net = try await ColPali.load(model, precision: .bf16, locator: ModelLocator())
         let collected = NIOLockedValueBox<[IngestTimings]>([])
         let ingestor = Ingestor(model: net, promptFormat: .transformers, batchSize: 4, database: settings, logger: logger) { t in
             collected.withLockedValue { $0.append(t) }
@@ -42,7 +42,7 @@ struct IngestBench: AsyncParsableCommand {
         // Writing full-size pages: the binary-protocol path ingest uses.
         let store = DocumentStore(logger: logger)
         let corpus = SyntheticCorpus(seed: 5)
-        let embedding = EmbeddingMatrix(rows: 1030, dim: 128, values: corpus.page(0))
+        let embedding = MultiVector(rows: 1030, dim: 128, values: corpus.page(0))
         let pagesToWrite = (1...fullSizePages).map { NewPage(pageNumber: $0, width: 1700, height: 2200, embedding: embedding, patchGrid: 32) }
         let document = NewDocument(sourceURI: "bench://full-size", contentHash: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
                                    title: nil, model: "bench", promptFormat: "transformers", embeddingDim: 128)

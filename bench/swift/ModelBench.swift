@@ -19,7 +19,7 @@ struct ModelBench: AsyncParsableCommand {
         guard let precision = Precision(rawValue: precision) else { throw ValidationError("precision: fp32 or bf16") }
         let context = ComputeContext(threads: threads)
         var started = Date()
-        let net = try await ColPaliModel.load(model, precision: precision, locator: ModelLocator(showProgress: false), context: context)
+        let net = try await ColPali.load(model, precision: precision, locator: ModelLocator(), context: context)
         let loadSeconds = Date().timeIntervalSince(started)
 
         let page: RGBImage

@@ -34,7 +34,7 @@ struct SearchBench: AsyncParsableCommand {
         try await SyntheticLoader(corpus: corpus, settings: settings, logger: logger).load(pages: pages)
         var random = SplitMix(seed: seed &+ 11)
         let queryMatrices = (0..<queries).map {
-            EmbeddingMatrix(rows: corpus.queryRows, dim: corpus.dim, values: corpus.query(1000 + $0, target: Int(random.next() % UInt64(pages))))
+            MultiVector(rows: corpus.queryRows, dim: corpus.dim, values: corpus.query(1000 + $0, target: Int(random.next() % UInt64(pages))))
         }
         let model = SyntheticLoader.model
         let json = try await SearchClient.with(database: settings, model: nil, logger: logger) { client -> String in

@@ -64,7 +64,7 @@ struct SyntheticLoader {
                 RETURNING id
                 """, logger: logger).collect().first!.decode(Int.self)
             for offset in 0..<count {
-                let embedding = EmbeddingMatrix(rows: corpus.rowsPerPage, dim: corpus.dim, values: corpus.page(first + offset))
+                let embedding = MultiVector(rows: corpus.rowsPerPage, dim: corpus.dim, values: corpus.page(first + offset))
                 _ = try await c.query("""
                     INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
                     VALUES (\(id), \(offset + 1), 448, 448, \(embedding), 32)

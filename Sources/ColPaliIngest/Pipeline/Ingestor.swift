@@ -34,7 +34,7 @@ public struct IngestTimings: Sendable {
 /// already stored, render (PDF) or decode (image), embed in batches, then
 /// store the document with all its pages in one transaction.
 public final class Ingestor: @unchecked Sendable {
-    public let model: ColPaliModel
+    public let model: ColPali
     public let promptFormat: PromptFormat
     public let batchSize: Int
     let database: ConnectionSettings
@@ -43,7 +43,7 @@ public final class Ingestor: @unchecked Sendable {
     let report: (@Sendable (IngestTimings) -> Void)?
 
     /// `report` receives the timings of every stored document (benchmarks).
-    public init(model: ColPaliModel, promptFormat: PromptFormat, batchSize: Int, database: ConnectionSettings, logger: Logger,
+    public init(model: ColPali, promptFormat: PromptFormat, batchSize: Int, database: ConnectionSettings, logger: Logger,
                 report: (@Sendable (IngestTimings) -> Void)? = nil) {
         self.report = report
         self.model = model
@@ -202,7 +202,7 @@ public final class Ingestor: @unchecked Sendable {
             timings.embed += Date().timeIntervalSince(clock)
             for (index, (image, vector)) in zip(images, vectors).enumerated() {
                 var page = NewPage(pageNumber: batch[index], width: image.width, height: image.height,
-                                   embedding: EmbeddingMatrix(rows: vector.rows, dim: vector.dim, values: vector.values),
+                                   embedding: MultiVector(rows: vector.rows, dim: vector.dim, values: vector.values),
                                    patchGrid: grid)
                 switch options.storeImages {
                 case .none: break

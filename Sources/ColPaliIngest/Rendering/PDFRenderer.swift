@@ -41,13 +41,21 @@ public final class PDFRenderer: @unchecked Sendable {
 
     deinit { g_object_unref(UnsafeMutableRawPointer(document)) }
 
-    /// Page size in points (1/72 inch) as displayed, i.e. after /Rotate.
-    public func pageSize(_ number: Int) -> (width: Double, height: Double) {
-        guard let page = poppler_document_get_page(document, Int32(number - 1)) else { return (0, 0) }
+    /// A page's size in points (1/72 inch) as displayed, i.e. after /Rotate.
+    public struct PageSize: Sendable, Equatable {
+        public let width: Double
+        public let height: Double
+    }
+
+    /// Page `number`'s size (zero for a page that cannot be read).
+    public func pageSize(_ number: Int) -> PageSize {
+        guard number >= 1, number <= pageCount, let page = poppler_document_get_page(document, Int32(number - 1)) else {
+            return PageSize(width: 0, height: 0)
+        }
         defer { g_object_unref(UnsafeMutableRawPointer(page)) }
         var width = 0.0, height = 0.0
         poppler_page_get_size(page, &width, &height)
-        return (width, height)
+        return PageSize(width: width, height: height)
     }
 
     /// Renders page `number` (1-based) at `dpi` onto white. The page box

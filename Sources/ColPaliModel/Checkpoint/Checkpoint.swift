@@ -2,17 +2,17 @@ import Foundation
 
 /// The weights of a model directory: one `model.safetensors`, or shards
 /// listed by `model.safetensors.index.json`, addressed by canonical names.
-public final class Checkpoint: @unchecked Sendable {
-    public struct Entry: @unchecked Sendable {
-        public let file: SafeTensorsFile
-        public let info: SafeTensorsFile.TensorInfo
+package final class Checkpoint: @unchecked Sendable {
+    package struct Entry: @unchecked Sendable {
+        package let file: SafeTensorsFile
+        package let info: SafeTensorsFile.TensorInfo
     }
 
-    public let directory: URL
-    public private(set) var entries: [String: Entry]
-    public let files: [SafeTensorsFile]
+    package let directory: URL
+    package private(set) var entries: [String: Entry]
+    package let files: [SafeTensorsFile]
 
-    public init(directory: URL, weightsFile: String = "model.safetensors") throws {
+    package init(directory: URL, weightsFile: String = "model.safetensors") throws {
         self.directory = directory
         let manager = FileManager.default
         let indexURL = directory.appendingPathComponent(weightsFile + ".index.json")
@@ -56,20 +56,20 @@ public final class Checkpoint: @unchecked Sendable {
         self.entries = entries
     }
 
-    public subscript(name: String) -> Entry? { entries[name] }
+    package subscript(name: String) -> Entry? { entries[name] }
 
-    public var names: Set<String> { Set(entries.keys) }
+    package var names: Set<String> { Set(entries.keys) }
 
-    public func require(_ name: String) throws -> Entry {
+    package func require(_ name: String) throws -> Entry {
         guard let entry = entries[name] else { throw CheckpointError.missingTensor(name, in: directory.path) }
         return entry
     }
 
     /// A float32 copy of a tensor.
-    public func floats(_ name: String) throws -> [Float] {
+    package func floats(_ name: String) throws -> [Float] {
         let entry = try require(name)
         return entry.file.floats(entry.info)
     }
 
-    public func shape(_ name: String) throws -> [Int] { try require(name).info.shape }
+    package func shape(_ name: String) throws -> [Int] { try require(name).info.shape }
 }

@@ -4,21 +4,21 @@ import Foundation
 /// or Hub id: the configuration, the weights (with a LoRA adapter merged for
 /// colpali-engine checkpoints), and the processor (tokenizer, image
 /// preprocessing, prompts).
-public struct ColPaliCheckpoint: Sendable {
-    public let identifier: String
-    public let directory: URL
-    public let configuration: ColPaliConfiguration
-    public let weights: ModelWeights
-    public let processor: ColPaliProcessor
+package struct ColPaliCheckpoint: Sendable {
+    package let identifier: String
+    package let directory: URL
+    package let configuration: ColPaliConfiguration
+    package let weights: ModelWeights
+    package let processor: ColPaliProcessor
 
     /// Loads `reference` (a directory or `org/name[@revision]`). For an
     /// adapter, its `base_model_name_or_path` is found the same way.
-    public static func load(_ reference: String, locator: ModelLocator = ModelLocator()) async throws -> ColPaliCheckpoint {
+    package static func load(_ reference: String, locator: ModelLocator = ModelLocator()) async throws -> ColPaliCheckpoint {
         let located = try await locator.locate(reference)
         return try await load(located, locator: locator)
     }
 
-    public static func load(_ located: ModelLocator.Located, locator: ModelLocator) async throws -> ColPaliCheckpoint {
+    package static func load(_ located: ModelLocator.Located, locator: ModelLocator) async throws -> ColPaliCheckpoint {
         let directory = located.directory
         var adapter: LoRAAdapter?
         var baseDirectory = directory

@@ -1,9 +1,9 @@
 /// Element types a safetensors file may hold, with their byte sizes.
-public enum DType: String, Sendable, CaseIterable {
+package enum DType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
 
-    public var byteSize: Int {
+    package var byteSize: Int {
         switch self {
         case .f64, .i64: return 8
         case .f32, .i32: return 4
@@ -12,7 +12,7 @@ public enum DType: String, Sendable, CaseIterable {
         }
     }
 
-    public var isFloatingPoint: Bool { self == .f64 || self == .f32 || self == .f16 || self == .bf16 }
+    package var isFloatingPoint: Bool { self == .f64 || self == .f32 || self == .f16 || self == .bf16 }
 }
 
 /// bfloat16 is the top half of an IEEE float32.

@@ -5,28 +5,28 @@ import Foundation
 /// as colpali-engine publishes ColPali (e.g. `vidore/colpali-v1.2`). Merged
 /// into the base at load time: W' = W + scale * B @ A, with scale = alpha / r
 /// (alpha / sqrt(r) with rslora). Biases are unchanged.
-public final class LoRAAdapter: @unchecked Sendable {
-    public struct Pair {
-        public let a: Checkpoint.Entry  // [r, in]
-        public let b: Checkpoint.Entry  // [out, r]
-        public let scale: Float
+package final class LoRAAdapter: @unchecked Sendable {
+    package struct Pair {
+        package let a: Checkpoint.Entry  // [r, in]
+        package let b: Checkpoint.Entry  // [out, r]
+        package let scale: Float
     }
 
-    public let directory: URL
-    public let baseModel: String
-    public let rank: Int
-    public let alpha: Double
-    public let useRSLoRA: Bool
+    package let directory: URL
+    package let baseModel: String
+    package let rank: Int
+    package let alpha: Double
+    package let useRSLoRA: Bool
     /// Canonical base tensor name (`...q_proj.weight`) -> its low-rank update.
-    public let updates: [String: Pair]
+    package let updates: [String: Pair]
     /// Whole tensors the adapter replaces (PEFT `modules_to_save`).
-    public let replacements: [String: Checkpoint.Entry]
+    package let replacements: [String: Checkpoint.Entry]
 
-    public static func isAdapter(_ directory: URL) -> Bool {
+    package static func isAdapter(_ directory: URL) -> Bool {
         FileManager.default.fileExists(atPath: directory.appendingPathComponent("adapter_config.json").path)
     }
 
-    public init(directory: URL) throws {
+    package init(directory: URL) throws {
         self.directory = directory
         let config = try JSONObject.load(directory.appendingPathComponent("adapter_config.json"))
         func fail(_ reason: String) -> CheckpointError { .invalidAdapter(directory: directory.path, reason: reason) }
@@ -80,7 +80,7 @@ public final class LoRAAdapter: @unchecked Sendable {
     }
 
     /// W + scale * B @ A, in place on `weight` ([out, in] row-major).
-    public func merge(into weight: inout [Float], name: String, shape: [Int]) throws {
+    package func merge(into weight: inout [Float], name: String, shape: [Int]) throws {
         guard let pair = updates[name] else { return }
         let out = shape[0], inner = shape.dropFirst().reduce(1, *)
         guard pair.b.info.shape[0] == out, pair.a.info.shape[1] == inner else {

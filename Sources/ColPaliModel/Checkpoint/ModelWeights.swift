@@ -3,13 +3,13 @@ import Foundation
 /// The weights of a ColPali model, checked against its configuration: a
 /// checkpoint, plus an optional LoRA adapter merged tensor by tensor as the
 /// network asks for them (so no second full copy is ever held).
-public final class ModelWeights: @unchecked Sendable {
-    public let configuration: ColPaliConfiguration
-    public let checkpoint: Checkpoint
-    public let adapter: LoRAAdapter?
+package final class ModelWeights: @unchecked Sendable {
+    package let configuration: ColPaliConfiguration
+    package let checkpoint: Checkpoint
+    package let adapter: LoRAAdapter?
     let shapes: [String: [Int]]
 
-    public init(configuration: ColPaliConfiguration, checkpoint: Checkpoint, adapter: LoRAAdapter? = nil) throws {
+    package init(configuration: ColPaliConfiguration, checkpoint: Checkpoint, adapter: LoRAAdapter? = nil) throws {
         self.configuration = configuration
         self.checkpoint = checkpoint
         self.adapter = adapter
@@ -41,13 +41,13 @@ public final class ModelWeights: @unchecked Sendable {
         }
     }
 
-    public func shape(_ name: String) throws -> [Int] {
+    package func shape(_ name: String) throws -> [Int] {
         guard let shape = shapes[name] else { throw CheckpointError.missingTensor(name, in: checkpoint.directory.path) }
         return shape
     }
 
     /// A float32 copy of a tensor, with the adapter's update merged in.
-    public func floats(_ name: String) throws -> [Float] {
+    package func floats(_ name: String) throws -> [Float] {
         let shape = try shape(name)
         var values: [Float]
         if let replacement = adapter?.replacements[name] {
@@ -60,14 +60,14 @@ public final class ModelWeights: @unchecked Sendable {
     }
 
     /// The stored entry when it can be used as it is (no adapter change).
-    public func storedEntry(_ name: String) throws -> Checkpoint.Entry? {
+    package func storedEntry(_ name: String) throws -> Checkpoint.Entry? {
         if adapter?.updates[name] != nil || adapter?.replacements[name] != nil { return nil }
         return try checkpoint.require(name)
     }
 
     /// After a tensor has been converted into the network's own layout, let
     /// the kernel drop its mapped pages.
-    public func release(_ name: String) {
+    package func release(_ name: String) {
         if let entry = checkpoint[name] { entry.file.release(entry.info) }
     }
 }

@@ -7,23 +7,23 @@ import Glibc
 /// copied as a whole. Layout: u64 little-endian header length N, N bytes of
 /// JSON `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`,
 /// then the data section (offsets relative to its start).
-public final class SafeTensorsFile: @unchecked Sendable {
-    public struct TensorInfo: Sendable {
-        public let name: String
-        public let dtype: DType
-        public let shape: [Int]
+package final class SafeTensorsFile: @unchecked Sendable {
+    package struct TensorInfo: Sendable {
+        package let name: String
+        package let dtype: DType
+        package let shape: [Int]
         /// Byte range inside the mapping (absolute).
         let range: Range<Int>
-        public var elementCount: Int { shape.reduce(1, *) }
+        package var elementCount: Int { shape.reduce(1, *) }
     }
 
-    public let url: URL
-    public let tensors: [String: TensorInfo]
-    public let metadata: [String: String]
+    package let url: URL
+    package let tensors: [String: TensorInfo]
+    package let metadata: [String: String]
     private let base: UnsafeRawPointer
     private let length: Int
 
-    public init(url: URL) throws {
+    package init(url: URL) throws {
         let path = url.path
         self.url = url
         let fd = open(path, O_RDONLY)
@@ -100,12 +100,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The tensor's bytes, in place in the mapping.
-    public func bytes(_ info: TensorInfo) -> UnsafeRawBufferPointer {
+    package func bytes(_ info: TensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + info.range.lowerBound, count: info.range.count)
     }
 
     /// A float32 copy of a floating-point tensor, whatever its stored type.
-    public func floats(_ info: TensorInfo) -> [Float] {
+    package func floats(_ info: TensorInfo) -> [Float] {
         let raw = bytes(info)
         let count = info.elementCount
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
@@ -134,7 +134,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// An integer copy (token ids, masks).
-    public func integers(_ info: TensorInfo) -> [Int] {
+    package func integers(_ info: TensorInfo) -> [Int] {
         let raw = bytes(info)
         switch info.dtype {
         case .i64:
@@ -148,7 +148,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Tells the kernel the pages of these tensors may be dropped (after they
     /// were converted or repacked): keeps resident memory to one copy.
-    public func release(_ info: TensorInfo) {
+    package func release(_ info: TensorInfo) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (info.range.lowerBound + page - 1) / page * page
         let end = info.range.upperBound / page * page
@@ -158,11 +158,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Maps a tensor's pages in one go before it is read from start to end
     /// (one call instead of a page fault per 4 KiB).
-    public func prefault(_ info: TensorInfo) {
+    package func prefault(_ info: TensorInfo) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = info.range.lowerBound / page * page
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), info.range.upperBound - start, 22 /* MADV_POPULATE_READ */)
     }
 
-    public subscript(name: String) -> TensorInfo? { tensors[name] }
+    package subscript(name: String) -> TensorInfo? { tensors[name] }
 }

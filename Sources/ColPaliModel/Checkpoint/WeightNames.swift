@@ -7,9 +7,9 @@
 /// prefix `base_model.model.` (and peft 0.20 on transformers 5 adds
 /// `model.model.`). All become e.g. `vision_tower.encoder.layers.0...`,
 /// `language_model.layers.0...`, `embedding_proj_layer.weight`.
-public enum WeightNames {
+package enum WeightNames {
     /// The canonical name, or nil for tensors the model does not use (lm_head).
-    public static func canonical(_ name: String) -> String? {
+    package static func canonical(_ name: String) -> String? {
         if name.contains("lm_head") { return nil }
         var n = Substring(name)
         var stripped = true

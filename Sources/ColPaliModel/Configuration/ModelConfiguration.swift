@@ -3,16 +3,16 @@ import Foundation
 /// The Gemma decoder of PaliGemma. Defaults are transformers' GemmaConfig
 /// defaults (for keys a given text_config omits); `paliGemmaDefault` is what
 /// PaliGemmaConfig builds when text_config is absent altogether.
-public struct GemmaConfiguration: Sendable, Equatable {
-    public var vocabSize: Int
-    public var hiddenSize: Int
-    public var intermediateSize: Int
-    public var layers: Int
-    public var attentionHeads: Int
-    public var keyValueHeads: Int
-    public var headDim: Int
-    public var rmsNormEps: Float
-    public var ropeTheta: Float
+package struct GemmaConfiguration: Sendable, Equatable {
+    package var vocabSize: Int
+    package var hiddenSize: Int
+    package var intermediateSize: Int
+    package var layers: Int
+    package var attentionHeads: Int
+    package var keyValueHeads: Int
+    package var headDim: Int
+    package var rmsNormEps: Float
+    package var ropeTheta: Float
 
     static let paliGemmaDefault = GemmaConfiguration(
         vocabSize: 257152, hiddenSize: 2048, intermediateSize: 16384, layers: 18, attentionHeads: 8,
@@ -50,21 +50,21 @@ public struct GemmaConfiguration: Sendable, Equatable {
 }
 
 /// The SigLIP vision tower.
-public struct SigLIPConfiguration: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var intermediateSize: Int
-    public var layers: Int
-    public var attentionHeads: Int
-    public var channels: Int
-    public var imageSize: Int
-    public var patchSize: Int
-    public var layerNormEps: Float
+package struct SigLIPConfiguration: Sendable, Equatable {
+    package var hiddenSize: Int
+    package var intermediateSize: Int
+    package var layers: Int
+    package var attentionHeads: Int
+    package var channels: Int
+    package var imageSize: Int
+    package var patchSize: Int
+    package var layerNormEps: Float
     /// tanh-approximated GELU (gelu_pytorch_tanh) or exact erf GELU ("gelu").
-    public var tanhGELU: Bool
+    package var tanhGELU: Bool
 
-    public var patchesPerSide: Int { imageSize / patchSize }
-    public var patchCount: Int { patchesPerSide * patchesPerSide }
-    public var headDim: Int { hiddenSize / attentionHeads }
+    package var patchesPerSide: Int { imageSize / patchSize }
+    package var patchCount: Int { patchesPerSide * patchesPerSide }
+    package var headDim: Int { hiddenSize / attentionHeads }
 
     static let paliGemmaDefault = SigLIPConfiguration(
         hiddenSize: 1152, intermediateSize: 4096, layers: 27, attentionHeads: 16, channels: 3, imageSize: 224,
@@ -102,23 +102,23 @@ public struct SigLIPConfiguration: Sendable, Equatable {
 
 /// A ColPali model: PaliGemma (SigLIP + projector + Gemma) and the
 /// projection to `embeddingDim`.
-public struct ColPaliConfiguration: Sendable, Equatable {
-    public var text: GemmaConfiguration
-    public var vision: SigLIPConfiguration
-    public var projectionDim: Int
-    public var imageTokenIndex: Int
-    public var embeddingDim: Int
-    public var padTokenId: Int
-    public var bosTokenId: Int
-    public var eosTokenId: Int
+package struct ColPaliConfiguration: Sendable, Equatable {
+    package var text: GemmaConfiguration
+    package var vision: SigLIPConfiguration
+    package var projectionDim: Int
+    package var imageTokenIndex: Int
+    package var embeddingDim: Int
+    package var padTokenId: Int
+    package var bosTokenId: Int
+    package var eosTokenId: Int
 
     /// `<image>` tokens per page: one per vision patch.
-    public var imageTokens: Int { vision.patchCount }
+    package var imageTokens: Int { vision.patchCount }
 
     /// Reads a transformers `ColPaliForRetrieval` config (`model_type
     /// "colpali"`, PaliGemma under `vlm_config`) or a plain PaliGemma config
     /// (colpali-engine bases), whose embedding dimension comes from the weights.
-    public static func load(directory: URL, embeddingDimFromWeights: Int?) throws -> ColPaliConfiguration {
+    package static func load(directory: URL, embeddingDimFromWeights: Int?) throws -> ColPaliConfiguration {
         let url = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw CheckpointError.notAColPaliCheckpoint(directory: directory.path, reason: "no config.json")

@@ -4,10 +4,10 @@ import Foundation
 /// `$HF_HUB_CACHE` (default `$HF_HOME/hub`, default `~/.cache/huggingface/hub`)
 /// / `models--ORG--NAME` / {`blobs/<etag>`, `refs/<revision>`,
 /// `snapshots/<commit>/<file>` -> `../../blobs/<etag>`}.
-public struct HubCache: Sendable {
-    public let root: URL
+package struct HubCache: Sendable {
+    package let root: URL
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         if let hubCache = environment["HF_HUB_CACHE"] ?? environment["HUGGINGFACE_HUB_CACHE"], !hubCache.isEmpty {
             root = URL(fileURLWithPath: (hubCache as NSString).expandingTildeInPath)
         } else if let home = environment["HF_HOME"], !home.isEmpty {
@@ -19,9 +19,9 @@ public struct HubCache: Sendable {
         }
     }
 
-    public init(root: URL) { self.root = root }
+    package init(root: URL) { self.root = root }
 
-    public func repositoryDirectory(_ repository: String) -> URL {
+    package func repositoryDirectory(_ repository: String) -> URL {
         root.appendingPathComponent("models--" + repository.replacingOccurrences(of: "/", with: "--"))
     }
 
@@ -30,13 +30,13 @@ public struct HubCache: Sendable {
     }
 
     /// The commit a revision points at in the cache, if known.
-    public func commit(_ repository: String, revision: String) -> String? {
+    package func commit(_ repository: String, revision: String) -> String? {
         if Self.isCommitHash(revision) { return revision }
         let ref = repositoryDirectory(repository).appendingPathComponent("refs/\(revision)")
         return (try? String(contentsOf: ref, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public func snapshotDirectory(_ repository: String, commit: String) -> URL {
+    package func snapshotDirectory(_ repository: String, commit: String) -> URL {
         repositoryDirectory(repository).appendingPathComponent("snapshots/\(commit)")
     }
 

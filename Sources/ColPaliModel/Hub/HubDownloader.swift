@@ -23,15 +23,15 @@ final class HubDownloader: @unchecked Sendable {
     let endpoint: String
     let token: String?
     let cache: HubCache
-    let showProgress: Bool
+    let progress: (@Sendable (DownloadProgress) -> Void)?
     let logger: Logger
     private let client: HTTPClient
 
-    init(endpoint: String, token: String?, cache: HubCache, showProgress: Bool, logger: Logger) {
+    init(endpoint: String, token: String?, cache: HubCache, progress: (@Sendable (DownloadProgress) -> Void)?, logger: Logger) {
         self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         self.token = token
         self.cache = cache
-        self.showProgress = showProgress
+        self.progress = progress
         self.logger = logger
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(20), read: .seconds(120))
@@ -152,8 +152,7 @@ final class HubDownloader: @unchecked Sendable {
         default:
             throw HubError.httpStatus(model: repository, file: file, status: Int(response.status.code))
         }
-        let progress = DownloadProgress(label: "downloading \(repository)/\(file)", total: metadata.size,
-                                        already: offset, enabled: showProgress)
+        let name = "\(repository)/\(file)"
         var received = offset
         do {
             for try await buffer in response.body {
@@ -161,12 +160,12 @@ final class HubDownloader: @unchecked Sendable {
                 try handle.write(contentsOf: data)
                 verifier.update(data)
                 received += data.count
-                progress.advance(data.count)
+                progress?(DownloadProgress(file: name, bytes: received, total: metadata.size, finished: false))
             }
         } catch {
             throw HubError.unreachable(endpoint: endpoint, reason: "download interrupted: \(Self.describe(error))")
         }
-        progress.finish()
+        progress?(DownloadProgress(file: name, bytes: received, total: metadata.size, finished: true))
         if let size = metadata.size, received != size {
             throw HubError.incompleteDownload(file: file, expected: size, received: received)
         }

@@ -2,11 +2,11 @@ import Foundation
 
 /// `--model` values: a local directory, or a Hub id `org/name` with an
 /// optional `@revision` (branch, tag or commit).
-public enum ModelReference: Sendable, Equatable {
+package enum ModelReference: Sendable, Equatable {
     case directory(URL)
     case hub(repository: String, revision: String)
 
-    public init(_ text: String) throws {
+    package init(_ text: String) throws {
         let expanded = (text as NSString).expandingTildeInPath
         let looksLikePath = text.hasPrefix("/") || text.hasPrefix(".") || text.hasPrefix("~")
         if looksLikePath || FileManager.default.fileExists(atPath: expanded) {
@@ -28,7 +28,7 @@ public enum ModelReference: Sendable, Equatable {
         self = .hub(repository: repository, revision: revision)
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .directory(let url): return url.path
         case .hub(let repository, let revision): return revision == "main" ? repository : "\(repository)@\(revision)"

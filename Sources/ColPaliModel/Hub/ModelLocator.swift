@@ -12,15 +12,18 @@ public struct ModelLocator: Sendable {
         public let identifier: String
     }
 
-    public let cache: HubCache
+    package let cache: HubCache
     public let endpoint: String
     public let token: String?
     public let offline: Bool
-    public let showProgress: Bool
+    /// Called as downloads advance (from the download's task).
+    public let progress: (@Sendable (DownloadProgress) -> Void)?
     let logger: Logger
 
+    /// `environment` supplies the standard Hugging Face variables (HF_HOME,
+    /// HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE).
     public init(environment: [String: String] = ProcessInfo.processInfo.environment,
-                showProgress: Bool = DownloadProgress.terminalAttached, logger: Logger = Logger(label: "colpali.hub")) {
+                progress: (@Sendable (DownloadProgress) -> Void)? = nil, logger: Logger = Logger(label: "colpali.hub")) {
         cache = HubCache(environment: environment)
         endpoint = environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co"
         var token = environment["HF_TOKEN"] ?? environment["HUGGING_FACE_HUB_TOKEN"]
@@ -33,7 +36,7 @@ public struct ModelLocator: Sendable {
         self.token = token?.isEmpty == false ? token : nil
         let flag = (environment["HF_HUB_OFFLINE"] ?? environment["TRANSFORMERS_OFFLINE"] ?? "").uppercased()
         offline = ["1", "ON", "YES", "TRUE"].contains(flag)
-        self.showProgress = showProgress
+        self.progress = progress
         self.logger = logger
     }
 
@@ -41,7 +44,7 @@ public struct ModelLocator: Sendable {
         try await locate(ModelReference(text))
     }
 
-    public func locate(_ reference: ModelReference) async throws -> Located {
+    package func locate(_ reference: ModelReference) async throws -> Located {
         switch reference {
         case .directory(let url):
             guard FileManager.default.fileExists(atPath: url.path) else { throw HubError.localPathMissing(url.path) }
@@ -84,7 +87,7 @@ public struct ModelLocator: Sendable {
     }
 
     private func download(_ repository: String, revision: String) async throws -> Located {
-        let downloader = HubDownloader(endpoint: endpoint, token: token, cache: cache, showProgress: showProgress, logger: logger)
+        let downloader = HubDownloader(endpoint: endpoint, token: token, cache: cache, progress: progress, logger: logger)
         do {
             let located = try await download(repository, revision: revision, with: downloader)
             await downloader.shutdown()

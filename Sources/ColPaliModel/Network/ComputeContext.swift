@@ -15,7 +15,7 @@ public struct ComputeContext: Sendable {
     }
 
     /// Calls body(begin, end) on disjoint chunks covering 0..<count, in parallel.
-    public func parallel(_ count: Int, minimumChunk: Int = 1, _ body: (Int, Int) -> Void) {
+    package func parallel(_ count: Int, minimumChunk: Int = 1, _ body: (Int, Int) -> Void) {
         guard count > 0 else { return }
         let chunks = min(threads, max(1, count / max(1, minimumChunk)))
         if chunks == 1 {

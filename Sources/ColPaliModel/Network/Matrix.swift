@@ -2,12 +2,12 @@ import Foundation
 
 /// A row-major float32 matrix with its own 64-byte aligned storage. A class,
 /// so activations of hundreds of megabytes are never copied by accident.
-public final class Matrix: @unchecked Sendable {
-    public let rows: Int
-    public let cols: Int
-    public let pointer: UnsafeMutablePointer<Float>
+package final class Matrix: @unchecked Sendable {
+    package let rows: Int
+    package let cols: Int
+    package let pointer: UnsafeMutablePointer<Float>
 
-    public init(rows: Int, cols: Int, zeroed: Bool = false) {
+    package init(rows: Int, cols: Int, zeroed: Bool = false) {
         self.rows = rows
         self.cols = cols
         let count = max(1, rows * cols)
@@ -16,7 +16,7 @@ public final class Matrix: @unchecked Sendable {
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
 
-    public convenience init(rows: Int, cols: Int, values: [Float]) {
+    package convenience init(rows: Int, cols: Int, values: [Float]) {
         precondition(values.count == rows * cols)
         self.init(rows: rows, cols: cols)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
@@ -24,12 +24,12 @@ public final class Matrix: @unchecked Sendable {
 
     deinit { LargeAllocation.free(UnsafeMutableRawPointer(pointer), bytes: max(1, rows * cols) * MemoryLayout<Float>.stride) }
 
-    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * cols }
+    package func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * cols }
 
     /// A copy of rows [range] as an array.
-    public func values(rows range: Range<Int>) -> [Float] {
+    package func values(rows range: Range<Int>) -> [Float] {
         Array(UnsafeBufferPointer(start: pointer + range.lowerBound * cols, count: range.count * cols))
     }
 
-    public var allValues: [Float] { values(rows: 0..<rows) }
+    package var allValues: [Float] { values(rows: 0..<rows) }
 }

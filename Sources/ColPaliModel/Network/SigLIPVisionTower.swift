@@ -123,4 +123,4 @@ final class SigLIPVisionTower: @unchecked Sendable {
 }
 
 /// Receives intermediate results by name (tests compare them with the reference).
-public typealias StageRecorder = (String, Matrix) -> Void
+package typealias StageRecorder = (String, Matrix) -> Void

@@ -3,12 +3,12 @@ import Foundation
 /// One model input: token ids (with `<image>` placeholders for documents)
 /// and pixel values for documents. Every token is attended: inputs are never
 /// padded (a batch is ragged), so there is no attention mask.
-public struct ModelInput: Sendable {
-    public var inputIds: [Int]
+package struct ModelInput: Sendable {
+    package var inputIds: [Int]
     /// [3, size, size] for a document, nil for a query.
-    public var pixelValues: [Float]?
+    package var pixelValues: [Float]?
 
-    public init(inputIds: [Int], pixelValues: [Float]? = nil) {
+    package init(inputIds: [Int], pixelValues: [Float]? = nil) {
         self.inputIds = inputIds
         self.pixelValues = pixelValues
     }
@@ -32,15 +32,15 @@ public enum ProcessorError: Error, CustomStringConvertible, Sendable, Equatable 
 
 /// Builds model inputs the way the reference processors do: the prompt as
 /// text (`<image>` x N, `<bos>` spelled out), tokenized.
-public struct ColPaliProcessor: Sendable {
-    public let tokenizer: GemmaTokenizer
-    public let imageProcessor: ImageProcessor
-    public let imageTokens: Int
-    public let imageToken: String
+package struct ColPaliProcessor: Sendable {
+    package let tokenizer: GemmaTokenizer
+    package let imageProcessor: ImageProcessor
+    package let imageTokens: Int
+    package let imageToken: String
     /// A document's prompt is the same for every page: tokenized once per format.
     private let documentIdsByFormat: [PromptFormat: [Int]]
 
-    public init(tokenizer: GemmaTokenizer, imageProcessor: ImageProcessor, imageTokens: Int, imageToken: String = "<image>") {
+    package init(tokenizer: GemmaTokenizer, imageProcessor: ImageProcessor, imageTokens: Int, imageToken: String = "<image>") {
         self.tokenizer = tokenizer
         self.imageProcessor = imageProcessor
         self.imageTokens = imageTokens
@@ -50,9 +50,9 @@ public struct ColPaliProcessor: Sendable {
         })
     }
 
-    public func documentIds(format: PromptFormat) -> [Int] { documentIdsByFormat[format]! }
+    package func documentIds(format: PromptFormat) -> [Int] { documentIdsByFormat[format]! }
 
-    public func document(_ image: RGBImage, format: PromptFormat) -> ModelInput {
+    package func document(_ image: RGBImage, format: PromptFormat) -> ModelInput {
         ModelInput(inputIds: documentIds(format: format), pixelValues: imageProcessor.pixelValues(image))
     }
 
@@ -60,14 +60,14 @@ public struct ColPaliProcessor: Sendable {
     /// costs grow with the square of the length (a 25,000-token question
     /// needed 15 GB); ColPali was trained on short questions (colpali-engine
     /// pads them to 50 tokens), and 256 leaves room for a paragraph.
-    public static let maximumQueryTokens = 256
+    package static let maximumQueryTokens = 256
     /// Checked before tokenizing, so a megabyte of text costs nothing.
-    public static let maximumQueryCharacters = 4_096
+    package static let maximumQueryCharacters = 4_096
 
     /// A query's input. Empty (or whitespace-only) queries are refused: the
     /// reference would embed only the prompt, which matches nothing useful.
     /// So are queries over the length limits.
-    public func query(_ text: String, format: PromptFormat) throws -> ModelInput {
+    package func query(_ text: String, format: PromptFormat) throws -> ModelInput {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ProcessorError.emptyQuery }
         let characters = text.unicodeScalars.count
         guard characters <= Self.maximumQueryCharacters else { throw ProcessorError.queryTooLong(characters: characters, tokens: nil) }
@@ -79,7 +79,7 @@ public struct ColPaliProcessor: Sendable {
     }
 
     /// Exactly what the reference processors build, the empty query included.
-    public func rawQuery(_ text: String, format: PromptFormat) -> ModelInput {
+    package func rawQuery(_ text: String, format: PromptFormat) -> ModelInput {
         ModelInput(inputIds: tokenizer.encode(format.queryText(text)))
     }
 }

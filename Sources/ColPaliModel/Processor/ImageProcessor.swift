@@ -4,13 +4,13 @@ import Foundation
 /// (`SiglipImageProcessorPil`) does it: resize to size x size with Pillow's
 /// BICUBIC (aspect ratio not kept, no crop), x / 255, (x - mean) / std,
 /// channels first.
-public struct ImageProcessor: Sendable, Equatable {
-    public var size: Int
-    public var mean: [Float]
-    public var std: [Float]
-    public var rescaleFactor: Double
+package struct ImageProcessor: Sendable, Equatable {
+    package var size: Int
+    package var mean: [Float]
+    package var std: [Float]
+    package var rescaleFactor: Double
 
-    public init(size: Int, mean: [Float] = [0.5, 0.5, 0.5], std: [Float] = [0.5, 0.5, 0.5],
+    package init(size: Int, mean: [Float] = [0.5, 0.5, 0.5], std: [Float] = [0.5, 0.5, 0.5],
                 rescaleFactor: Double = 1.0 / 255.0) {
         self.size = size
         self.mean = mean
@@ -21,7 +21,7 @@ public struct ImageProcessor: Sendable, Equatable {
     /// Reads `processor_config.json` (image processor nested, transformers 5)
     /// or `preprocessor_config.json` (flat, older); the model's image size
     /// when neither says.
-    public static func load(directory: URL, imageSize: Int) throws -> ImageProcessor {
+    package static func load(directory: URL, imageSize: Int) throws -> ImageProcessor {
         var processor = ImageProcessor(size: imageSize)
         for name in ["processor_config.json", "preprocessor_config.json"] {
             let url = directory.appendingPathComponent(name)
@@ -48,12 +48,12 @@ public struct ImageProcessor: Sendable, Equatable {
     }
 
     /// The resized 8-bit image (what Pillow's resize returns).
-    public func resized(_ image: RGBImage) -> RGBImage {
+    package func resized(_ image: RGBImage) -> RGBImage {
         PillowResize.resize(image, width: size, height: size)
     }
 
     /// Pixel values [3, size, size], float32, channels first.
-    public func pixelValues(_ image: RGBImage) -> [Float] {
+    package func pixelValues(_ image: RGBImage) -> [Float] {
         let small = resized(image)
         let plane = size * size
         var out = [Float](repeating: 0, count: 3 * plane)

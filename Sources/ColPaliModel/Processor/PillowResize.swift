@@ -3,7 +3,7 @@
 /// 1 in double precision then rounded to 22-bit fixed point, one pass per
 /// direction into 8-bit, in Pillow 13's order (see `verticalFirst`). Same
 /// arithmetic, same bytes.
-public enum PillowResize {
+package enum PillowResize {
     static let precisionBits = 22
 
     struct Coefficients {
@@ -54,7 +54,7 @@ public enum PillowResize {
         return value < 0 ? 0 : value > 255 ? 255 : UInt8(value)
     }
 
-    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+    package static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         var current = image
         if verticalFirst(from: (image.width, image.height), to: (width, height)) {
             if height != current.height { current = vertical(current, to: height) }

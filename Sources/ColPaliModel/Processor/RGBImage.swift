@@ -15,15 +15,6 @@ public struct RGBImage: Sendable, Equatable {
     }
 }
 
-/// What to do with transparency when converting to RGB. transformers 5.x
-/// composites transparent pixels onto white; colpali-engine first calls
-/// Pillow's `convert("RGB")`, which drops an alpha channel (a colour key
-/// still ends up composited by the transformers step that follows).
-public enum AlphaHandling: String, Sendable, CaseIterable {
-    case compositeOnWhite
-    case dropAlpha
-}
-
 public enum ImageDecodingError: Error, CustomStringConvertible, Sendable, Equatable {
     case unsupportedFormat(String)
     case corrupt(String, reason: String)

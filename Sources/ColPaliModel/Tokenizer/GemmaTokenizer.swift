@@ -8,7 +8,7 @@ import Foundation
 /// (Gemma's is none, or a Split on " " that the normalizer made a no-op); run
 /// BPE on each piece. No special tokens are added: ColPali prompts spell out
 /// `<bos>` as text.
-public struct GemmaTokenizer: Sendable {
+package struct GemmaTokenizer: Sendable {
     let model: BPEModel
     let rawAddedTokens: AddedTokenMatcher
     let normalizedAddedTokens: AddedTokenMatcher
@@ -16,7 +16,7 @@ public struct GemmaTokenizer: Sendable {
     let splitPattern: String?
     private let tokensByID: [Int: String]
 
-    public init(url: URL) throws {
+    package init(url: URL) throws {
         let file = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
@@ -76,7 +76,7 @@ public struct GemmaTokenizer: Sendable {
     }
 
     /// Token ids of `text`, with no special tokens added.
-    public func encode(_ text: String) -> [Int] {
+    package func encode(_ text: String) -> [Int] {
         var ids: [Int] = []
         for piece in rawAddedTokens.split(Substring(text).unicodeScalars) {
             switch piece {
@@ -95,10 +95,10 @@ public struct GemmaTokenizer: Sendable {
         return ids
     }
 
-    public func id(of token: String) -> Int? { model.vocab[token] }
+    package func id(of token: String) -> Int? { model.vocab[token] }
 
     /// The token string of an id ("▁revenue", "<bos>"), for labels.
-    public func token(for id: Int) -> String? { tokensByID[id] }
+    package func token(for id: Int) -> String? { tokensByID[id] }
 
     func normalize(_ text: String) -> String {
         normalizer.reduce(text) { $0.replacingOccurrences(of: $1.pattern, with: $1.content) }

@@ -32,12 +32,12 @@ public struct NewPage: Sendable {
     /// The rendered page, compressed (PNG or JPEG), when images are kept.
     public var image: Data?
     public var imageType: String?
-    public var embedding: EmbeddingMatrix
+    public var embedding: MultiVector
     /// Side of the square grid the leading rows of `embedding` are patches of.
     public var patchGrid: Int
 
     public init(pageNumber: Int, width: Int, height: Int, image: Data? = nil, imageType: String? = nil,
-                embedding: EmbeddingMatrix, patchGrid: Int) {
+                embedding: MultiVector, patchGrid: Int) {
         self.pageNumber = pageNumber
         self.width = width
         self.height = height
@@ -61,7 +61,7 @@ public enum DocumentStoreError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .alreadyStored(let id): return "the same content is already stored as document \(id) (use --force to re-embed)"
+        case .alreadyStored(let id): return "the same content is already stored as document \(id)"
         case .leaseLost(let job): return "job \(job) was taken over by another worker (its lease had expired); this result was discarded"
         }
     }

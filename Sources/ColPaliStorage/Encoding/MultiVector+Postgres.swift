@@ -1,23 +1,10 @@
+import ColPaliCore
 import NIOCore
 import PostgresNIO
 
-/// A multi-vector as the `pages.embedding` column holds it: a rows x dim
-/// `real[][]`. Sent and received in Postgres' binary array format (8 bytes a
-/// value), never as megabytes of text.
-public struct EmbeddingMatrix: Sendable, Equatable {
-    public let rows: Int
-    public let dim: Int
-    public var values: [Float]
-
-    public init(rows: Int, dim: Int, values: [Float]) {
-        precondition(rows * dim == values.count, "\(rows) x \(dim) needs \(rows * dim) values, got \(values.count)")
-        self.rows = rows
-        self.dim = dim
-        self.values = values
-    }
-
-    public func row(_ index: Int) -> ArraySlice<Float> { values[(index * dim)..<((index + 1) * dim)] }
-}
+// A multi-vector as the `pages.embedding` column holds it: a rows x dim
+// `real[][]`, sent and received in Postgres' binary array format (8 bytes a
+// value), never as megabytes of text.
 
 public enum EmbeddingDecodingError: Error, CustomStringConvertible {
     case notTwoDimensional(Int)
@@ -35,7 +22,7 @@ public enum EmbeddingDecodingError: Error, CustomStringConvertible {
     }
 }
 
-extension EmbeddingMatrix: PostgresNonThrowingEncodable {
+extension MultiVector: PostgresNonThrowingEncodable {
     public static var psqlType: PostgresDataType { .float4Array }
     public static var psqlFormat: PostgresFormat { .binary }
 
@@ -61,7 +48,7 @@ extension EmbeddingMatrix: PostgresNonThrowingEncodable {
     }
 }
 
-extension EmbeddingMatrix: PostgresDecodable {
+extension MultiVector: PostgresDecodable {
     public init<JSONDecoder: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType,
                                                   format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>) throws {
         guard format == .binary,

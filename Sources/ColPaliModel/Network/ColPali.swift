@@ -18,8 +18,8 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
 
 /// The ColPali network in Swift: SigLIP -> projector -> Gemma -> a linear map
 /// to `embeddingDim`, L2-normalised. Load once, embed many.
-public final class ColPaliModel: @unchecked Sendable {
-    public let checkpoint: ColPaliCheckpoint
+public final class ColPali: @unchecked Sendable {
+    package let checkpoint: ColPaliCheckpoint
     public let precision: Precision
     public let context: ComputeContext
     let vision: SigLIPVisionTower
@@ -31,10 +31,17 @@ public final class ColPaliModel: @unchecked Sendable {
     /// sqrt(hidden) rounded to float32, as transformers multiplies text embeddings.
     let embeddingScale: Float
 
-    public var configuration: ColPaliConfiguration { checkpoint.configuration }
-    public var processor: ColPaliProcessor { checkpoint.processor }
+    package var configuration: ColPaliConfiguration { checkpoint.configuration }
+    package var processor: ColPaliProcessor { checkpoint.processor }
 
-    public init(checkpoint: ColPaliCheckpoint, precision: Precision = .bf16, context: ComputeContext = ComputeContext()) throws {
+    /// A stable name for the checkpoint: `org/name@<commit>` or its directory.
+    public var identifier: String { checkpoint.identifier }
+    /// Floats in each output row (128 for ColPali).
+    public var embeddingDimension: Int { configuration.embeddingDim }
+    /// Side of a page's patch grid (32 for ColPali: 1,024 patch rows).
+    public var patchGrid: Int { configuration.vision.patchesPerSide }
+
+    package init(checkpoint: ColPaliCheckpoint, precision: Precision = .fastest, context: ComputeContext = ComputeContext()) throws {
         self.checkpoint = checkpoint
         self.precision = precision
         self.context = context
@@ -52,10 +59,11 @@ public final class ColPaliModel: @unchecked Sendable {
         embeddingScale = Float(Double(config.text.hiddenSize).squareRoot())
     }
 
-    /// Loads a checkpoint (directory or Hub id) and builds the network.
-    public static func load(_ reference: String, precision: Precision = .bf16, locator: ModelLocator = ModelLocator(),
-                            context: ComputeContext = ComputeContext()) async throws -> ColPaliModel {
-        try ColPaliModel(checkpoint: try await ColPaliCheckpoint.load(reference, locator: locator),
+    /// Loads a checkpoint (directory or Hub id) and builds the network, in the
+    /// fastest precision this CPU has (as the command-line tools do).
+    public static func load(_ reference: String, precision: Precision = .fastest, locator: ModelLocator = ModelLocator(),
+                            context: ComputeContext = ComputeContext()) async throws -> ColPali {
+        try ColPali(checkpoint: try await ColPaliCheckpoint.load(reference, locator: locator),
                          precision: precision, context: context)
     }
 
@@ -73,7 +81,7 @@ public final class ColPaliModel: @unchecked Sendable {
     /// multi-vector per input, every token, no padding. Inputs are run as one
     /// batch: the matrix multiplies see all their rows at once, attention stays
     /// within each input.
-    public func forward(_ inputs: [ModelInput], record: StageRecorder? = nil) throws -> [MultiVector] {
+    package func forward(_ inputs: [ModelInput], record: StageRecorder? = nil) throws -> [MultiVector] {
         guard !inputs.isEmpty else { return [] }
         let config = configuration
         let hidden = config.text.hiddenSize
@@ -126,8 +134,9 @@ public final class ColPaliModel: @unchecked Sendable {
         record?("embeddings", projected)
         Profile.report()
         return zip(inputs, segments).map { input, segment in
-            MultiVector(rows: segment.count, dim: dim, values: projected.values(rows: segment),
-                        isImagePatch: input.inputIds.map { $0 == config.imageTokenIndex && input.pixelValues != nil })
+            // A page's image tokens lead its prompt: those rows are the patch grid.
+            let patches = input.pixelValues == nil ? 0 : input.inputIds.prefix { $0 == config.imageTokenIndex }.count
+            return MultiVector(rows: segment.count, dim: dim, values: projected.values(rows: segment), patchRows: patches)
         }
     }
 

@@ -1,0 +1,74 @@
+import ColPaliModel
+import ColPaliSearch
+import ColPaliStorage
+import Foundation
+
+/// What a user of the command-line tools can do about an error. Library
+/// errors state the problem only; the tools add the remedy, in the tools'
+/// own terms (flags, commands, environment variables).
+public enum Remedies {
+    public static func remedy(for error: any Error) -> String? {
+        if let storage = error as? StorageError { return remedy(storage) }
+        if let hub = error as? HubError { return remedy(hub) }
+        if let search = error as? SearchError { return remedy(search) }
+        if let stored = error as? DocumentStoreError, case .alreadyStored = stored { return "--force re-embeds it" }
+        return nil
+    }
+
+    static func remedy(_ error: StorageError) -> String? {
+        switch error {
+        case .invalidDatabaseURL:
+            return "expected postgresql://user:password@host:port/database"
+        case .unreachable:
+            return "is the server running? Unset DATABASE_URL to use the local database (`colpali db start`)"
+        case .authenticationFailed:
+            return "check the user and password in DATABASE_URL (or DATABASE_PASSWORD_FILE, PGPASSWORD)"
+        case .databaseMissing(_, let database):
+            return "create it (createdb \(database)) or fix DATABASE_URL"
+        case .extensionNotInstalled:
+            return "install it on the server with scripts/install-extension.sh, then run `colpali migrate`"
+        case .extensionMissing:
+            return "run `colpali migrate`"
+        case .extensionPrivilege:
+            return "ask a superuser to run CREATE EXTENSION colpali in this database, then run `colpali migrate`"
+        case .schemaBehind:
+            return "run `colpali migrate`"
+        case .schemaAhead:
+            return "upgrade colpali"
+        case .migrationsNotFound:
+            return "set COLPALI_MIGRATIONS_DIR to the repository's migrations/ folder"
+        case .tamperedMigration:
+            return "restore the original file and put changes in a new migration"
+        case .migrationPrivilege:
+            return "run `colpali migrate` as the schema owner (colpali_owner, see sql/roles.sql)"
+        case .postgresNotInstalled:
+            return "install them with scripts/install-system-packages.sh, or set DATABASE_URL to an existing server"
+        case .localDatabaseMissing:
+            return "ingest documents with `colpali-ingest add FILE` (which creates it), or point --data-dir, "
+                + "COLPALI_DATA_DIR or DATABASE_URL at yours"
+        case .localDatabaseStopped:
+            return "start it with `colpali db start`"
+        default:
+            return nil
+        }
+    }
+
+    static func remedy(_ error: SearchError) -> String? {
+        switch error {
+        case .noPages: return "ingest documents first (colpali-ingest add FILE)"
+        case .otherModels: return "search with that model (--model), or re-ingest with --force"
+        case .noStoredImage: return "ingest with --store-images jpeg to keep page images"
+        default: return nil
+        }
+    }
+
+    static func remedy(_ error: HubError) -> String? {
+        switch error {
+        case .offlineAndMissing:
+            return "put the model in the cache, unset HF_HUB_OFFLINE, or use a local model directory with --model "
+                + "(the small test model: Tests/Fixtures/models/hf-fp32)"
+        default:
+            return nil
+        }
+    }
+}

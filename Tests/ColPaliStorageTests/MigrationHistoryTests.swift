@@ -1,0 +1,72 @@
+import ColPaliStorage
+import Foundation
+import PostgresNIO
+import Testing
+import TestSupport
+
+/// Every migration carries existing data forward: a database made by each
+/// earlier schema, holding data, is migrated to the latest and keeps it all,
+/// searchable.
+@Suite(.serialized) struct MigrationHistoryTests {
+    let logger = TestPostgres.logger
+
+    func run(_ settings: ConnectionSettings, _ sql: String) async throws {
+        try await Database.withConnection(settings, logger: logger) { c in
+            for statement in SQLScript.statements(sql) { try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+        }
+    }
+
+    func value<T: PostgresDecodable & Sendable>(_ settings: ConnectionSettings, _ sql: String, as: T.Type) async throws -> T {
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first!.decode(T.self)
+        }
+    }
+
+    /// Data as each version's schema accepts it: a document with two pages,
+    /// and (from 0003) a queued and a finished job.
+    func populate(_ settings: ConnectionSettings, version: Int) async throws {
+        try await run(settings, """
+            INSERT INTO documents (source_uri, content_hash, title, page_count, model, prompt_format, embedding_dim, status)
+            VALUES ('file:///old/report.pdf', sha256('report'), 'Old report', 2, 'old/model', 'transformers', 2, 'ready');
+            INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
+            SELECT id, n, 100, 100, ARRAY[[n, 1], [0.5, n]]::real[], 1 FROM documents, generate_series(1, 2) n;
+            """)
+        if version >= 3 {
+            try await run(settings, """
+                INSERT INTO ingest_jobs (source_uri, options) VALUES ('/inbox/waiting.pdf', '{"dpi": 100}');
+                INSERT INTO ingest_jobs (source_uri, status, document_id, finished_at)
+                SELECT 'file:///old/report.pdf', 'done', id, now() FROM documents;
+                """)
+        }
+    }
+
+    @Test(arguments: 0...3)
+    func aDatabaseAtAnEarlierVersionKeepsItsData(version: Int) async throws {
+        let all = try Migration.load(from: RepositoryPaths.migrations)
+        let settings = try await TestPostgres.freshDatabase(migrated: false)
+        // As the extension was when that schema was current: 1.0.
+        try await run(settings, "CREATE EXTENSION colpali VERSION '1.0'")
+        _ = try await Migrator(migrations: Array(all.prefix(version)), logger: logger).migrate(settings)
+        if version >= 1 { try await populate(settings, version: version) }
+        let report = try await Migrator(migrations: all, logger: logger).migrate(settings)
+        #expect(report.currentVersion == all.last?.version)
+        if version == 0 { try await populate(settings, version: 3) }
+
+        #expect(try await value(settings, "SELECT extversion FROM pg_extension WHERE extname = 'colpali'", as: String.self)
+            == String(try String(contentsOf: RepositoryPaths.root.appendingPathComponent("sql/colpali.control"), encoding: .utf8)
+                .split(separator: "\n").first { $0.hasPrefix("default_version") }!.split(separator: "'")[1]))
+        #expect(try await value(settings, "SELECT count(*) FROM documents WHERE title = 'Old report' AND status = 'ready'", as: Int.self) == 1)
+        #expect(try await value(settings, "SELECT count(*) FROM pages", as: Int.self) == 2)
+        // Still searchable, with the functions of the current extension.
+        #expect(try await value(settings, """
+            SELECT round(max(maxsim('{{1,0},{0,1}}'::real[], embedding))::numeric, 3)::text FROM pages
+            """, as: String.self) == "4.000")
+        #expect(try await value(settings, """
+            SELECT array_length(maxsim_rowmax('{{1,0}}'::real[], embedding), 1) FROM pages LIMIT 1
+            """, as: Int.self) == 1)
+        #expect(try await value(settings, "SELECT count(*) FROM pages WHERE embedding_codes = binary_quantize(embedding)", as: Int.self) == 2)
+        if version >= 3 || version == 0 {
+            #expect(try await value(settings, "SELECT string_agg(status, ',' ORDER BY id) FROM ingest_jobs", as: String.self) == "queued,done")
+        }
+    }
+}
