@@ -1,5 +1,6 @@
 import ArgumentParser
 import ColPaliCLISupport
+import ColPaliCore
 import Foundation
 
 @main
@@ -8,9 +9,11 @@ struct ColPaliCommand: AsyncParsableCommand {
         commandName: "colpali",
         abstract: "Visual document retrieval on PostgreSQL with ColPali.",
         discussion: """
-            Without --database-url or DATABASE_URL, commands use a private local PostgreSQL \
-            under the data directory (.colpali), started on demand.
+            Without --database-url or DATABASE_URL, commands use your local database (a private PostgreSQL in \
+            ~/.local/share/colpali, or --data-dir / COLPALI_DATA_DIR): commands that add data create and start it, \
+            commands that read never do. Exit status: 0 success, 1 failure, 64 usage error.
             """,
+        version: ColPaliVersion.string,
         subcommands: [SearchCommand.self, ExplainCommand.self, DocumentsCommand.self, EmbedCommand.self,
                       DatabaseCommand.self, MigrateCommand.self]
     )

@@ -12,7 +12,12 @@ struct DocumentsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List documents, newest first.")
         @OptionGroup var global: GlobalOptions
-        @Option var limit = 100
+        @Option(help: "Most documents to list (1-10000).") var limit = 100
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000") }
+        }
 
         func run() async throws {
             let logger = global.logger
@@ -20,6 +25,14 @@ struct DocumentsCommand: AsyncParsableCommand {
             let limit = self.limit
             let documents = try await SearchClient.with(database: database, model: nil, logger: logger) { client in
                 try await client.documents(limit: limit)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.dateEncodingStrategy = .iso8601
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                FileHandle.standardOutput.write(try encoder.encode(documents) + Data("\n".utf8))
+                return
             }
             print(Table.row(["id", "status", "pages", "document"], widths: [6, -8, 5, 0]))
             for d in documents {
@@ -33,7 +46,7 @@ struct DocumentsCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a document and its pages.")
         @OptionGroup var global: GlobalOptions
-        @Argument var id: Int
+        @Argument(help: "The document's id (from `colpali documents list`).") var id: Int
 
         func run() async throws {
             let logger = global.logger

@@ -21,11 +21,35 @@ struct SearchCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Flag(help: "Print the SQL the search runs (with its parameters) to stderr.") var explain = false
     @Option(help: ArgumentHelp("Only documents whose metadata contains this JSON object.", valueName: "json")) var metadata: String?
-    @Option(help: ArgumentHelp("Only documents whose source URI starts with this.", valueName: "prefix")) var source: String?
+    @Option(help: ArgumentHelp("Only documents from under this path (or whose source URI starts with this URI).",
+                               valueName: "path")) var source: String?
+    @Option(help: ArgumentHelp("Only documents stored at or after this date (2026-11-29 or an ISO 8601 time).", valueName: "date"))
+    var after: String?
+    @Option(help: ArgumentHelp("Only documents stored before this date.", valueName: "date")) var before: String?
     @Option(name: .customLong("document"), help: ArgumentHelp("Only this document (repeatable).", valueName: "id")) var documents: [Int] = []
+
+    /// A date given on the command line: a day (midnight UTC) or an ISO 8601 time.
+    static func parseDate(_ text: String, flag: String) throws -> Date {
+        let full = ISO8601DateFormatter()
+        if let date = full.date(from: text) { return date }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        if let date = day.date(from: text) { return date }
+        throw ValidationError("\(flag) '\(text)' is not a date like 2026-11-29 or 2026-11-29T14:00:00Z")
+    }
+
+    /// Stored sources are file:// URIs of absolute paths: a path is turned
+    /// into that form (a trailing slash kept, so pdfs/ does not match pdfs2/).
+    static func sourcePrefix(_ text: String) -> String {
+        if text.contains("://") { return text }
+        let uri = SourceURI.of(path: text)
+        return text.hasSuffix("/") && !uri.hasSuffix("/") ? uri + "/" : uri
+    }
 
     func validate() throws {
         if question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the question is empty") }
+        if let after { _ = try Self.parseDate(after, flag: "--after") }
+        if let before { _ = try Self.parseDate(before, flag: "--before") }
         guard (1...SearchClient.maximumLimit).contains(limit) else {
             throw ValidationError("--limit must be between 1 and \(SearchClient.maximumLimit)")
         }
@@ -38,7 +62,10 @@ struct SearchCommand: AsyncParsableCommand {
         let logger = global.logger
         let database = try await global.open(.existing, command: "colpali", logger: logger)
         let model = try await modelOptions.loadModel()
-        let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata, sourcePrefix: source)
+        let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata,
+                                  sourcePrefix: source.map(Self.sourcePrefix),
+                                  createdAfter: try after.map { try Self.parseDate($0, flag: "--after") },
+                                  createdBefore: try before.map { try Self.parseDate($0, flag: "--before") })
         let (question, limit, candidates, exact, explain) = (self.question, self.limit, self.candidates, self.exact, self.explain)
         let hits = try await SearchClient.with(database: database, model: model, logger: logger) { client in
             let embedded = try await client.embed(question)

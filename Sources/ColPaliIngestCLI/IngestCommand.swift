@@ -1,4 +1,5 @@
 import ArgumentParser
+import ColPaliCore
 import ColPaliCLISupport
 import Foundation
 import Logging
@@ -8,6 +9,7 @@ struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "colpali-ingest",
         abstract: "Turn PDFs and page images into searchable pages in PostgreSQL.",
+        version: ColPaliVersion.string,
         subcommands: [AddCommand.self, RunCommand.self, RenderCommand.self]
     )
 

@@ -67,7 +67,7 @@ public struct StoredPage: Sendable, Equatable {
 }
 
 /// A stored document, as listed.
-public struct DocumentSummary: Sendable, Equatable {
+public struct DocumentSummary: Sendable, Equatable, Codable {
     public let id: Int
     public let sourceURI: String
     public let title: String?

@@ -61,7 +61,7 @@ import TestSupport
             (["search", "revenue", "--candidates=-1"], "--candidates must be between 1 and 100000"),
             (["search", String(repeating: "revenue ", count: 400)], "at most 256 tokens"),
             (["search", String(repeating: "x", count: 100_000)], "100000 characters long"),
-            (["documents", "list", "--limit=-5"], "limit -5 is outside 1...10000"),
+            (["documents", "list", "--limit=-5"], "--limit must be between 1 and 10000"),
             (["explain", "revenue", "--page-id", "\(pageID)", "-o", "/nonexistent-dir/map.png"],
              "cannot write /nonexistent-dir/map.png: no such directory"),
         ] {
@@ -70,6 +70,29 @@ import TestSupport
             #expect(result.error.split(separator: "\n").count == 1 && result.error.contains(text), "\(result.error.prefix(300))")
             #expect(!result.error.contains("PSQLError") && !result.error.contains("NSCocoaErrorDomain"))
         }
+
+        // Filters on the command line: a path for --source, dates for --after/--before.
+        let sampleDirectory = RepositoryPaths.root.appendingPathComponent("samples").path + "/"
+        for (arguments, expected) in [(["--source", sampleDirectory], 4), (["--source", "/nonexistent/"], 0),
+                                      (["--after", "2000-01-01"], 4), (["--before", "2000-01-01T00:00:00Z"], 0)] {
+            let filtered = try await run(colpali, ["search", "revenue", "--json"] + arguments)
+            #expect(filtered.status == 0, "\(arguments): \(filtered.error)")
+            let found = (try? JSONSerialization.jsonObject(with: Data(filtered.output.utf8)) as? [[String: Any]])?.count
+            #expect(found == expected, "\(arguments): \(filtered.output.prefix(200))")
+        }
+        let badDate = try await run(colpali, ["search", "revenue", "--after", "yesterday"])
+        #expect(badDate.status == 64 && badDate.error.contains("--after 'yesterday' is not a date"))
+        // Logging: COLPALI_LOG_LEVEL works without -v, and -v shows queries, not connection housekeeping.
+        let logged = try await ChildProcess.run(colpali, ["search", "revenue", "--limit", "1"],
+                                                environment: environment.merging(["COLPALI_LOG_LEVEL": "debug"]) { $1 })
+        #expect(logged.error.contains("sql="), "\(logged.error.prefix(500))")
+        let verbose = try await run(colpali, ["search", "revenue", "--limit", "1", "-v"])
+        #expect(verbose.error.contains("sql=") && !verbose.error.contains("psql_connection_id"), "\(verbose.error.prefix(800))")
+        #expect(try await run(colpali, ["--version"]).output.trimmingCharacters(in: .whitespacesAndNewlines) == ColPaliVersion.string)
+        let listedJSON = try await run(colpali, ["documents", "list", "--json"])
+        let documentsJSON = try #require(try JSONSerialization.jsonObject(with: Data(listedJSON.output.utf8)) as? [[String: Any]])
+        #expect(documentsJSON.count == 1 && documentsJSON.first?["status"] as? String == "ready"
+                && (documentsJSON.first?["source_uri"] as? String)?.hasSuffix("annual-report.pdf") == true, "\(listedJSON.output)")
 
         let listed = try await run(colpali, ["documents", "list"])
         #expect(listed.output.contains("ready") && listed.output.contains("annual-report.pdf"))

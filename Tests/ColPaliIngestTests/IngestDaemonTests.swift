@@ -208,6 +208,20 @@ import TestSupport
         #expect(await daemon.wait(timeout: 30) == 0)
         let sources = try await query(settings, "SELECT source_uri FROM documents ORDER BY source_uri", as: String.self)
         #expect(sources == ["file://\(inbox.path)/doc0.pdf", "file://\(inbox.path)/doc1.pdf"])
+        #expect(daemon.standardError.contains("outcome=stored as document"), "\(daemon.standardError.suffix(800))")
+
+        // Restarted, it does not queue what it already ingested; a changed
+        // file is queued again.
+        try await Task.sleep(for: .seconds(1))
+        try TestPDF.make(pages: [.init(), .init()], seed: 77).write(to: inbox.appendingPathComponent("doc1.pdf"))
+        let restarted = try ChildProcess(binary, ["run", "--watch", inbox.path, "--poll-interval", "0.3", "--dpi", "60"],
+                                         environment: IngestFixtures.environment(settings))
+        #expect(try await waitUntil(60) { try await jobs(settings, status: "done") == 3 }, "\(restarted.standardError.suffix(1500))")
+        try await Task.sleep(for: .seconds(2))
+        restarted.signal(SIGTERM)
+        #expect(await restarted.wait(timeout: 30) == 0)
+        #expect(try await query(settings, "SELECT count(*) FROM ingest_jobs", as: Int.self) == [3])
+        #expect(try await query(settings, "SELECT count(*) FROM ingest_jobs WHERE source_uri LIKE '%doc1.pdf'", as: Int.self) == [2])
     }
 
     @Test func twoDaemonsShareOneQueueAndDoEveryJobOnce() async throws {

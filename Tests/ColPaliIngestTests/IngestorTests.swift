@@ -100,6 +100,8 @@ import TestSupport
             ("huge.png", HostileImages.png(width: 30000, height: 30000), "30000 x 30000 pixels is over the limit of 100 megapixels"),
             ("wide.jpg", HostileImages.jpeg(width: 60000, height: 2), "60000 x 2 pixels is over the limit"),
             ("missing.pdf", nil, "no such file"),
+            // A script that mentions the PDF header is not a damaged PDF.
+            ("make_pdf.py", Data("header = b'%PDF-1.4'\nprint(header)\n".utf8), "is not a PDF, PNG or JPEG file"),
         ]
         let ingestor = IngestFixtures.ingestor(settings)
         for (name, data, reason) in cases {

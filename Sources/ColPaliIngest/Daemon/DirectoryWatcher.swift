@@ -25,9 +25,8 @@ struct DirectoryWatcher {
             let current = scan()
             for (path, seen) in current where previous[path] == seen && queued[path] != seen {
                 do {
-                    try await enqueue(path)
+                    if try await enqueue(path, modified: seen.modified) { state.wake() }
                     queued[path] = seen
-                    state.wake()
                 } catch {
                     logger.warning("cannot queue watched file", metadata: [
                         "file": "\(path)", "error": "\(DatabaseErrors.describe(error))"])
@@ -49,16 +48,22 @@ struct DirectoryWatcher {
         return result
     }
 
-    /// Queues unless the same file is already waiting or in work.
-    private func enqueue(_ path: String) async throws {
+    /// Queues unless the same file is already waiting or in work, or was
+    /// ingested since it last changed (a restarted daemon does not queue the
+    /// whole directory again). True when it queued.
+    private func enqueue(_ path: String, modified: Date) async throws -> Bool {
         let uri = SourceURI.of(path: path)
-        try await Database.withConnection(settings, logger: logger) { c in
-            let pending = try await c.query("""
-                SELECT 1 FROM ingest_jobs WHERE source_uri = \(uri) AND status IN ('queued', 'running')
+        return try await Database.withConnection(settings, logger: logger) { c in
+            let known = try await c.query("""
+                SELECT 1 FROM ingest_jobs
+                WHERE source_uri = \(uri)
+                  AND (status IN ('queued', 'running') OR (status = 'done' AND finished_at >= \(modified)))
+                LIMIT 1
                 """, logger: logger).collect()
-            guard pending.isEmpty else { return }
+            guard known.isEmpty else { return false }
             let id = try await JobQueue.enqueue(sourceURI: uri, on: c, logger: logger)
             logger.info("queued watched file", metadata: ["file": "\(path)", "job": "\(id)"])
+            return true
         }
     }
 }

@@ -5,11 +5,21 @@ import Logging
 import PostgresNIO
 
 /// What became of one source.
-public enum IngestOutcome: Sendable, Equatable {
+public enum IngestOutcome: Sendable, Equatable, CustomStringConvertible {
     case stored(documentID: Int, pages: Int)
     case alreadyStored(documentID: Int)
     /// Recorded as a failed document when its content could be read.
     case failed(documentID: Int?, reason: String)
+
+    /// For logs and messages: "stored as document 9 (2 pages)".
+    public var description: String {
+        switch self {
+        case .stored(let id, let pages): return "stored as document \(id) (\(pages) page\(pages == 1 ? "" : "s"))"
+        case .alreadyStored(let id): return "already stored as document \(id)"
+        case .failed(let id?, let reason): return "failed (document \(id)): \(reason)"
+        case .failed(nil, let reason): return "failed: \(reason)"
+        }
+    }
 }
 
 /// Progress through the pages of one document.
@@ -134,7 +144,7 @@ public final class Ingestor: @unchecked Sendable {
                 "total_s": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
             ])
             return .stored(documentID: id, pages: pages.count)
-        } catch let error where error is PDFError || error is ImageDecodingError {
+        } catch let error where error is PDFError || error is ImageDecodingError || error is SourceFile.ReadError {
             // The content itself is bad: recorded as a failed document.
             return try await recordFailure(record, reason: String(describing: error), job: job, shouldStop: shouldStop)
         } catch DocumentStoreError.alreadyStored(let id) {
@@ -184,7 +194,7 @@ public final class Ingestor: @unchecked Sendable {
         case .png, .jpeg:
             break
         case nil:
-            throw ImageDecodingError.unsupportedFormat(source.path)
+            throw SourceFile.ReadError.unsupported(source.path)
         }
         let grid = model.configuration.vision.patchesPerSide
         var stored: [NewPage] = []

@@ -53,14 +53,18 @@ public struct SourceFile: Sendable {
     }
 
     /// PDF by its header; PNG and JPEG by their signatures. A file named .pdf
-    /// that is not one is a PDF error (so it is recorded as a failed PDF).
+    /// that is not one is a PDF error (so it is recorded as a failed PDF);
+    /// any other file is a PDF only when it starts with the header (a script
+    /// that merely mentions "%PDF-" is not a damaged PDF).
     public var kind: Kind? { Self.kind(of: data, path: path) }
 
     static func kind(of data: Data, path: String) -> Kind? {
         if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .png }
         if data.starts(with: [0xFF, 0xD8]) { return .jpeg }
-        if data.prefix(1024).range(of: Data("%PDF-".utf8)) != nil { return .pdf }
-        return path.lowercased().hasSuffix(".pdf") ? .pdf : nil
+        if data.starts(with: Array("%PDF-".utf8)) { return .pdf }
+        // Readers accept junk before the header of a file that claims to be a PDF.
+        guard path.lowercased().hasSuffix(".pdf") else { return nil }
+        return .pdf
     }
 
     public var uri: String { SourceURI.of(path: path) }

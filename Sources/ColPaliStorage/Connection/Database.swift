@@ -15,9 +15,13 @@ public enum Database {
         _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         let connection: PostgresConnection
+        // The connection's own lifecycle chatter (opened, closing, cleaned up)
+        // is not what -v is for; queries still log at the caller's level.
+        var connectionLogger = logger
+        connectionLogger.logLevel = max(logger.logLevel, .notice)
         do {
             connection = try await PostgresConnection.connect(
-                configuration: settings.connectionConfiguration, id: 1, logger: logger)
+                configuration: settings.connectionConfiguration, id: 1, logger: connectionLogger)
         } catch {
             throw DatabaseErrors.connectionFailure(error, settings: settings)
         }
