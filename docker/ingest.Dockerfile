@@ -9,9 +9,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# Build caches stay in a cache mount, out of every layer.
+# Build caches stay in a cache mount, out of every layer. One product per
+# invocation: given several --product, SwiftPM builds only the last.
 RUN --mount=type=cache,target=/src/.build \
-    swift build -c release --static-swift-stdlib --product colpali-ingest --product colpali \
+    swift build -c release --static-swift-stdlib --product colpali-ingest \
+ && swift build -c release --static-swift-stdlib --product colpali \
  && mkdir -p /out/bin \
  && cp .build/release/colpali-ingest .build/release/colpali /out/bin/
 
