@@ -16,6 +16,19 @@
 -- colpali_writer  ingests: reads and writes documents, pages and the queue;
 --                 cannot change the schema or the migration ledger.
 -- colpali_reader  searches: reads documents and pages, nothing else.
+-- colpali_tenant  a marker: logins in it (as well as in the writer or reader
+--                 group) see and write only the rows of the tenant their
+--                 session names with SET colpali.tenant = '...', and nothing
+--                 while it names none (row-level security, migration 0005).
+--
+--     CREATE ROLE app_search LOGIN PASSWORD '...' IN ROLE colpali_reader, colpali_tenant;
+--
+-- colpali.tenant is set by the application, so the marker guards against an
+-- application's mistakes (a query that forgot its tenant), not against an
+-- application that chooses to name another tenant. Give mutually distrusting
+-- clients their own databases, or name the tenant for them: an owner can pin
+-- it with ALTER ROLE app_acme SET colpali.tenant = 'acme' only as a default,
+-- which the session may still change.
 --
 -- Idempotent: safe to run again after upgrades. Privileges on tables that
 -- later migrations create follow from the default privileges below.
@@ -30,6 +43,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'colpali_reader') THEN
         CREATE ROLE colpali_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'colpali_tenant') THEN
+        CREATE ROLE colpali_tenant NOLOGIN;
     END IF;
     -- CREATE EXTENSION colpali (a trusted extension) needs CREATE on the database.
     EXECUTE format('GRANT CREATE, CONNECT ON DATABASE %I TO colpali_owner', current_database());
@@ -54,7 +70,7 @@ DECLARE
     t text;
 BEGIN
     FOR t IN SELECT tablename FROM pg_tables
-             WHERE schemaname = 'public' AND tablename IN ('documents', 'pages', 'ingest_jobs', 'schema_migrations')
+             WHERE schemaname = 'public' AND tablename IN ('collections', 'documents', 'pages', 'ingest_jobs', 'schema_migrations')
     LOOP
         EXECUTE format('GRANT SELECT ON public.%I TO colpali_reader, colpali_writer', t);
         IF t <> 'schema_migrations' THEN

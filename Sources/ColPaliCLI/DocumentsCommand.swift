@@ -12,6 +12,9 @@ struct DocumentsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List documents, newest first.")
         @OptionGroup var global: GlobalOptions
+        @Option(name: .customLong("collection"), help: ArgumentHelp("Only this collection's documents.", valueName: "name"))
+        var collection: String?
+        @Option(help: ArgumentHelp("Only this tenant's documents.", valueName: "name")) var tenant: String?
         @Option(help: "Most documents to list (1-10000).") var limit = 100
         @Flag(help: "Print JSON instead of a table.") var json = false
 
@@ -22,9 +25,11 @@ struct DocumentsCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = global.logger
             let database = try await global.open(.existing, command: "colpali", logger: logger)
-            let limit = self.limit
-            let documents = try await SearchClient.with(database: database, model: nil, logger: logger) { client in
-                try await client.documents(limit: limit)
+            let (limit, collection) = (self.limit, self.collection)
+            var configuration = SearchClient.Configuration(database: database)
+            configuration.tenant = tenant
+            let documents = try await SearchClient.with(configuration, model: nil, logger: logger) { client in
+                try await client.documents(in: collection, limit: limit)
             }
             if json {
                 let encoder = JSONEncoder()
@@ -34,11 +39,13 @@ struct DocumentsCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(try encoder.encode(documents) + Data("\n".utf8))
                 return
             }
-            print(Table.row(["id", "status", "pages", "document"], widths: [6, -8, 5, 0]))
+            print(Table.row(["id", "collection", "status", "pages", "document"], widths: [6, -12, -8, 7, 0]))
             for d in documents {
                 let name = d.title.map { "\($0) (\(d.sourceURI))" } ?? d.sourceURI
-                let pages = d.pageCount.map(String.init) ?? "-"
-                print(Table.row(["\(d.id)", d.status, pages, name], widths: [6, -8, 5, 0]) + (d.error.map { "  -- \($0)" } ?? ""))
+                let pages = d.pageCount.map { count in d.sourcePageCount.map { "\(count)/\($0)" } ?? "\(count)" } ?? "-"
+                let collection = d.tenant.isEmpty ? d.collection : "\(d.collection)/\(d.tenant)"
+                print(Table.row(["\(d.id)", collection, d.status.rawValue, pages, name], widths: [6, -12, -8, 7, 0])
+                      + (d.error.map { "  -- \($0)" } ?? ""))
             }
         }
     }

@@ -13,6 +13,7 @@ struct SearchCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var scope: CollectionOptions
 
     @Argument(help: "The question.") var question: String
     @Option(help: "Number of pages to return.") var limit = 10
@@ -48,6 +49,7 @@ struct SearchCommand: AsyncParsableCommand {
 
     func validate() throws {
         if question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the question is empty") }
+        if let metadata, Metadata(json: metadata) == nil { throw ValidationError("--metadata must be a JSON object") }
         if let after { _ = try Self.parseDate(after, flag: "--after") }
         if let before { _ = try Self.parseDate(before, flag: "--before") }
         guard (1...SearchClient.maximumLimit).contains(limit) else {
@@ -62,31 +64,27 @@ struct SearchCommand: AsyncParsableCommand {
         let logger = global.logger
         let database = try await global.open(.existing, command: "colpali", logger: logger)
         let model = try await modelOptions.loadModel()
-        let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata,
+        let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata.flatMap { Metadata(json: $0) },
                                   sourcePrefix: source.map(Self.sourcePrefix),
                                   createdAfter: try after.map { try Self.parseDate($0, flag: "--after") },
-                                  createdBefore: try before.map { try Self.parseDate($0, flag: "--before") })
-        let (question, limit, candidates, exact, explain) = (self.question, self.limit, self.candidates, self.exact, self.explain)
+                                  createdBefore: try before.map { try Self.parseDate($0, flag: "--before") },
+                                  tenant: scope.resolvedTenant)
+        let (question, limit, candidates, exact, explain, collection) =
+            (self.question, self.limit, self.candidates, self.exact, self.explain, scope.collection)
         let hits = try await SearchClient.with(database: database, model: model, logger: logger) { client in
-            let embedded = try await client.embed(question)
-            let (embedding, modelID) = (embedded.embedding, embedded.model)
+            let embedding = try await client.embed(question, for: collection).embedding
             if explain {
-                let sql = try client.explain(embedding: embedding, model: modelID, limit: limit, candidates: candidates,
-                                             exact: exact, filter: filter)
+                let sql = try await client.explain(embedding: embedding, in: collection, limit: limit, candidates: candidates,
+                                                   exact: exact, filter: filter)
                 FileHandle.standardError.write(Data((sql + "\n").utf8))
             }
-            return exact
-                ? try await client.exactSearch(embedding: embedding, model: modelID, limit: limit, filter: filter)
-                : try await client.search(embedding: embedding, model: modelID, limit: limit, candidates: candidates, filter: filter)
+            if exact { return try await client.exactSearch(embedding: embedding, in: collection, limit: limit, filter: filter) }
+            return try await client.search(embedding: embedding, in: collection, limit: limit, candidates: candidates, filter: filter)
         }
         if json {
-            let objects: [[String: Any]] = hits.map { hit in
-                ["rank": hit.rank, "score": Double(hit.score), "document_id": hit.documentID, "page_id": hit.pageID,
-                 "page": hit.pageNumber, "source_uri": hit.sourceURI, "title": hit.title ?? NSNull(),
-                 "metadata": (try? JSONSerialization.jsonObject(with: Data(hit.metadataJSON.utf8))) ?? [:]]
-            }
-            print(String(decoding: try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
-                         as: UTF8.self))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(hits.map(JSONHit.init)), as: UTF8.self))
             return
         }
         print(Table.row(["rank", "score", "page id", "page", "document"], widths: [4, 10, 8, 5, 0]))
@@ -96,5 +94,41 @@ struct SearchCommand: AsyncParsableCommand {
             print(Table.row(["\(hit.rank)", String(format: "%.4f", hit.score), "\(hit.pageID)", "\(hit.pageNumber)", name],
                             widths: [4, 10, 8, 5, 0]))
         }
+    }
+}
+
+/// A hit as `colpali search --json` prints it.
+struct JSONHit: Encodable {
+    let rank: Int
+    let score: Double
+    let document_id: Int
+    let page_id: Int
+    let page: Int
+    let source_uri: String
+    let title: String?
+    let metadata: Metadata
+
+    init(_ hit: PageHit) {
+        rank = hit.rank
+        score = Double(hit.score)
+        document_id = hit.documentID
+        page_id = hit.pageID
+        page = hit.pageNumber
+        source_uri = hit.sourceURI
+        title = hit.title
+        metadata = hit.metadata
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        enum Keys: String, CodingKey { case rank, score, document_id, page_id, page, source_uri, title, metadata }
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(rank, forKey: .rank)
+        try c.encode(score, forKey: .score)
+        try c.encode(document_id, forKey: .document_id)
+        try c.encode(page_id, forKey: .page_id)
+        try c.encode(page, forKey: .page)
+        try c.encode(source_uri, forKey: .source_uri)
+        try c.encode(title, forKey: .title)  // null when there is none
+        try c.encode(metadata, forKey: .metadata)
     }
 }

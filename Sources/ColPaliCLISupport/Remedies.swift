@@ -11,7 +11,7 @@ public enum Remedies {
         if let storage = error as? StorageError { return remedy(storage) }
         if let hub = error as? HubError { return remedy(hub) }
         if let search = error as? SearchError { return remedy(search) }
-        if let stored = error as? DocumentStoreError, case .alreadyStored = stored { return "--force re-embeds it" }
+        if let collection = error as? CollectionError { return remedy(collection) }
         return nil
     }
 
@@ -56,8 +56,16 @@ public enum Remedies {
     static func remedy(_ error: SearchError) -> String? {
         switch error {
         case .noPages: return "ingest documents first (colpali-ingest add FILE)"
-        case .otherModels: return "search with that model (--model), or re-ingest with --force"
         case .noStoredImage: return "ingest with --store-images jpeg to keep page images"
+        default: return nil
+        }
+    }
+
+    static func remedy(_ error: CollectionError) -> String? {
+        switch error {
+        case .notFound: return "`colpali collections list` shows them; `colpali-ingest add --collection NAME` creates one"
+        case .otherModel: return "use that model (--model), or another collection (--collection)"
+        case .otherPromptFormat: return "use that prompt format (--prompt-format), or another collection (--collection)"
         default: return nil
         }
     }

@@ -26,10 +26,11 @@ struct AddCommand: AsyncParsableCommand {
         let logger = global.logger(label: "colpali-ingest", defaultLevel: .notice)
         let files = SourceFile.expand(paths)
         guard !files.isEmpty else { throw CLIError("no PDF or image files under \(paths.joined(separator: ", "))") }
-        let database = try await global.open(.createIfNeeded, command: "colpali-ingest", logger: logger)
+        let options = try flags.options()
 
         if queue {
             let optionsJSON = try flags.jobJSON()
+            let database = try await global.open(.createIfNeeded, command: "colpali-ingest", logger: logger)
             try await Database.withConnection(database, logger: logger) { c in
                 for file in files {
                     let uri = SourceURI.of(path: file)
@@ -40,27 +41,36 @@ struct AddCommand: AsyncParsableCommand {
             return
         }
 
-        let options = try flags.options()
+        // The model first: a model that cannot be had creates no database.
         let model = try await modelOptions.loadModel()
-        let ingestor = Ingestor(model: model, promptFormat: try modelOptions.resolvedPromptFormat(),
-                                batchSize: flags.batchSize, database: database, logger: logger)
-        let progress = ProgressBar(totalPages: files.reduce(0) { $0 + Ingestor.plannedPages($1, options: options) })
-        var failures = 0
-        for file in files {
-            progress.beginDocument()
-            let outcome = try await ingestor.ingest(path: file, options: options, progress: { step in
-                progress.update(pagesInDocument: step.pagesDone, current: step.source)
-            })
-            progress.finish()
-            switch outcome {
-            case .stored(let id, let pages):
-                print("stored \(file): document \(id), \(pages) page\(pages == 1 ? "" : "s")")
-            case .alreadyStored(let id):
-                print("skipped \(file): already stored as document \(id) (--force re-embeds)")
-            case .failed(_, let reason):
-                failures += 1
-                FileHandle.standardError.write(Data("colpali-ingest: failed \(file): \(reason)\n".utf8))
+        let promptFormat = try modelOptions.resolvedPromptFormat()
+        let database = try await global.open(.createIfNeeded, command: "colpali-ingest", logger: logger)
+        let batchSize = flags.batchSize
+        let failures = try await Database.withClient(database, logger: logger) { client in
+            let ingestor = Ingestor(model: model, promptFormat: promptFormat, batchSize: batchSize, client: client, logger: logger)
+            let progress = ProgressBar(totalPages: files.reduce(0) { $0 + Ingestor.plannedPages($1, options: options) })
+            var failures = 0
+            for file in files {
+                progress.beginDocument()
+                let outcome = try await ingestor.ingest(path: file, options: options, progress: { step in
+                    progress.update(pagesInDocument: step.pagesDone, current: step.source)
+                })
+                progress.finish()
+                switch outcome {
+                case .stored(let id, let pages):
+                    print("stored \(file): document \(id), \(pages) page\(pages == 1 ? "" : "s")")
+                case .addedPages:
+                    print("stored \(file): \(outcome)\(options.force ? " (embedded again where stored)" : "")")
+                case .alreadyStored(let id):
+                    print("skipped \(file): every selected page is already stored as document \(id) (--force re-embeds)")
+                case .updated(let id):
+                    print("updated \(file): new title and metadata for document \(id), no page embedded")
+                case .failed(_, let reason):
+                    failures += 1
+                    FileHandle.standardError.write(Data("colpali-ingest: failed \(file): \(reason)\n".utf8))
+                }
             }
+            return failures
         }
         if failures > 0 {
             throw CLIError("\(failures) of \(files.count) document\(files.count == 1 ? "" : "s") failed")

@@ -74,8 +74,10 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         let model = try await modelOptions.loadModel()
+        // One pool for the daemon's work; it runs as a service beside it.
+        let client = Database.makeClient(database, maximumConnections: 4, logger: logger)
         let ingestor = Ingestor(model: model, promptFormat: try modelOptions.resolvedPromptFormat(),
-                                batchSize: flags.batchSize, database: database, logger: logger)
+                                batchSize: flags.batchSize, client: client, logger: logger)
         var settings = IngestDaemon.Settings()
         settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
         settings.lease = .milliseconds(Int(lease * 1000))
@@ -84,7 +86,8 @@ struct RunCommand: AsyncParsableCommand {
         settings.allowedRoots = allowedRoots
         settings.defaults = try flags.options()
         let daemon = IngestDaemon(ingestor: ingestor, database: database, settings: settings, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint],
+        // Shut down in reverse order: the daemon releases its job, then the pool closes.
+        let group = ServiceGroup(configuration: .init(services: [client, daemon], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
     }

@@ -3,34 +3,45 @@ import Foundation
 import PostgresNIO
 
 extension SearchClient {
-    /// Documents, newest first.
-    public func documents(limit: Int = 100, offset: Int = 0) async throws -> [DocumentSummary] {
+    /// Documents, newest first: of one collection, or of all.
+    public func documents(in collection: String? = nil, limit: Int = 100, offset: Int = 0) async throws -> [DocumentSummary] {
         guard (1...10_000).contains(limit) else { throw SearchError.outOfRange(name: "limit", value: limit, allowed: 1...10_000) }
         guard offset >= 0 else { throw SearchError.outOfRange(name: "offset", value: offset, allowed: 0...Int.max) }
-        let rows = try await client.query("""
-            SELECT id, source_uri, title, page_count, status, error, model, created_at
-            FROM documents ORDER BY created_at DESC, id DESC LIMIT \(limit) OFFSET \(offset)
-            """, logger: logger)
-        var result: [DocumentSummary] = []
-        for try await (id, uri, title, pages, status, error, model, created) in
-            rows.decode((Int, String, String?, Int?, String, String?, String, Date).self) {
-            result.append(DocumentSummary(id: id, sourceURI: uri, title: title, pageCount: pages, status: status, error: error,
-                                          model: model, createdAt: created))
+        var collectionID: Int?
+        if let collection { collectionID = try await self.collection(collection).id }
+        let (tenant, scope) = (self.tenant, collectionID)
+        let rows = try await session { c in
+            try await c.query("""
+                SELECT d.id, c.name, d.tenant, d.source_uri, d.title, d.page_count, d.source_page_count, d.status, d.error, d.created_at
+                FROM documents d JOIN collections c ON c.id = d.collection_id
+                WHERE (\(scope)::bigint IS NULL OR d.collection_id = \(scope))
+                  AND (\(tenant)::text IS NULL OR d.tenant = \(tenant))
+                ORDER BY d.created_at DESC, d.id DESC LIMIT \(limit) OFFSET \(offset)
+                """, logger: self.logger).collect()
         }
-        return result
+        return try rows.map { row in
+            let (id, name, tenant, uri, title, pages, sourcePages, status, error, created) =
+                try row.decode((Int, String, String, String, String?, Int?, Int?, String, String?, Date).self)
+            return DocumentSummary(id: id, collection: name, tenant: tenant, sourceURI: uri, title: title, pageCount: pages,
+                                   sourcePageCount: sourcePages, status: DocumentStatus(rawValue: status) ?? .failed, error: error,
+                                   createdAt: created)
+        }
     }
 
     /// Deletes a document and its pages; false when there was none.
     public func deleteDocument(id: Int) async throws -> Bool {
-        try await client.withConnection { c in try await DocumentStore(logger: self.logger).delete(id: id, on: c) }
+        try await session(writes: true) { c in try await DocumentStore(logger: self.logger).delete(id: id, on: c) }
     }
 
-    /// Puts a file on the ingest queue for a `colpali-ingest run` daemon.
-    /// `options` is the job's JSON object (see migration 0003).
-    public func enqueue(file: String, optionsJSON: String = "{}") async throws -> Int {
+    /// Puts a file on the ingest queue for a `colpali-ingest run` daemon (which
+    /// reads it only under its allowed directories).
+    public func enqueue(file: String, options: JobOptions = JobOptions()) async throws -> Int {
         let uri = SourceURI.of(path: file)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(options), as: UTF8.self)
         return try await client.withConnection { c in
-            try await JobQueue.enqueue(sourceURI: uri, optionsJSON: optionsJSON, on: c, logger: self.logger)
+            try await JobQueue.enqueue(sourceURI: uri, optionsJSON: json, on: c, logger: self.logger)
         }
     }
 }

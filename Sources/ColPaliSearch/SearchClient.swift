@@ -27,6 +27,10 @@ public final class SearchClient: Service, Sendable {
         /// Candidates per result the prefilter keeps (bench/search_speed.sh:
         /// at 100,000 pages this gives recall@10 >= 0.95 against exact MaxSim).
         public var oversampling = SearchClient.defaultOversampling
+        /// Every query only sees this tenant's documents: filtered, and named
+        /// to row-level security (`SET LOCAL colpali.tenant`), which enforces
+        /// it for database roles in colpali_tenant.
+        public var tenant: String?
 
         public init(database: ConnectionSettings) {
             self.database = database
@@ -41,22 +45,25 @@ public final class SearchClient: Service, Sendable {
     public let oversampling: Int
     let client: PostgresClient
     let logger: Logger
-    /// The prompt format each model's pages were embedded with, once seen.
-    private let promptFormats = NIOLockedValueBox<[String: PromptFormat]>([:])
+    /// The tenant every query is scoped to (and names to row-level security), if any.
+    public let tenant: String?
+    /// Collections by name, once looked up.
+    private let collections = NIOLockedValueBox<[String: Collection]>([:])
 
     /// A client with its own pool; searches wait until `run()` runs it.
     public convenience init(configuration: Configuration, model: ColPali?, logger: Logger = Logger(label: "colpali.search")) {
         self.init(client: Database.makeClient(configuration.database, maximumConnections: configuration.maximumConnections,
                                               logger: logger),
-                  model: model, oversampling: configuration.oversampling, logger: logger)
+                  model: model, oversampling: configuration.oversampling, tenant: configuration.tenant, logger: logger)
     }
 
     /// Searches through a pool the caller runs (e.g. one it shares with its
     /// own queries).
     public init(client: PostgresClient, model: ColPali?, oversampling: Int = SearchClient.defaultOversampling,
-                logger: Logger = Logger(label: "colpali.search")) {
+                tenant: String? = nil, logger: Logger = Logger(label: "colpali.search")) {
         self.client = client
         self.model = model
+        self.tenant = tenant
         self.oversampling = min(max(1, oversampling), Self.maximumCandidates)
         self.logger = logger
     }
@@ -75,7 +82,8 @@ public final class SearchClient: Service, Sendable {
                                          _ body: @Sendable (SearchClient) async throws -> T) async throws -> T {
         try await Database.withClient(configuration.database, logger: logger,
                                       maximumConnections: configuration.maximumConnections) { client in
-            try await body(SearchClient(client: client, model: model, oversampling: configuration.oversampling, logger: logger))
+            try await body(SearchClient(client: client, model: model, oversampling: configuration.oversampling,
+                                        tenant: configuration.tenant, logger: logger))
         }
     }
 
@@ -88,44 +96,51 @@ public final class SearchClient: Service, Sendable {
 
     // MARK: Searching
 
-    /// Pages best matching `question`: `candidates` pages (default: limit x
-    /// oversampling, at least 50) by the Hamming prefilter, then exact MaxSim.
-    public func search(_ question: String, limit: Int = 10, candidates: Int? = nil, filter: SearchFilter = SearchFilter(),
+    /// Pages of `collection` best matching `question`: `candidates` pages
+    /// (default: limit x oversampling, at least 50) by the Hamming prefilter,
+    /// then exact MaxSim.
+    public func search(_ question: String, in collection: String = Collection.defaultName, limit: Int = 10,
+                       candidates: Int? = nil, filter: SearchFilter = SearchFilter(),
                        includeImages: Bool = false) async throws -> [PageHit] {
-        let question = try await embed(question)
-        return try await search(embedding: question.embedding, model: question.model, limit: limit, candidates: candidates,
+        let embedded = try await embed(question, for: collection)
+        return try await search(embedding: embedded.embedding, in: collection, limit: limit, candidates: candidates,
                                 filter: filter, includeImages: includeImages)
     }
 
-    /// Full-table `ORDER BY maxsim(...)`: exact, and as slow as the table is large.
-    public func exactSearch(_ question: String, limit: Int = 10, filter: SearchFilter = SearchFilter(),
-                            includeImages: Bool = false) async throws -> [PageHit] {
-        let question = try await embed(question)
-        return try await exactSearch(embedding: question.embedding, model: question.model, limit: limit, filter: filter,
+    /// Full-table `ORDER BY maxsim(...)`: exact, and as slow as the collection is large.
+    public func exactSearch(_ question: String, in collection: String = Collection.defaultName, limit: Int = 10,
+                            filter: SearchFilter = SearchFilter(), includeImages: Bool = false) async throws -> [PageHit] {
+        let embedded = try await embed(question, for: collection)
+        return try await exactSearch(embedding: embedded.embedding, in: collection, limit: limit, filter: filter,
                                      includeImages: includeImages)
     }
 
-    /// For callers that embed elsewhere: `model` must be the stored pages' model id.
-    public func search(embedding: MultiVector, model: String, limit: Int = 10, candidates: Int? = nil,
-                       filter: SearchFilter = SearchFilter(), includeImages: Bool = false) async throws -> [PageHit] {
-        let query = try compose(embedding: embedding, model: model, limit: limit,
+    /// For callers that embed elsewhere (colpali-engine on a GPU, say): the
+    /// multi-vector must come from the collection's model.
+    public func search(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
+                       candidates: Int? = nil, filter: SearchFilter = SearchFilter(),
+                       includeImages: Bool = false) async throws -> [PageHit] {
+        let target = try await self.collection(collection)
+        let query = try compose(embedding: embedding, collection: target, limit: limit,
                                 candidates: candidates ?? defaultCandidates(limit: limit), filter: filter, includeImages: includeImages)
-        return try await run(query, embedding: embedding, model: model)
+        return try await run(query, collection: target)
     }
 
-    public func exactSearch(embedding: MultiVector, model: String, limit: Int = 10, filter: SearchFilter = SearchFilter(),
-                            includeImages: Bool = false) async throws -> [PageHit] {
-        let query = try compose(embedding: embedding, model: model, limit: limit, candidates: nil, filter: filter,
+    public func exactSearch(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
+                            filter: SearchFilter = SearchFilter(), includeImages: Bool = false) async throws -> [PageHit] {
+        let target = try await self.collection(collection)
+        let query = try compose(embedding: embedding, collection: target, limit: limit, candidates: nil, filter: filter,
                                 includeImages: includeImages)
-        return try await run(query, embedding: embedding, model: model)
+        return try await run(query, collection: target)
     }
 
     /// The statement a search runs, with its parameters described.
-    public func explain(embedding: MultiVector, model: String, limit: Int = 10, candidates: Int? = nil, exact: Bool = false,
-                        filter: SearchFilter = SearchFilter()) throws -> String {
-        try compose(embedding: embedding, model: model, limit: limit,
-                    candidates: exact ? nil : candidates ?? defaultCandidates(limit: limit), filter: filter,
-                    includeImages: false).explanation
+    public func explain(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
+                        candidates: Int? = nil, exact: Bool = false, filter: SearchFilter = SearchFilter()) async throws -> String {
+        let target = try await self.collection(collection)
+        return try compose(embedding: embedding, collection: target, limit: limit,
+                           candidates: exact ? nil : candidates ?? defaultCandidates(limit: limit), filter: filter,
+                           includeImages: false).explanation
     }
 
     /// Most hits one search returns, and most candidates it reranks: each
@@ -139,32 +154,67 @@ public final class SearchClient: Service, Sendable {
         return min(max(overflow ? Int.max : product, Self.minimumCandidates), Self.maximumCandidates)
     }
 
-    /// The question's multi-vector, in the prompt format the stored pages of
-    /// this model were embedded with (recorded per document).
-    public func embed(_ question: String) async throws -> EmbeddedQuestion {
+    /// The question's multi-vector for a collection: embedded by this
+    /// client's model, which must be the collection's, in the collection's
+    /// prompt format.
+    public func embed(_ question: String, for collection: String = Collection.defaultName) async throws -> EmbeddedQuestion {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw SearchError.emptyQuestion }
         guard let model else { throw SearchError.modelRequired }
-        let modelID = model.identifier
-        let format = try await promptFormat(model: modelID)
-        let input = try model.processor.query(question, format: format)
+        let target = try await self.collection(collection)
+        guard target.accepts(identity: model.identity, name: model.identifier) else {
+            throw CollectionError.otherModel(collection: target.name, collectionModel: target.modelName, model: model.identifier)
+        }
+        let input = try model.processor.query(question, format: target.promptFormat)
         let vector = try model.forward([input])[0]
         let tokenizer = model.processor.tokenizer
-        return EmbeddedQuestion(embedding: vector, model: modelID, tokens: input.inputIds.map { tokenizer.token(for: $0) ?? "#\($0)" })
+        return EmbeddedQuestion(embedding: vector, model: model.identifier,
+                                tokens: input.inputIds.map { tokenizer.token(for: $0) ?? "#\($0)" })
     }
 
-    /// The stored pages' prompt format for this model (transformers' when
-    /// none are stored yet; remembered once pages exist).
-    private func promptFormat(model modelID: String) async throws -> PromptFormat {
-        if let known = promptFormats.withLockedValue({ $0[modelID] }) { return known }
-        let stored = try await client.query(
-            "SELECT prompt_format FROM documents WHERE model = \(modelID) AND status = 'ready' LIMIT 1", logger: logger
-        ).collect().first?.decode(String.self)
-        guard let format = stored.flatMap(PromptFormat.init(rawValue:)) else { return .transformers }
-        promptFormats.withLockedValue { $0[modelID] = format }
-        return format
+    /// A collection by name, remembered once found.
+    public func collection(_ name: String) async throws -> Collection {
+        if let known = collections.withLockedValue({ $0[name] }) { return known }
+        guard Collection.isValidName(name) else { throw CollectionError.invalidName(name) }
+        let found = try await session { c in try await CollectionStore(logger: self.logger).find(name, on: c) }
+        guard let found else { throw CollectionError.notFound(name) }
+        collections.withLockedValue { $0[name] = found }
+        return found
     }
 
-    private func compose(embedding: MultiVector, model: String, limit: Int, candidates: Int?, filter: SearchFilter,
+    /// Every collection.
+    public func collections() async throws -> [Collection] {
+        try await session { c in try await CollectionStore(logger: self.logger).list(on: c) }
+    }
+
+    /// Work on one pooled connection. With a tenant configured, inside a
+    /// transaction that names it to row-level security (colpali.tenant).
+    ///
+    /// Reads are tried again, once, on a connection the server had closed
+    /// before the query reached it: a pooled connection can look alive for a
+    /// moment after the server ended its session (a restart, an
+    /// administrator), and the next search should not fail for that. A query
+    /// the server itself ended is not retried: that error is the answer.
+    func session<T: Sendable>(writes: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T {
+        do {
+            return try await once(body)
+        } catch let error as PSQLError where !writes && (error.code == .serverClosedConnection || error.code == .clientClosedConnection) {
+            logger.debug("connection was closed; trying once more", metadata: ["error": "\(DatabaseErrors.describe(error))"])
+            return try await once(body)
+        }
+    }
+
+    private func once<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        guard let tenant else { return try await client.withConnection { c in try await body(c) } }
+        return try await client.withConnection { connection in
+            try await connection.transaction(logger: self.logger) { c in
+                _ = try await c.query("SELECT set_config('colpali.tenant', \(tenant), true)", logger: self.logger)
+                return try await body(c)
+            }
+        }
+    }
+
+    private func compose(embedding: MultiVector, collection: Collection, limit: Int, candidates: Int?, filter: SearchFilter,
                          includeImages: Bool) throws -> SearchQuery {
         guard (1...Self.maximumLimit).contains(limit) else {
             throw SearchError.outOfRange(name: "limit", value: limit, allowed: 1...Self.maximumLimit)
@@ -172,37 +222,49 @@ public final class SearchClient: Service, Sendable {
         if let candidates, !(1...Self.maximumCandidates).contains(candidates) {
             throw SearchError.outOfRange(name: "candidates", value: candidates, allowed: 1...Self.maximumCandidates)
         }
+        guard embedding.dim == collection.embeddingDimension else {
+            throw SearchError.dimensionMismatch(model: embedding.dim, stored: collection.embeddingDimension)
+        }
+        guard (1...Int(COLPALI_MAX_ROWS)).contains(embedding.rows) else {
+            throw SearchError.outOfRange(name: "query rows", value: embedding.rows, allowed: 1...Int(COLPALI_MAX_ROWS))
+        }
+        var scoped = filter
+        if let tenant {
+            if let asked = filter.tenant, asked != tenant {
+                throw SearchError.invalidFilter("tenant '\(asked)' is outside this client's tenant '\(tenant)'")
+            }
+            scoped.tenant = tenant
+        }
         var codes = [UInt8](repeating: 0, count: embedding.rows * colpali_code_bytes(Int32(embedding.dim)))
         colpali_binary_quantize(embedding.values, Int32(embedding.rows), Int32(embedding.dim), &codes)
-        return try SearchQuery.compose(query: embedding, codes: Data(codes), model: model, limit: limit,
-                                       candidates: candidates.map { max($0, limit) }, filter: filter, includeImages: includeImages)
+        return try SearchQuery.compose(query: embedding, codes: Data(codes), collection: collection, limit: limit,
+                                       candidates: candidates.map { max($0, limit) }, filter: scoped, includeImages: includeImages)
     }
 
-    private func run(_ query: SearchQuery, embedding: MultiVector, model: String) async throws -> [PageHit] {
+    private func run(_ query: SearchQuery, collection: Collection) async throws -> [PageHit] {
         logger.debug("search", metadata: ["sql": "\(query.explanation)"])
+        let rows = try await session { c in try await c.query(query.postgresQuery, logger: self.logger).collect() }
         var hits: [PageHit] = []
-        let rows = try await client.query(query.postgresQuery, logger: logger)
-        for try await row in rows {
+        for row in rows {
             let (score, documentID, pageID, pageNumber, uri, title, metadata, image, imageType) =
                 try row.decode((Float, Int, Int, Int, String, String?, String, Data?, String?).self)
+            var stored: PageImage?
+            if let image, let type = imageType.flatMap(ImageType.init(rawValue:)) { stored = PageImage(data: image, type: type) }
             hits.append(PageHit(rank: hits.count + 1, score: score, documentID: documentID, pageID: pageID, pageNumber: pageNumber,
-                                sourceURI: uri, title: title, metadataJSON: metadata, image: image, imageType: imageType))
+                                sourceURI: uri, title: title, metadata: Metadata(json: metadata) ?? [:], image: stored))
         }
-        if hits.isEmpty { try await explainEmptyResult(model: model, dim: embedding.dim) }
+        if hits.isEmpty { try await explainEmptyResult(collection) }
         return hits
     }
 
-    /// No hits: an error when it is because nothing comparable is stored.
-    private func explainEmptyResult(model: String, dim: Int) async throws {
-        let rows = try await client.query("""
-            SELECT model, embedding_dim, count(*) FROM documents WHERE status = 'ready' GROUP BY 1, 2 ORDER BY 3 DESC
-            """, logger: logger).collect()
-        let stored = try rows.map { try $0.decode((String, Int, Int).self) }
-        if stored.isEmpty { throw SearchError.noPages }
-        guard let same = stored.first(where: { $0.0 == model }) else {
-            throw SearchError.otherModels(model: model, stored: stored.map(\.0))
+    /// No hits: an error when the collection holds no searchable page at all
+    /// (filters that match nothing are not an error).
+    private func explainEmptyResult(_ collection: Collection) async throws {
+        let ready = try await session { c in
+            try await c.query("""
+                SELECT count(*) FROM documents WHERE collection_id = \(collection.id) AND status = 'ready'
+                """, logger: self.logger).collect().first!.decode(Int.self)
         }
-        if same.1 != dim { throw SearchError.dimensionMismatch(model: dim, stored: same.1) }
-        // Otherwise the filters simply matched nothing.
+        if ready == 0 { throw SearchError.noPages(collection: collection.name) }
     }
 }

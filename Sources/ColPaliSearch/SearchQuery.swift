@@ -16,7 +16,7 @@ public struct SearchQuery: Sendable {
 
     public var postgresQuery: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 
-    public static func compose(query: MultiVector, codes: Data, model: String, limit: Int, candidates: Int?,
+    public static func compose(query: MultiVector, codes: Data, collection: Collection, limit: Int, candidates: Int?,
                                filter: SearchFilter, includeImages: Bool) throws -> SearchQuery {
         var binds = PostgresBindings()
         var notes: [String] = []
@@ -26,15 +26,17 @@ public struct SearchQuery: Sendable {
             return "$\(notes.count)"
         }
         let queryParameter = try parameter(query, "query multi-vector, real[\(query.rows)][\(query.dim)]")
-        var conditions = ["d.status = 'ready'", "d.model = \(try parameter(model, "model '\(model)'"))"]
+        var conditions = ["d.collection_id = \(try parameter(collection.id, "collection \(collection.id) ('\(collection.name)')"))",
+                          "d.status = 'ready'"]
+        if let tenant = filter.tenant {
+            conditions.append("d.tenant = \(try parameter(tenant, "tenant '\(tenant)'"))")
+        }
         if let ids = filter.documentIDs {
             conditions.append("d.id = ANY(\(try parameter(ids, "document ids \(ids)")))")
         }
         if let metadata = filter.metadataContains {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)), object is [String: Any] else {
-                throw SearchError.invalidFilter("metadata must be a JSON object, got \(metadata)")
-            }
-            conditions.append("d.metadata @> \(try parameter(metadata, "metadata containment \(metadata)"))::jsonb")
+            let text = metadata.jsonText
+            conditions.append("d.metadata @> \(try parameter(text, "metadata containment \(text)"))::jsonb")
         }
         if let prefix = filter.sourcePrefix {
             conditions.append("starts_with(d.source_uri, \(try parameter(prefix, "source prefix '\(prefix)'")))")

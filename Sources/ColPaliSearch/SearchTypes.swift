@@ -10,11 +10,10 @@ public struct PageHit: Sendable, Equatable {
     public let pageNumber: Int
     public let sourceURI: String
     public let title: String?
-    /// The document's metadata, a JSON object as text.
-    public let metadataJSON: String
+    /// The document's metadata.
+    public let metadata: Metadata
     /// The stored page image, when asked for and stored.
-    public let image: Data?
-    public let imageType: String?
+    public let image: PageImage?
 }
 
 /// A question embedded for search: its multi-vector, the id of the model that
@@ -29,27 +28,24 @@ public struct EmbeddedQuestion: Sendable, Equatable {
 /// parameters.
 public struct SearchFilter: Sendable, Equatable {
     public var documentIDs: [Int]?
-    /// Documents whose metadata contains this JSON object (jsonb @>).
-    public var metadataContains: String?
+    /// Documents whose metadata contains this object (jsonb @>).
+    public var metadataContains: Metadata?
     /// Documents whose source URI starts with this.
     public var sourcePrefix: String?
     public var createdAfter: Date?
     public var createdBefore: Date?
+    /// Documents of this tenant only.
+    public var tenant: String?
 
-    public init(documentIDs: [Int]? = nil, metadataContains: String? = nil, sourcePrefix: String? = nil,
-                createdAfter: Date? = nil, createdBefore: Date? = nil) {
+    public init(documentIDs: [Int]? = nil, metadataContains: Metadata? = nil, sourcePrefix: String? = nil,
+                createdAfter: Date? = nil, createdBefore: Date? = nil, tenant: String? = nil) {
         self.documentIDs = documentIDs
         self.metadataContains = metadataContains
         self.sourcePrefix = sourcePrefix
         self.createdAfter = createdAfter
         self.createdBefore = createdBefore
+        self.tenant = tenant
     }
-}
-
-/// A stored rendering of a page.
-public struct PageImage: Sendable, Equatable {
-    public let data: Data
-    public let type: ImageType
 }
 
 /// A stored page: which document and page it is, the size of the image the
@@ -64,24 +60,29 @@ public struct StoredPage: Sendable, Equatable {
     /// SHA-256 of the source file when it was ingested.
     public let contentHash: Data
     public let image: PageImage?
+    /// The collection the page belongs to.
+    public let collection: String
 }
 
 /// A stored document, as listed.
 public struct DocumentSummary: Sendable, Equatable, Codable {
     public let id: Int
+    public let collection: String
+    public let tenant: String
     public let sourceURI: String
     public let title: String?
+    /// Pages stored.
     public let pageCount: Int?
-    public let status: String
+    /// Pages in the source file.
+    public let sourcePageCount: Int?
+    public let status: DocumentStatus
     public let error: String?
-    public let model: String
     public let createdAt: Date
 }
 
-public enum SearchError: Error, CustomStringConvertible, Sendable {
+public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
     case emptyQuestion
-    case noPages
-    case otherModels(model: String, stored: [String])
+    case noPages(collection: String)
     case dimensionMismatch(model: Int, stored: Int)
     case invalidFilter(String)
     /// A numeric argument outside what is accepted.
@@ -95,12 +96,10 @@ public enum SearchError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .emptyQuestion:
             return "the question is empty"
-        case .noPages:
-            return "there are no searchable pages yet"
-        case .otherModels(let model, let stored):
-            return "no pages were embedded with \(model); stored pages come from \(stored.joined(separator: ", "))"
+        case .noPages(let collection):
+            return "collection '\(collection)' has no searchable pages yet"
         case .dimensionMismatch(let model, let stored):
-            return "the model makes \(model)-dimensional vectors but the stored pages have \(stored): they come from another model"
+            return "the query has \(model)-dimensional vectors but the collection's pages have \(stored): they come from another model"
         case .invalidFilter(let reason):
             return "invalid filter: \(reason)"
         case .outOfRange(let name, let value, let allowed):

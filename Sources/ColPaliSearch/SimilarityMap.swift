@@ -57,16 +57,19 @@ public struct SimilarityMap: Sendable, Equatable {
 }
 
 extension SearchClient {
-    /// The similarity map of `question` over a stored page.
+    /// The similarity map of `question` over a stored page, the question
+    /// embedded for the page's collection.
     public func similarityMap(question: String, pageID: Int) async throws -> SimilarityMap {
-        let embedded = try await embed(question)
+        let page = try await self.page(id: pageID)
+        let embedded = try await embed(question, for: page.collection)
         return try await similarityMap(embedding: embedded.embedding, tokens: embedded.tokens, pageID: pageID)
     }
 
     /// The similarity map of a query multi-vector over a stored page.
     public func similarityMap(embedding: MultiVector, tokens: [String], pageID: Int) async throws -> SimilarityMap {
-        let rows = try await client.query(
-            "SELECT embedding, patch_grid FROM pages WHERE id = \(pageID)", logger: logger).collect()
+        let rows = try await session { c in
+            try await c.query("SELECT embedding, patch_grid FROM pages WHERE id = \(pageID)", logger: self.logger).collect()
+        }
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
         let (page, grid) = try row.decode((MultiVector, Int).self)
         guard page.dim == embedding.dim else { throw SearchError.dimensionMismatch(model: embedding.dim, stored: page.dim) }
@@ -76,31 +79,34 @@ extension SearchClient {
     /// A stored page: where it came from, its size, and its stored
     /// rendering if ingest kept one.
     public func page(id pageID: Int) async throws -> StoredPage {
-        let rows = try await client.query("\(unescaped: Self.selectPage) WHERE p.id = \(pageID)", logger: logger).collect()
+        let rows = try await session { c in
+            try await c.query("\(unescaped: Self.selectPage) WHERE p.id = \(pageID)", logger: self.logger).collect()
+        }
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
         return try Self.storedPage(row)
     }
 
     /// Page `number` (1-based) of a document.
     public func page(documentID: Int, number: Int) async throws -> StoredPage {
-        let rows = try await client.query(
-            "\(unescaped: Self.selectPage) WHERE p.document_id = \(documentID) AND p.page_number = \(number)",
-            logger: logger).collect()
+        let rows = try await session { c in
+            try await c.query("\(unescaped: Self.selectPage) WHERE p.document_id = \(documentID) AND p.page_number = \(number)",
+                              logger: self.logger).collect()
+        }
         guard let row = rows.first else { throw SearchError.pageNumberNotFound(document: documentID, page: number) }
         return try Self.storedPage(row)
     }
 
     static let selectPage = """
-        SELECT p.id, p.document_id, p.page_number, p.width, p.height, d.source_uri, d.content_hash, p.image, p.image_type
-        FROM pages p JOIN documents d ON d.id = p.document_id
+        SELECT p.id, p.document_id, p.page_number, p.width, p.height, d.source_uri, d.content_hash, p.image, p.image_type, c.name
+        FROM pages p JOIN documents d ON d.id = p.document_id JOIN collections c ON c.id = d.collection_id
         """
 
     static func storedPage(_ row: PostgresRow) throws -> StoredPage {
-        let (id, document, number, width, height, uri, hash, image, type) =
-            try row.decode((Int, Int, Int, Int, Int, String, Data, Data?, String?).self)
+        let (id, document, number, width, height, uri, hash, image, type, collection) =
+            try row.decode((Int, Int, Int, Int, Int, String, Data, Data?, String?, String).self)
         var stored: PageImage?
         if let image, let type = type.flatMap(ImageType.init(rawValue:)) { stored = PageImage(data: image, type: type) }
         return StoredPage(pageID: id, documentID: document, pageNumber: number, width: width, height: height,
-                          sourceURI: uri, contentHash: hash, image: stored)
+                          sourceURI: uri, contentHash: hash, image: stored, collection: collection)
     }
 }

@@ -159,6 +159,55 @@ import TestSupport
         #expect(changed.status == 1 && changed.error.contains("changed since it was ingested"), "\(changed.error)")
     }
 
+    /// Collections and tenants as a user names them on the command line.
+    @Test func collectionsAndTenantsFromTheCommandLine() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let environment = ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
+                           "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path]
+        func run(_ binary: URL, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
+            try await ChildProcess.run(binary, arguments, environment: environment)
+        }
+        func json(_ arguments: [String]) async throws -> [[String: Any]] {
+            let result = try await run(colpali, arguments + ["--json"])
+            #expect(result.status == 0, "\(arguments): \(result.error)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
+        }
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-collections-cli")
+        let a = try TestPDF.write(TestPDF.make(pages: [.init(), .init()], seed: 11), named: "a.pdf", in: directory)
+        let b = try TestPDF.write(TestPDF.make(pages: [.init()], seed: 12), named: "b.pdf", in: directory)
+        for arguments in [["--collection", "reports", "--tenant", "acme", a], ["--collection", "reports", "--tenant", "globex", b], [a]] {
+            let added = try await run(ingest, ["add", "--dpi", "50"] + arguments)
+            #expect(added.status == 0 && added.output.contains("stored"), "\(arguments): \(added.error)")
+        }
+        #expect(try await json(["search", "shapes", "--collection", "reports", "--limit", "10"]).count == 3)
+        let acme = try await json(["search", "shapes", "--collection", "reports", "--tenant", "acme", "--limit", "10"])
+        #expect(acme.count == 2 && acme.allSatisfy { ($0["source_uri"] as? String)?.hasSuffix("a.pdf") == true }, "\(acme)")
+        #expect(try await json(["search", "shapes", "--limit", "10"]).count == 2)
+        let collections = try await json(["collections", "list"])
+        #expect(collections.map { "\($0["name"] ?? "") \($0["documents"] ?? "") \($0["pages"] ?? "")" } == ["default 1 2", "reports 2 3"])
+        let listed = try await json(["documents", "list", "--collection", "reports", "--tenant", "globex"])
+        #expect(listed.count == 1 && listed.first?["tenant"] as? String == "globex", "\(listed)")
+
+        // Careless names: one line each, nothing changed.
+        let missing = try await run(colpali, ["search", "shapes", "--collection", "nope"])
+        #expect(missing.status == 1 && missing.error.split(separator: "\n").count == 1 && missing.error.contains("no collection 'nope'"),
+                "\(missing.error)")
+        let badName = try await run(ingest, ["add", "--collection", "../etc", a])
+        #expect(badName.status != 0 && badName.error.contains("not a collection name"), "\(badName.error)")
+        let unconfirmed = try await run(colpali, ["collections", "delete", "reports"])
+        #expect(unconfirmed.status == 64 && unconfirmed.error.contains("--yes"), "\(unconfirmed.error)")
+        #expect(try await json(["collections", "list"]).count == 2)
+
+        let deleted = try await run(colpali, ["collections", "delete", "reports", "--yes"])
+        #expect(deleted.status == 0 && deleted.output.contains("deleted collection reports"), "\(deleted.error)")
+        let left = try await Database.withConnection(settings, logger: TestPostgres.logger) { c in
+            try await c.query("SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM pages)", logger: TestPostgres.logger)
+                .collect().first!.decode(Int.self)
+        }
+        #expect(left == 3)
+        #expect(try await run(colpali, ["collections", "delete", "reports", "--yes"]).status == 1)
+    }
+
     @Test func searchErrorsAreOneLine() async throws {
         let environment = ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "HF_HUB_OFFLINE": "1",
                            "COLPALI_MODEL": Fixtures.model("hf-fp32").path]

@@ -87,7 +87,7 @@ import TestSupport
         let again = try await ChildProcess.run(binary, ["add", directory.appendingPathComponent("doc1.pdf").path],
                                                environment: IngestFixtures.environment(settings))
         #expect(again.status == 0)
-        #expect(again.output.contains("skipped \(directory.path)/doc1.pdf: already stored as document"))
+        #expect(again.output.contains("skipped \(directory.path)/doc1.pdf: every selected page is already stored as document"), "\(again.output)")
         // --queue only queues, with the flags as the job's options.
         let queued = try await ChildProcess.run(binary, ["add", "--queue", "--force", directory.appendingPathComponent("doc1.pdf").path],
                                                 environment: IngestFixtures.environment(settings))
@@ -140,6 +140,19 @@ import TestSupport
         #expect(try await query(settings, "SELECT error FROM ingest_jobs WHERE status = 'failed'", as: String.self)
             == ["cannot read \(directory.path)/absent.pdf: no such file"])
         #expect(try await jobs(settings, status: "done") == 3)
+        // A job names its collection and tenant; one naming a bad collection fails saying so.
+        let more = [try TestPDF.write(TestPDF.make(pages: [.init()], seed: 77), named: "more.pdf", in: directory)]
+        try await enqueue(more, settings, options: #"{"dpi": 60, "collection": "manuals", "tenant": "acme"}"#)
+        try await enqueue(more, settings, options: #"{"collection": "no such/collection"}"#)
+        #expect(try await waitUntil(25) {
+            try await query(settings, "SELECT count(*) FROM ingest_jobs WHERE status IN ('done', 'failed')", as: Int.self) == [6]
+        }, "\(daemon.standardError.suffix(2000))")
+        #expect(try await query(settings, """
+            SELECT c.name || ' ' || d.tenant || ' ' || d.page_count FROM documents d JOIN collections c ON c.id = d.collection_id
+            WHERE c.name <> 'default'
+            """, as: String.self) == ["manuals acme 1"])
+        #expect(try await query(settings, "SELECT error FROM ingest_jobs WHERE status = 'failed' ORDER BY id", as: String.self).last?
+            .contains("collection 'no such/collection' is not a collection name") == true)
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: 30) == 0)
         try await expectConsistent(settings)

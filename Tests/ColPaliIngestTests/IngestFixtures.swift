@@ -23,8 +23,12 @@ enum IngestFixtures {
 
     final class Box: @unchecked Sendable { var model: ColPali? }
 
-    static func ingestor(_ settings: ConnectionSettings) -> Ingestor {
-        Ingestor(model: model, promptFormat: .transformers, batchSize: 2, database: settings, logger: TestPostgres.logger)
+    /// An ingestor on a pool of its own for the duration of `body`.
+    static func withIngestor<T: Sendable>(_ settings: ConnectionSettings, _ body: @Sendable (Ingestor) async throws -> T)
+        async throws -> T {
+        try await Database.withClient(settings, logger: TestPostgres.logger) { client in
+            try await body(Ingestor(model: model, promptFormat: .transformers, batchSize: 2, client: client, logger: TestPostgres.logger))
+        }
     }
 
     /// Environment for a child colpali-ingest / colpali process.

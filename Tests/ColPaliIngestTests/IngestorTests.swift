@@ -25,63 +25,132 @@ import TestSupport
         var options = IngestOptions()
         options.dpi = 72
         options.storeImages = .png
-        options.metadataJSON = "{\"team\": \"finance\"}"
-        let ingestor = IngestFixtures.ingestor(settings)
-        let outcome = try await ingestor.ingest(path: path, options: options)
-        guard case .stored(let id, let pages) = outcome else { Issue.record("\(outcome)"); return }
-        #expect(pages == 3)
-        try await Database.withConnection(settings, logger: logger) { c in
-            let row = try await c.query("""
-                SELECT status, page_count, title, model, prompt_format, embedding_dim, content_hash, source_uri, metadata->>'team'
-                FROM documents WHERE id = \(id)
-                """, logger: logger).collect().first!
-            let (status, count, title, model, format, dim, hash, uri, team) =
-                try row.decode((String, Int, String, String, String, Int, Data, String, String).self)
-            #expect(status == "ready" && count == 3 && title == "Annual report")
-            #expect(model == Fixtures.model("hf-fp32").path && format == "transformers" && dim == 128)
-            #expect(hash == Data(SHA256.hash(data: data)))
-            #expect(uri.hasPrefix("file:///") && uri.hasSuffix("report.pdf"))
-            #expect(team == "finance")
-            let pages = try await c.query("""
-                SELECT page_number, width, height, multivector_rows(embedding), multivector_dim(embedding),
-                       length(embedding_codes), patch_grid, image_type, image
-                FROM pages WHERE document_id = \(id) ORDER BY page_number
-                """, logger: logger).collect()
-            #expect(pages.count == 3)
-            let decoded = try pages.map { try $0.decode((Int, Int, Int, Int, Int, Int, Int, String, Data).self) }
-            #expect(decoded.map(\.0) == [1, 2, 3])
-            #expect(decoded[0].1 == 200 && decoded[0].2 == 260)
-            #expect(decoded[1].1 == 260 && decoded[1].2 == 200)  // rotated
-            #expect(decoded.allSatisfy { $0.3 == 28 && $0.4 == 128 && $0.5 == 28 * 16 && $0.6 == 4 && $0.7 == "image/png" })
-            let image = try RGBImage.decode(decoded[2].8)
-            #expect(image.width == 300 && image.height == 200)
+        options.metadata = ["team": .string("finance")]
+        let first = options
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            var options = first
+            let outcome = try await ingestor.ingest(path: path, options: options)
+            guard case .stored(let id, let pages) = outcome else { Issue.record("\(outcome)"); return }
+            #expect(pages == 3)
+            try await Database.withConnection(settings, logger: logger) { c in
+                let row = try await c.query("""
+                    SELECT d.status, d.page_count, d.title, c.name, c.model_name, c.prompt_format, c.embedding_dim, d.content_hash,
+                           d.source_uri, d.metadata->>'team', d.source_page_count, d.tenant
+                    FROM documents d JOIN collections c ON c.id = d.collection_id WHERE d.id = \(id)
+                    """, logger: logger).collect().first!
+                let (status, count, title, collection, model, format, dim, hash, uri, team, sourcePages, tenant) =
+                    try row.decode((String, Int, String, String, String, String, Int, Data, String, String, Int, String).self)
+                #expect(status == "ready" && count == 3 && title == "Annual report")
+                #expect(collection == "default" && tenant == "" && sourcePages == 3)
+                #expect(model == ingestor.model.identifier && format == "transformers" && dim == 128)
+                #expect(hash == Data(SHA256.hash(data: data)))
+                #expect(uri.hasPrefix("file:///") && uri.hasSuffix("report.pdf"))
+                #expect(team == "finance")
+                let pages = try await c.query("""
+                    SELECT page_number, width, height, multivector_rows(embedding), multivector_dim(embedding),
+                           length(embedding_codes), patch_grid, image_type, image
+                    FROM pages WHERE document_id = \(id) ORDER BY page_number
+                    """, logger: logger).collect()
+                #expect(pages.count == 3)
+                let decoded = try pages.map { try $0.decode((Int, Int, Int, Int, Int, Int, Int, String, Data).self) }
+                #expect(decoded.map(\.0) == [1, 2, 3])
+                #expect(decoded[0].1 == 200 && decoded[0].2 == 260)
+                #expect(decoded[1].1 == 260 && decoded[1].2 == 200)  // rotated
+                #expect(decoded.allSatisfy { $0.3 == 28 && $0.4 == 128 && $0.5 == 28 * 16 && $0.6 == 4 && $0.7 == "image/png" })
+                let image = try RGBImage.decode(decoded[2].8)
+                #expect(image.width == 300 && image.height == 200)
+            }
+            // The same file again: nothing new; with force: embedded again in place.
+            #expect(try await ingestor.ingest(path: path, options: options) == .alreadyStored(documentID: id))
+            options.force = true
+            #expect(try await ingestor.ingest(path: path, options: options) == .addedPages(documentID: id, pages: [1, 2, 3]))
+            #expect(try await count("SELECT count(*) FROM documents", settings) == 1)
+            #expect(try await count("SELECT count(*) FROM pages WHERE document_id = \(id)", settings) == 3)
         }
-        // The same file again: nothing new; with force: replaced atomically.
-        #expect(try await ingestor.ingest(path: path, options: options) == .alreadyStored(documentID: id))
-        options.force = true
-        guard case .stored(let newID, 3) = try await ingestor.ingest(path: path, options: options) else {
-            Issue.record("force did not re-embed"); return
-        }
-        #expect(newID != id)
-        #expect(try await count("SELECT count(*) FROM documents", settings) == 1)
-        #expect(try await count("SELECT count(*) FROM pages", settings) == 3)
     }
 
-    @Test func imagesAreOnePageDocumentsAndPageRangesApply() async throws {
+    @Test func imagesAreOnePageDocumentsAndPageRangesAddUp() async throws {
         let settings = try await TestPostgres.freshDatabase()
-        let ingestor = IngestFixtures.ingestor(settings)
-        guard case .stored(_, 1) = try await ingestor.ingest(path: Fixtures.image("doc0.png").path, options: IngestOptions()) else {
-            Issue.record("image not stored"); return
-        }
         let directory = try RepositoryPaths.temporaryDirectory("colpali-ingest")
         let path = try TestPDF.write(TestPDF.make(pages: Array(repeating: .init(), count: 6), seed: 3), named: "six.pdf", in: directory)
-        var options = IngestOptions()
-        options.dpi = 50
-        options.pages = PageRange("2-3,6")!
-        guard case .stored(let id, 3) = try await ingestor.ingest(path: path, options: options) else {
-            Issue.record("range not applied"); return
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            guard case .stored(_, 1) = try await ingestor.ingest(path: Fixtures.image("doc0.png").path, options: IngestOptions()) else {
+                Issue.record("image not stored"); return
+            }
+            var options = IngestOptions()
+            options.dpi = 50
+            options.pages = PageRange("2-3,6")!
+            guard case .stored(let id, 3) = try await ingestor.ingest(path: path, options: options) else {
+                Issue.record("range not applied"); return
+            }
+            #expect(try await count("SELECT count(*) FROM pages WHERE document_id = \(id) AND page_number IN (2, 3, 6)", settings) == 3)
+            // A later range adds only the pages not stored yet, to the same document.
+            options.pages = PageRange("1-3")!
+            #expect(try await ingestor.ingest(path: path, options: options) == .addedPages(documentID: id, pages: [1]))
+            #expect(try await count("SELECT page_count FROM documents WHERE id = \(id) AND source_page_count = 6", settings) == 4)
+            #expect(try await ingestor.ingest(path: path, options: options) == .alreadyStored(documentID: id))
         }
-        #expect(try await count("SELECT count(*) FROM pages WHERE document_id = \(id) AND page_number IN (2, 3, 6)", settings) == 3)
+    }
+
+    /// The same file is one document per collection and tenant; within one,
+    /// adding it again with new metadata changes only the metadata.
+    @Test func documentsAreKeyedByCollectionTenantAndContent() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let path = Fixtures.image("doc1.png").path
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            var ids: Set<Int> = []
+            for (collection, tenant) in [("default", ""), ("default", "acme"), ("manuals", ""), ("manuals", "acme")] {
+                var options = IngestOptions()
+                options.collection = collection
+                options.tenant = tenant
+                guard case .stored(let id, 1) = try await ingestor.ingest(path: path, options: options) else {
+                    Issue.record("\(collection)/\(tenant) not stored"); return
+                }
+                ids.insert(id)
+                #expect(try await ingestor.ingest(path: path, options: options) == .alreadyStored(documentID: id))
+            }
+            #expect(ids.count == 4)
+            #expect(try await count("SELECT count(*) FROM collections", settings) == 2)
+            var options = IngestOptions()
+            options.tenant = "acme"
+            options.metadata = ["year": .number(2026)]
+            options.title = "Scanned page"
+            guard case .updated(let id) = try await ingestor.ingest(path: path, options: options) else {
+                Issue.record("metadata not updated"); return
+            }
+            #expect(try await count("""
+                SELECT count(*) FROM documents WHERE id = \(id) AND tenant = 'acme' AND title = 'Scanned page'
+                  AND metadata = '{"year": 2026}'::jsonb
+                """, settings) == 1)
+            #expect(try await count("SELECT count(*) FROM pages", settings) == 4)
+        }
+    }
+
+    /// A collection made by one model refuses another's pages, by content:
+    /// the same files in another directory are the same model.
+    @Test func aCollectionTakesPagesOfItsOwnModelOnly() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        try await Database.withConnection(settings, logger: logger) { c in
+            _ = try await c.query("""
+                INSERT INTO collections (name, model_identity, model_name, embedding_dim, prompt_format)
+                VALUES ('theirs', 'sha256:' || repeat('0', 64), 'vidore/colpali-v1.3', 128, 'transformers')
+                """, logger: logger)
+        }
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            var options = IngestOptions()
+            options.collection = "theirs"
+            do {
+                let outcome = try await ingestor.ingest(path: Fixtures.image("doc0.png").path, options: options)
+                Issue.record("stored in another model's collection: \(outcome)")
+            } catch let error as CollectionError {
+                #expect(error == .otherModel(collection: "theirs", collectionModel: "vidore/colpali-v1.3", model: ingestor.model.identifier))
+            }
+            #expect(try await count("SELECT count(*) FROM documents", settings) == 0)
+            options.collection = "not a name"
+            await #expect(throws: CollectionError.invalidName("not a name")) {
+                try await ingestor.ingest(path: Fixtures.image("doc0.png").path, options: options)
+            }
+        }
     }
 
     @Test func badInputIsRecordedAsFailedAndNothingElseIsLost() async throws {
@@ -103,7 +172,7 @@ import TestSupport
             // A script that mentions the PDF header is not a damaged PDF.
             ("make_pdf.py", Data("header = b'%PDF-1.4'\nprint(header)\n".utf8), "is not a PDF, PNG or JPEG file"),
         ]
-        let ingestor = IngestFixtures.ingestor(settings)
+        try await IngestFixtures.withIngestor(settings) { ingestor in
         for (name, data, reason) in cases {
             let path = data.map { try! TestPDF.write($0, named: name, in: directory) } ?? directory.appendingPathComponent(name).path
             let outcome = try await ingestor.ingest(path: path, options: IngestOptions())
@@ -118,6 +187,7 @@ import TestSupport
         // A good file still goes in, and a failed one is retried when added again.
         let path = try TestPDF.write(good, named: "good.pdf", in: directory)
         guard case .stored = try await ingestor.ingest(path: path, options: IngestOptions()) else { Issue.record("good file"); return }
+        }
     }
 
     /// Files that are not files, or cannot be opened: a clear reason each,
@@ -139,10 +209,11 @@ import TestSupport
         close(fd)
         let cases = [(fifo, "not a regular file"), (loop, "too many levels of symbolic links"), (folder.path, "it is a directory"),
                      (rawName, "its name is not valid UTF-8")]
-        let ingestor = IngestFixtures.ingestor(settings)
-        for (path, reason) in cases {
-            let outcome = try await ingestor.ingest(path: path, options: IngestOptions())
-            #expect(outcome == .failed(documentID: nil, reason: "cannot read \(path): \(SourceFileReasons.expand(reason))"), "\(outcome)")
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            for (path, reason) in cases {
+                let outcome = try await ingestor.ingest(path: path, options: IngestOptions())
+                #expect(outcome == .failed(documentID: nil, reason: "cannot read \(path): \(SourceFileReasons.expand(reason))"), "\(outcome)")
+            }
         }
         #expect(try await count("SELECT count(*) FROM documents", settings) == 0)
     }
@@ -154,13 +225,17 @@ import TestSupport
         var options = IngestOptions()
         options.dpi = 50
         options.maximumPages = 4
-        guard case .failed(_, let reason) = try await IngestFixtures.ingestor(settings).ingest(path: path, options: options) else {
-            Issue.record("stored over the limit"); return
-        }
-        #expect(reason == "5 pages selected, more than the limit of 4 per document; ingest page ranges separately")
-        options.pages = PageRange("1-4")!
-        guard case .stored(_, 4) = try await IngestFixtures.ingestor(settings).ingest(path: path, options: options) else {
-            Issue.record("a range under the limit"); return
+        let overLimit = options
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            var options = overLimit
+            guard case .failed(_, let reason) = try await ingestor.ingest(path: path, options: options) else {
+                Issue.record("stored over the limit"); return
+            }
+            #expect(reason == "5 pages selected, more than the limit of 4 per document; ingest page ranges separately")
+            options.pages = PageRange("1-4")!
+            guard case .stored(_, 4) = try await ingestor.ingest(path: path, options: options) else {
+                Issue.record("a range under the limit"); return
+            }
         }
     }
 
@@ -168,31 +243,47 @@ import TestSupport
     /// are errors that name them.
     @Test func jobOptionsAreValidated() throws {
         let defaults = IngestOptions()
-        let bad: [([String: Any], String)] = [
-            (["dpi": "300"], "dpi must be a number in 10...1200"),
-            (["dpi": 1e300], "dpi must be a number in 10...1200"),
-            (["dpi": true], "dpi must be a number in 10...1200"),
-            (["force": "yes"], "force must be true or false"),
-            (["pages": 5], "pages must be a page range"),
-            (["store_images": "gif"], "store_images must be"),
-            (["title": String(repeating: "t", count: 1001)], "title must be text of at most 1000 characters"),
-            (["metadata": [1, 2]], "metadata must be a JSON object"),
-            (["max_pages": 1_000_000], "unknown option 'max_pages'"),
-            (["priority": 1], "unknown option 'priority'"),
+        let bad: [(String, String)] = [
+            (#"{"dpi": "300"}"#, "dpi must be a number in 10...1200"),
+            (#"{"dpi": 1e300}"#, "dpi must be a number in 10...1200"),
+            (#"{"dpi": true}"#, "dpi must be a number in 10...1200"),
+            (#"{"force": "yes"}"#, "force must be true or false"),
+            (#"{"pages": 5}"#, "pages must be a page range"),
+            (#"{"pages": "7-2"}"#, "pages must be a page range"),
+            (#"{"store_images": "gif"}"#, "store_images must be"),
+            ("{\"title\": \"\(String(repeating: "t", count: 1001))\"}", "title must be text of at most 1000 characters"),
+            (#"{"metadata": [1, 2]}"#, "metadata must be a JSON object"),
+            (#"{"collection": "../etc"}"#, "collection '../etc' is not a collection name"),
+            (#"{"collection": 7}"#, "collection must be a collection name"),
+            ("{\"tenant\": \"\(String(repeating: "t", count: 201))\"}", "tenant must be at most 200 characters"),
+            (#"{"max_pages": 1000000}"#, "unknown option 'max_pages'"),
+            (#"{"priority": 1}"#, "unknown option 'priority'"),
+            (#"[1]"#, "options must be a JSON object"),
+            (#"{"dpi": "#, "options must be a JSON object (the text is not valid JSON)"),
         ]
         for (options, message) in bad {
             do {
-                _ = try defaults.applying(job: options)
+                _ = try defaults.applying(jobJSON: options)
                 Issue.record("accepted \(options)")
             } catch {
                 #expect(String(describing: error).hasPrefix(message), "\(options): \(error)")
             }
         }
-        let good = try defaults.applying(job: ["dpi": 150, "force": true, "pages": "1-2", "store_images": "png", "title": "T",
-                                               "metadata": ["team": "a"]])
+        let good = try defaults.applying(jobJSON: """
+            {"dpi": 150, "force": true, "pages": "1-2", "store_images": "png", "title": "T", "metadata": {"team": "a"},
+             "collection": "manuals", "tenant": "acme"}
+            """)
         #expect(good.dpi == 150 && good.force && good.pages == PageRange("1-2") && good.storeImages == .png && good.title == "T")
-        #expect(good.metadataJSON == #"{"team":"a"}"#)
+        #expect(good.metadata == ["team": .string("a")] && good.collection == "manuals" && good.tenant == "acme")
         #expect(good.maximumPages == IngestOptions.defaultMaximumPages)
+        // What the CLI queues reads back as the same options.
+        var flags = JobOptions()
+        flags.collection = "manuals"
+        flags.metadata = ["n": .number(1)]
+        flags.storeImages = JobOptions.ImageStorage.none
+        let text = String(decoding: try JSONEncoder().encode(flags), as: UTF8.self)
+        let back = try defaults.applying(jobJSON: text)
+        #expect(back.collection == "manuals" && back.metadata == ["n": .number(1)] && back.storeImages == .none)
     }
 }
 

@@ -11,7 +11,17 @@ import TestSupport
 /// The client on a real Postgres: SQL composition, filters, maps, errors.
 @Suite(.serialized) struct SearchClientTests {
     let logger = TestPostgres.logger
-    static let model = "test/model"
+    static let collection = "test"
+    static let model = CollectionModel(identity: "name:test/model", name: "test/model", embeddingDimension: 128,
+                                       promptFormat: .transformers)
+
+    /// The collection a corpus goes to, created for the given model.
+    func makeCollection(_ settings: ConnectionSettings, name: String = collection, model: CollectionModel = model) async throws
+        -> Collection {
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await CollectionStore(logger: logger).resolve(name, for: model, create: true, on: c)
+        }
+    }
 
     /// Random unit-length rows, as ColPali's are.
     struct Generator {
@@ -23,20 +33,24 @@ import TestSupport
     }
 
     /// `documents` documents of `pagesEach` random pages (20 rows: 16 patches + 4 text rows).
-    func corpus(_ settings: ConnectionSettings, documents: Int, pagesEach: Int, model: String = model, dim: Int = 128,
-                seed: UInt64 = 1) async throws -> [MultiVector] {
+    func corpus(_ settings: ConnectionSettings, documents: Int, pagesEach: Int, collection: String = collection, dim: Int = 128,
+                seed: UInt64 = 1, tenant: String = "") async throws -> [MultiVector] {
         var rng = Generator(state: seed)
         var all: [MultiVector] = []
         let store = DocumentStore(logger: logger)
+        let target = try await makeCollection(settings, name: collection,
+                                              model: CollectionModel(identity: "name:test/model-\(dim)", name: "test/model-\(dim)",
+                                                                     embeddingDimension: dim, promptFormat: .transformers))
         try await Database.withConnection(settings, logger: logger) { c in
             for d in 0..<documents {
                 let pages = (0..<pagesEach).map { _ in rng.matrix(20, dim) }
                 all += pages
+                let team = d % 2 == 0 ? "finance" : "legal"
                 let document = NewDocument(
-                    sourceURI: "file:///corpus/\(d % 2 == 0 ? "finance" : "legal")/doc\(d).pdf",
-                    contentHash: Data(SHA256.hash(data: Data("\(seed)-\(d)-\(model)".utf8))),
-                    title: "Document \(d)", metadataJSON: "{\"team\": \"\(d % 2 == 0 ? "finance" : "legal")\", \"n\": \(d)}",
-                    model: model, promptFormat: "transformers", embeddingDim: dim)
+                    key: DocumentKey(collectionID: target.id, tenant: tenant,
+                                     contentHash: Data(SHA256.hash(data: Data("\(seed)-\(d)-\(collection)".utf8)))),
+                    sourceURI: "file:///corpus/\(team)/doc\(d).pdf",
+                    title: "Document \(d)", metadata: ["team": .string(team), "n": .number(Double(d))], sourcePageCount: pagesEach)
                 _ = try await store.store(document, pages: pages.enumerated().map {
                     NewPage(pageNumber: $0.offset + 1, width: 100, height: 100, embedding: $0.element, patchGrid: 4)
                 }, replace: false, on: c)
@@ -57,8 +71,8 @@ import TestSupport
         for _ in 0..<5 {
             let query = rng.matrix(7)
             let (twoStage, exact) = try await withClient(settings) { client in
-                (try await client.search(embedding: query, model: Self.model, limit: 10, candidates: 30),
-                 try await client.exactSearch(embedding: query, model: Self.model, limit: 10))
+                (try await client.search(embedding: query, in: Self.collection, limit: 10, candidates: 30),
+                 try await client.exactSearch(embedding: query, in: Self.collection, limit: 10))
             }
             #expect(twoStage.count == 10 && exact.count == 10)
             #expect(twoStage.map(\.pageID) == exact.map(\.pageID))
@@ -73,7 +87,7 @@ import TestSupport
         let pages = try await corpus(settings, documents: 2, pagesEach: 3)
         var seeded = Generator(state: 5)
         let query = seeded.matrix(4)
-        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, model: Self.model, limit: 6) }
+        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, in: Self.collection, limit: 6) }
         // Page n of document d is pages[3 * (d's index) + n - 1]; documents are stored in order.
         #expect(hits.count == 6)
         for hit in hits {
@@ -100,15 +114,17 @@ import TestSupport
         let filler = rng.matrix(12)
         let a = MultiVector(rows: 20, dim: 128, values: query.values.map { $0 + 0.05 * noise.float() } + filler.values)
         let b = MultiVector(rows: 20, dim: 128, values: query.values.map { $0 * 0.5 } + filler.values)
+        let collection = try await makeCollection(settings, model: CollectionModel(
+            identity: "name:test/model-128", name: "test/model-128", embeddingDimension: 128, promptFormat: .transformers))
         try await Database.withConnection(settings, logger: logger) { c in
             _ = try await DocumentStore(logger: logger).store(
-                NewDocument(sourceURI: "file:///answers.pdf", contentHash: Data(repeating: 1, count: 32), title: "Answers",
-                            model: Self.model, promptFormat: "transformers", embeddingDim: 128),
+                NewDocument(key: DocumentKey(collectionID: collection.id, contentHash: Data(repeating: 1, count: 32)),
+                            sourceURI: "file:///answers.pdf", title: "Answers", sourcePageCount: 2),
                 pages: [a, b].enumerated().map { NewPage(pageNumber: $0.offset + 1, width: 100, height: 100, embedding: $0.element, patchGrid: 4) },
                 replace: false, on: c)
         }
         let hits = try await withClient(settings) { client in
-            try await client.search(embedding: query, model: Self.model, limit: 5, candidates: 50)
+            try await client.search(embedding: query, in: Self.collection, limit: 5, candidates: 50)
         }
         #expect(hits.count == 5)
         #expect(hits.prefix(2).map(\.sourceURI) == ["file:///answers.pdf", "file:///answers.pdf"])
@@ -136,20 +152,20 @@ import TestSupport
         var seeded = Generator(state: 7)
         let query = seeded.matrix(5)
         try await withClient(settings) { client in
-            let finance = try await client.search(embedding: query, model: Self.model, limit: 20,
-                                                  filter: SearchFilter(metadataContains: "{\"team\": \"finance\"}"))
+            let finance = try await client.search(embedding: query, in: Self.collection, limit: 20,
+                                                  filter: SearchFilter(metadataContains: ["team": .string("finance")]))
             #expect(finance.count == 6)
-            #expect(finance.allSatisfy { $0.sourceURI.contains("/finance/") && $0.metadataJSON.contains("finance") })
-            let legal = try await client.search(embedding: query, model: Self.model, limit: 20,
+            #expect(finance.allSatisfy { $0.sourceURI.contains("/finance/") && $0.metadata["team"] == .string("finance") })
+            let legal = try await client.search(embedding: query, in: Self.collection, limit: 20,
                                                 filter: SearchFilter(sourcePrefix: "file:///corpus/legal/"))
             #expect(legal.count == 6 && legal.allSatisfy { $0.sourceURI.contains("/legal/") })
             let ids = Set(finance.prefix(2).map(\.documentID))
-            let chosen = try await client.search(embedding: query, model: Self.model, filter: SearchFilter(documentIDs: Array(ids)))
+            let chosen = try await client.search(embedding: query, in: Self.collection, filter: SearchFilter(documentIDs: Array(ids)))
             #expect(Set(chosen.map(\.documentID)) == ids)
-            let future = try await client.search(embedding: query, model: Self.model,
+            let future = try await client.search(embedding: query, in: Self.collection,
                                                  filter: SearchFilter(createdAfter: Date().addingTimeInterval(3600)))
             #expect(future.isEmpty)
-            let past = try await client.search(embedding: query, model: Self.model, limit: 100,
+            let past = try await client.search(embedding: query, in: Self.collection, limit: 100,
                                                filter: SearchFilter(createdBefore: Date().addingTimeInterval(3600)))
             #expect(past.count == 12)
         }
@@ -162,19 +178,94 @@ import TestSupport
         let query = seeded.matrix(3)
         try await withClient(settings) { client in
             for hostile in ["'; DROP TABLE pages; --", "x' OR '1'='1", "\"; DELETE FROM documents; --", "%", "_"] {
-                let byPrefix = try await client.search(embedding: query, model: Self.model, filter: SearchFilter(sourcePrefix: hostile))
+                let byPrefix = try await client.search(embedding: query, in: Self.collection, filter: SearchFilter(sourcePrefix: hostile))
                 #expect(byPrefix.isEmpty, "\(hostile)")
-                let json = String(decoding: try JSONSerialization.data(withJSONObject: ["team": hostile]), as: UTF8.self)
-                let byMetadata = try await client.search(embedding: query, model: Self.model, filter: SearchFilter(metadataContains: json))
+                let byMetadata = try await client.search(embedding: query, in: Self.collection,
+                                                         filter: SearchFilter(metadataContains: ["team": .string(hostile)]))
                 #expect(byMetadata.isEmpty)
-                let sql = try client.explain(embedding: query, model: Self.model, filter: SearchFilter(sourcePrefix: hostile))
+                let byTenant = try await client.search(embedding: query, in: Self.collection, filter: SearchFilter(tenant: hostile))
+                #expect(byTenant.isEmpty)
+                let sql = try await client.explain(embedding: query, in: Self.collection, filter: SearchFilter(sourcePrefix: hostile))
                 if hostile.count > 3 { #expect(!sql.components(separatedBy: "-- parameters:")[0].contains(hostile)) }
             }
             // The tables are all there, untouched.
-            #expect(try await client.search(embedding: query, model: Self.model, limit: 4).count == 4)
-            await #expect(throws: SearchError.self) {
-                try await client.search(embedding: query, model: Self.model, filter: SearchFilter(metadataContains: "not json"))
+            #expect(try await client.search(embedding: query, in: Self.collection, limit: 4).count == 4)
+            // Hostile collection names never reach SQL.
+            await #expect(throws: CollectionError.invalidName("x'; DROP TABLE pages; --")) {
+                try await client.search(embedding: query, in: "x'; DROP TABLE pages; --")
             }
+        }
+    }
+
+    /// Collections never mix, and a tenant sees its own documents only:
+    /// filtered by the client, and for database roles in colpali_tenant
+    /// enforced by row-level security even for SQL that forgets the filter.
+    @Test func collectionsAndTenantsPartitionResults() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 2, pagesEach: 2, seed: 1, tenant: "acme")
+        _ = try await corpus(settings, documents: 3, pagesEach: 2, seed: 2, tenant: "globex")
+        _ = try await corpus(settings, documents: 4, pagesEach: 2, collection: "other", seed: 3)
+        var seeded = Generator(state: 11)
+        let query = seeded.matrix(4)
+        let tenants = try await withClient(settings) { client in
+            let all = try await client.exactSearch(embedding: query, in: Self.collection, limit: 100)
+            let other = try await client.exactSearch(embedding: query, in: "other", limit: 100)
+            #expect(all.count == 10 && other.count == 8)
+            #expect(Set(all.map(\.documentID)).isDisjoint(with: other.map(\.documentID)))
+            let acme = try await client.search(embedding: query, in: Self.collection, limit: 100, filter: SearchFilter(tenant: "acme"))
+            #expect(acme.count == 4)
+            let documents = try await client.documents(in: Self.collection)
+            return Dictionary(grouping: documents, by: \.tenant).mapValues(\.count)
+        }
+        #expect(tenants == ["acme": 2, "globex": 3])
+        var scoped = SearchClient.Configuration(database: settings)
+        scoped.tenant = "globex"
+        try await SearchClient.with(scoped, model: nil, logger: logger) { client in
+            let hits = try await client.search(embedding: query, in: Self.collection, limit: 100)
+            #expect(hits.count == 6)
+            // A filter naming another tenant cannot widen the client's scope.
+            await #expect(throws: SearchError.invalidFilter("tenant 'acme' is outside this client's tenant 'globex'")) {
+                try await client.search(embedding: query, in: Self.collection, limit: 100, filter: SearchFilter(tenant: "acme"))
+            }
+            #expect(try await client.documents(in: Self.collection).allSatisfy { $0.tenant == "globex" })
+        }
+
+        // A login in colpali_tenant: row-level security does the scoping.
+        try await Database.withConnection(settings, logger: logger) { c in
+            let script = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("sql/roles.sql"), encoding: .utf8)
+            for statement in SQLScript.statements(script) {
+                try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+        let login = "tenant_app_" + UUID().uuidString.prefix(8).lowercased()
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(login) LOGIN IN ROLE colpali_reader, colpali_tenant"),
+                              logger: logger)
+        }
+        var restricted = settings
+        restricted.username = login
+        func visible(_ tenant: String?) async throws -> [Int] {
+            try await Database.withConnection(restricted, logger: logger) { c in
+                if let tenant { try await c.query("SELECT set_config('colpali.tenant', \(tenant), false)", logger: logger) }
+                // No tenant condition: the policy adds it.
+                let row = try await c.query("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM pages)", logger: logger)
+                    .collect().first!
+                let (documents, pages) = try row.decode((Int, Int).self)
+                return [documents, pages]
+            }
+        }
+        #expect(try await visible(nil) == [0, 0])
+        #expect(try await visible("acme") == [2, 4])
+        #expect(try await visible("globex") == [3, 6])
+        var restrictedScope = SearchClient.Configuration(database: restricted)
+        restrictedScope.tenant = "acme"
+        try await SearchClient.with(restrictedScope, model: nil, logger: logger) { client in
+            let hits = try await client.exactSearch(embedding: query, in: Self.collection, limit: 100)
+            #expect(hits.count == 4)
+        }
+        // The same login with no tenant configured sees nothing, rather than everything.
+        try await SearchClient.with(database: restricted, model: nil, logger: logger) { client in
+            await #expect(throws: SearchError.self) { try await client.exactSearch(embedding: query, in: Self.collection, limit: 100) }
         }
     }
 
@@ -183,7 +274,7 @@ import TestSupport
         let pages = try await corpus(settings, documents: 1, pagesEach: 2)
         var seeded = Generator(state: 11)
         let query = seeded.matrix(6)
-        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, model: Self.model, limit: 2) }
+        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, in: Self.collection, limit: 2) }
         let pageID = hits[0].pageID
         let tokens = (0..<6).map { "t\($0)" }
         let map = try await withClient(settings) { try await $0.similarityMap(embedding: query, tokens: tokens, pageID: pageID) }
@@ -219,12 +310,14 @@ import TestSupport
         let empty = try await TestPostgres.freshDatabase()
         var seeded = Generator(state: 3)
         let query = seeded.matrix(2)
+        _ = try await makeCollection(empty, model: CollectionModel(identity: "name:test/model-128", name: "test/model-128",
+                                                                   embeddingDimension: 128, promptFormat: .transformers))
         try await withClient(empty) { client in
             do {
-                _ = try await client.search(embedding: query, model: Self.model)
-                Issue.record("no error on an empty table")
+                _ = try await client.search(embedding: query, in: Self.collection)
+                Issue.record("no error on an empty collection")
             } catch let error as SearchError {
-                #expect(error.description.contains("no searchable pages"))
+                #expect(error.description == "collection 'test' has no searchable pages yet")
             }
             await #expect(throws: SearchError.self) { try await client.search("   ") }
             await #expect(throws: SearchError.self) { try await client.search("anything") }  // no model
@@ -232,18 +325,13 @@ import TestSupport
         let settings = try await TestPostgres.freshDatabase()
         _ = try await corpus(settings, documents: 1, pagesEach: 1)
         try await withClient(settings) { client in
-            do {
-                _ = try await client.search(embedding: query, model: "other/model")
-                Issue.record("other model not reported")
-            } catch let error as SearchError {
-                #expect(error.description.contains(Self.model))
-            }
+            await #expect(throws: CollectionError.notFound("other")) { try await client.search(embedding: query, in: "other") }
             do {
                 var other = Generator(state: 4)
-                _ = try await client.search(embedding: other.matrix(2, 64), model: Self.model)
+                _ = try await client.search(embedding: other.matrix(2, 64), in: Self.collection)
                 Issue.record("dimension mismatch not reported")
             } catch {
-                #expect("\(DatabaseErrors.describe(error))".contains("dimension mismatch"))
+                #expect("\(error)".contains("the query has 64-dimensional vectors but the collection's pages have 128"))
             }
             await #expect(throws: SearchError.self) { try await client.similarityMap(embedding: query, tokens: ["a", "b"], pageID: 999_999) }
             await #expect(throws: SearchError.self) { try await client.page(id: 999_999) }
@@ -270,7 +358,7 @@ import TestSupport
                     _ = try await t.query("LOCK TABLE pages IN ACCESS EXCLUSIVE MODE", logger: logger)
                     async let searched: String? = {
                         do {
-                            _ = try await client.search(embedding: query, model: Self.model, limit: 2)
+                            _ = try await client.search(embedding: query, in: Self.collection, limit: 2)
                             return nil
                         } catch {
                             return DatabaseErrors.describe(error)
@@ -292,7 +380,7 @@ import TestSupport
                 }
             }
             // The pool replaces the dead connection.
-            let next = try await client.search(embedding: query, model: Self.model, limit: 2)
+            let next = try await client.search(embedding: query, in: Self.collection, limit: 2)
             #expect(next.count == 2)
             return outcome
         }
@@ -305,17 +393,24 @@ import TestSupport
         _ = try await corpus(settings, documents: 3, pagesEach: 2)
         try await withClient(settings) { client in
             let documents = try await client.documents()
-            #expect(documents.count == 3 && documents.allSatisfy { $0.status == "ready" && $0.pageCount == 2 })
+            #expect(documents.count == 3 && documents.allSatisfy { $0.status == .ready && $0.pageCount == 2 && $0.collection == "test" })
             #expect(try await client.deleteDocument(id: documents[0].id))
             #expect(try await !client.deleteDocument(id: documents[0].id))
             #expect(try await client.documents().count == 2)
-            let job = try await client.enqueue(file: "/data/inbox/new.pdf", optionsJSON: "{\"force\": true}")
+            var options = JobOptions()
+            options.force = true
+            options.collection = "test"
+            let job = try await client.enqueue(file: "/data/inbox/new.pdf", options: options)
             #expect(job > 0)
         }
         let pages = try await Database.withConnection(settings, logger: logger) { c in
             try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first!.decode(Int.self)
         }
         #expect(pages == 4)
+        let queued = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT options::text FROM ingest_jobs", logger: logger).collect().first!.decode(String.self)
+        }
+        #expect(queued == #"{"force": true, "collection": "test"}"#)
     }
 
     @Test func textSearchWithTheModel() async throws {
@@ -325,10 +420,12 @@ import TestSupport
         // Two pages embedded by the model itself.
         let images = try ["doc0.png", "doc1.png"].map { try RGBImage.load(contentsOf: Fixtures.image($0)) }
         let vectors = try model.embedDocuments(images, format: .transformers)
+        let collection = try await makeCollection(settings, name: "default", model: CollectionModel(
+            identity: model.identity, name: model.identifier, embeddingDimension: 128, promptFormat: .transformers))
         try await Database.withConnection(settings, logger: logger) { c in
             _ = try await DocumentStore(logger: logger).store(
-                NewDocument(sourceURI: "file:///docs.pdf", contentHash: Data(repeating: 7, count: 32), title: "Docs",
-                            model: model.checkpoint.identifier, promptFormat: "transformers", embeddingDim: 128),
+                NewDocument(key: DocumentKey(collectionID: collection.id, contentHash: Data(repeating: 7, count: 32)),
+                            sourceURI: "file:///docs.pdf", title: "Docs", sourcePageCount: 2),
                 pages: vectors.enumerated().map { NewPage(pageNumber: $0.offset + 1, width: 56, height: 56,
                     embedding: MultiVector(rows: $0.element.rows, dim: 128, values: $0.element.values), patchGrid: 4) },
                 replace: false, on: c)

@@ -18,7 +18,8 @@ import TestSupport
 
     @Test func anExpiredLeaseIsTakenOverAndTheOldHolderCanNeitherRenewNorComplete() async throws {
         let settings = try await TestPostgres.freshDatabase()
-        let first = JobQueue(worker: "first", lease: .milliseconds(500), logger: logger)
+        // Long enough that a loaded machine still asks again within it.
+        let first = JobQueue(worker: "first", lease: .seconds(2), logger: logger)
         let second = JobQueue(worker: "second", lease: .seconds(30), logger: logger)
         try await Database.withConnection(settings, logger: logger) { c in
             _ = try await JobQueue.enqueue(sourceURI: "file:///inbox/a.pdf", on: c, logger: logger)
@@ -26,7 +27,7 @@ import TestSupport
             #expect(old.claim.attempt == 1)
             // Still held: nobody else gets it.
             #expect(try await second.claim(on: c) == nil)
-            try await Task.sleep(for: .milliseconds(700))
+            try await Task.sleep(for: .milliseconds(2_300))
             let new = try #require(try await second.claim(on: c))
             #expect(new.claim.id == old.claim.id && new.claim.attempt == 2)
             #expect(try await first.renew(old.claim, on: c) == false)

@@ -22,25 +22,40 @@ import TestSupport
         }
     }
 
-    /// Data as each version's schema accepts it: a document with two pages,
-    /// and (from 0003) a queued and a finished job.
+    /// Data as each version's schema accepts it: a document with two pages
+    /// (before 0005 also a failed one of another model), and (from 0003) a
+    /// queued and a finished job.
     func populate(_ settings: ConnectionSettings, version: Int) async throws {
+        if version >= 5 {
+            try await run(settings, """
+                INSERT INTO collections (name, model_identity, model_name, embedding_dim, prompt_format)
+                VALUES ('default', 'name:old/model', 'old/model', 2, 'transformers');
+                INSERT INTO documents (collection_id, source_uri, content_hash, title, page_count, source_page_count, status)
+                SELECT id, 'file:///old/report.pdf', sha256('report'), 'Old report', 2, 2, 'ready' FROM collections;
+                """)
+        } else {
+            try await run(settings, """
+                INSERT INTO documents (source_uri, content_hash, title, page_count, model, prompt_format, embedding_dim, status)
+                VALUES ('file:///old/report.pdf', sha256('report'), 'Old report', 2, 'old/model', 'transformers', 2, 'ready');
+                INSERT INTO documents (source_uri, content_hash, title, model, prompt_format, embedding_dim, status, error)
+                VALUES ('file:///old/broken.pdf', sha256('broken'), NULL, 'other/model', 'engine-0.3.4', 3, 'failed', 'damaged');
+                """)
+        }
         try await run(settings, """
-            INSERT INTO documents (source_uri, content_hash, title, page_count, model, prompt_format, embedding_dim, status)
-            VALUES ('file:///old/report.pdf', sha256('report'), 'Old report', 2, 'old/model', 'transformers', 2, 'ready');
             INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
-            SELECT id, n, 100, 100, ARRAY[[n, 1], [0.5, n]]::real[], 1 FROM documents, generate_series(1, 2) n;
+            SELECT id, n, 100, 100, ARRAY[[n, 1], [0.5, n]]::real[], 1 FROM documents, generate_series(1, 2) n
+            WHERE status = 'ready';
             """)
         if version >= 3 {
             try await run(settings, """
                 INSERT INTO ingest_jobs (source_uri, options) VALUES ('/inbox/waiting.pdf', '{"dpi": 100}');
                 INSERT INTO ingest_jobs (source_uri, status, document_id, finished_at)
-                SELECT 'file:///old/report.pdf', 'done', id, now() FROM documents;
+                SELECT 'file:///old/report.pdf', 'done', id, now() FROM documents WHERE status = 'ready';
                 """)
         }
     }
 
-    @Test(arguments: 0...3)
+    @Test(arguments: 0...4)
     func aDatabaseAtAnEarlierVersionKeepsItsData(version: Int) async throws {
         let all = try Migration.load(from: RepositoryPaths.migrations)
         let settings = try await TestPostgres.freshDatabase(migrated: false)
@@ -50,7 +65,7 @@ import TestSupport
         if version >= 1 { try await populate(settings, version: version) }
         let report = try await Migrator(migrations: all, logger: logger).migrate(settings)
         #expect(report.currentVersion == all.last?.version)
-        if version == 0 { try await populate(settings, version: 3) }
+        if version == 0 { try await populate(settings, version: all.count) }
 
         #expect(try await value(settings, "SELECT extversion FROM pg_extension WHERE extname = 'colpali'", as: String.self)
             == String(try String(contentsOf: RepositoryPaths.root.appendingPathComponent("sql/colpali.control"), encoding: .utf8)
@@ -65,6 +80,19 @@ import TestSupport
             SELECT array_length(maxsim_rowmax('{{1,0}}'::real[], embedding), 1) FROM pages LIMIT 1
             """, as: Int.self) == 1)
         #expect(try await value(settings, "SELECT count(*) FROM pages WHERE embedding_codes = binary_quantize(embedding)", as: Int.self) == 2)
+        // 0005: documents went to collections by model; nothing else moved.
+        if version >= 1 {
+            #expect(try await value(settings, """
+                SELECT string_agg(c.name || ' ' || c.model_identity || ' ' || c.embedding_dim || ' ' || c.prompt_format || ' '
+                                  || (SELECT count(*) FROM documents d WHERE d.collection_id = c.id), ', ' ORDER BY c.name)
+                FROM collections c
+                """, as: String.self) == "default name:old/model 2 transformers 1, default-2 name:other/model 3 engine-0.3.4 1")
+            #expect(try await value(settings, """
+                SELECT count(*) FROM documents WHERE tenant = '' AND source_uri = 'file:///old/report.pdf' AND source_page_count = 2
+                """, as: Int.self) == 1)
+            #expect(try await value(settings, "SELECT error FROM documents WHERE status = 'failed'", as: String.self) == "damaged")
+        }
+        #expect(try await value(settings, "SELECT count(*) FROM pages WHERE tenant = ''", as: Int.self) == 2)
         if version >= 3 || version == 0 {
             #expect(try await value(settings, "SELECT string_agg(status, ',' ORDER BY id) FROM ingest_jobs", as: String.self) == "queued,done")
         }

@@ -114,43 +114,64 @@ import TestSupport
         let settings = try await TestPostgres.freshDatabase(migrated: true)
         try await Database.withConnection(settings, logger: logger) { c in
             try await c.query("""
-                INSERT INTO documents (source_uri, content_hash, model, prompt_format, embedding_dim, status)
-                VALUES ('file:///a.pdf', decode(repeat('ab', 32), 'hex'), 'm', 'transformers', 2, 'ready')
+                INSERT INTO collections (name, model_identity, model_name, embedding_dim, prompt_format)
+                VALUES ('two', 'name:m', 'm', 2, 'transformers')
                 """, logger: logger)
             try await c.query("""
-                INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
-                SELECT id, 1, 10, 10, '{{1,-1},{0.5,2}}'::real[], 1 FROM documents
+                INSERT INTO documents (collection_id, tenant, source_uri, content_hash, status)
+                SELECT id, 'acme', 'file:///a.pdf', decode(repeat('ab', 32), 'hex'), 'ready' FROM collections
+                """, logger: logger)
+            try await c.query("""
+                INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
+                SELECT id, 'acme', 1, 10, 10, '{{1,-1},{0.5,2}}'::real[], 1 FROM documents
                 """, logger: logger)
             // The codes are derived by the extension.
             let codes = try await c.query("SELECT encode(embedding_codes, 'hex') FROM pages", logger: logger)
                 .collect().first?.decode(String.self)
             #expect(codes == "80c0")
-            // Same document hash twice, same page twice, and a 1-D embedding
-            // are refused, each by the constraint meant for it.
+            // Each bad row is refused by the constraint meant for it.
             func state(_ body: () async throws -> Void) async -> String? {
                 do { try await body(); return nil } catch { return DatabaseErrors.sqlState(error) }
             }
+            // The same content twice in one collection and tenant.
             #expect(await state {
                 try await c.query("""
-                    INSERT INTO documents (source_uri, content_hash, model, prompt_format, embedding_dim)
-                    VALUES ('file:///b.pdf', decode(repeat('ab', 32), 'hex'), 'm', 'transformers', 2)
+                    INSERT INTO documents (collection_id, tenant, source_uri, content_hash)
+                    SELECT id, 'acme', 'file:///b.pdf', decode(repeat('ab', 32), 'hex') FROM collections
                     """, logger: logger)
             } == "23505")
+            // The same page twice.
             #expect(await state {
                 try await c.query("""
-                    INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
-                    SELECT id, 1, 10, 10, '{{1,1}}'::real[], 0 FROM documents
+                    INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
+                    SELECT id, 'acme', 1, 10, 10, '{{1,1}}'::real[], 0 FROM documents
                     """, logger: logger)
             } == "23505")
+            // A 1-D embedding.
             #expect(await state {
                 try await c.query("""
-                    INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
-                    SELECT id, 2, 10, 10, '{1,1}'::real[], 0 FROM documents
+                    INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
+                    SELECT id, 'acme', 2, 10, 10, '{1,1}'::real[], 0 FROM documents
                     """, logger: logger)
             } == "2202E")
-            // Deleting the document deletes its pages.
-            try await c.query("DELETE FROM documents", logger: logger)
-            let left = try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first?.decode(Int.self)
+            // Vectors of another dimension than the collection's model makes.
+            #expect(await state {
+                try await c.query("""
+                    INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
+                    SELECT id, 'acme', 3, 10, 10, '{{1,1,1}}'::real[], 0 FROM documents
+                    """, logger: logger)
+            } == "23514")
+            // A page of another tenant than its document's.
+            #expect(await state {
+                try await c.query("""
+                    INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
+                    SELECT id, 'other', 4, 10, 10, '{{1,1}}'::real[], 0 FROM documents
+                    """, logger: logger)
+            } == "23503")
+            // Deleting the collection deletes its documents and their pages.
+            try await c.query("DELETE FROM collections", logger: logger)
+            let left = try await c.query("SELECT (SELECT count(*) FROM pages) + (SELECT count(*) FROM documents)", logger: logger)
+                .collect().first?.decode(Int.self)
             #expect(left == 0)
         }
     }

@@ -62,8 +62,10 @@ import TestSupport
 
         // The writer stores documents and works the queue.
         try await run(writer, """
-            INSERT INTO documents (source_uri, content_hash, page_count, model, prompt_format, embedding_dim, status)
-            VALUES ('file:///a.pdf', sha256('a'), 1, 'm', 'transformers', 2, 'ready');
+            INSERT INTO collections (name, model_identity, model_name, embedding_dim, prompt_format)
+            VALUES ('default', 'name:m', 'm', 2, 'transformers');
+            INSERT INTO documents (collection_id, source_uri, content_hash, page_count, status)
+            SELECT id, 'file:///a.pdf', sha256('a'), 1, 'ready' FROM collections;
             INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
             SELECT id, 1, 10, 10, '{{1,0},{0,1}}', 1 FROM documents;
             INSERT INTO ingest_jobs (source_uri) VALUES ('/inbox/b.pdf');
@@ -83,6 +85,7 @@ import TestSupport
         #expect(await refused(reader, "DELETE FROM documents"))
         #expect(await refused(reader, "UPDATE pages SET page_number = 2"))
         #expect(await refused(reader, "CREATE TABLE intruder (x int)"))
+        #expect(await refused(reader, "DELETE FROM collections"))
     }
 
     /// A database migrated before the roles existed gets the same grants,

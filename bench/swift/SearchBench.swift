@@ -36,16 +36,16 @@ struct SearchBench: AsyncParsableCommand {
         let queryMatrices = (0..<queries).map {
             MultiVector(rows: corpus.queryRows, dim: corpus.dim, values: corpus.query(1000 + $0, target: Int(random.next() % UInt64(pages))))
         }
-        let model = SyntheticLoader.model
+        let collection = SyntheticLoader.collection
         let json = try await SearchClient.with(database: settings, model: nil, logger: logger) { client -> String in
             // Warm-up: the codes into cache, as a running service would have them.
-            _ = try await client.search(embedding: queryMatrices[0], model: model, limit: 10, candidates: 10)
+            _ = try await client.search(embedding: queryMatrices[0], in: collection, limit: 10, candidates: 10)
             // Exact ground truth (timed on the first few queries).
             var truth: [[Int]] = []
             var exactTimes: [Double] = []
             for (index, query) in queryMatrices.enumerated() {
                 let started = Date()
-                let hits = try await client.exactSearch(embedding: query, model: model, limit: 10)
+                let hits = try await client.exactSearch(embedding: query, in: collection, limit: 10)
                 if index < exactQueries { exactTimes.append(Date().timeIntervalSince(started)) }
                 truth.append(hits.map(\.pageID))
                 if index + 1 >= exactQueries && pages > 50_000 {
@@ -55,7 +55,7 @@ struct SearchBench: AsyncParsableCommand {
                 }
             }
             while truth.count < queryMatrices.count {
-                let hits = try await client.search(embedding: queryMatrices[truth.count], model: model, limit: 10, candidates: 2000)
+                let hits = try await client.search(embedding: queryMatrices[truth.count], in: collection, limit: 10, candidates: 2000)
                 truth.append(hits.map(\.pageID))
             }
             var rows: [[String: Any]] = []
@@ -64,7 +64,7 @@ struct SearchBench: AsyncParsableCommand {
                 var times: [Double] = []
                 for (index, query) in queryMatrices.enumerated() {
                     let started = Date()
-                    let hits = try await client.search(embedding: query, model: model, limit: 10, candidates: 10 * factor)
+                    let hits = try await client.search(embedding: query, in: collection, limit: 10, candidates: 10 * factor)
                     times.append(Date().timeIntervalSince(started))
                     recall += Double(Set(hits.map(\.pageID)).intersection(truth[index]).count) / 10
                 }

@@ -11,7 +11,10 @@ struct SyntheticLoader {
     let settings: ConnectionSettings
     let logger: Logger
     static let pagesPerDocument = 10
-    static let model = "synthetic/colpali-shaped"
+    /// The collection the corpus goes to; its "model" is the generator.
+    static let collection = "synthetic"
+    static let model = CollectionModel(identity: "name:synthetic/colpali-shaped", name: "synthetic/colpali-shaped",
+                                       embeddingDimension: 128, promptFormat: .transformers)
 
     /// Loads `pages` pages unless exactly that many are there already.
     func load(pages: Int) async throws {
@@ -22,8 +25,9 @@ struct SyntheticLoader {
             FileHandle.standardError.write(Data("corpus of \(pages) pages already loaded\n".utf8))
             return
         }
-        try await Database.withConnection(settings, logger: logger) { c in
+        let collection = try await Database.withConnection(settings, logger: logger) { c in
             _ = try await c.query("TRUNCATE documents CASCADE", logger: logger)
+            return try await CollectionStore(logger: logger).resolve(Self.collection, for: Self.model, create: true, on: c)
         }
         let started = Date()
         let documents = (pages + Self.pagesPerDocument - 1) / Self.pagesPerDocument
@@ -33,7 +37,7 @@ struct SyntheticLoader {
                 group.addTask {
                     try await Database.withConnection(settings, logger: logger) { c in
                         for document in stride(from: worker, to: documents, by: workers) {
-                            try await insert(document: document, totalPages: pages, on: c)
+                            try await insert(document: document, totalPages: pages, collection: collection.id, on: c)
                         }
                     }
                 }
@@ -49,7 +53,7 @@ struct SyntheticLoader {
                                                    pages, seconds, Double(pages) / seconds).utf8))
     }
 
-    private func insert(document: Int, totalPages: Int, on c: PostgresConnection) async throws {
+    private func insert(document: Int, totalPages: Int, collection: Int, on c: PostgresConnection) async throws {
         let first = document * Self.pagesPerDocument
         let count = min(Self.pagesPerDocument, totalPages - first)
         let hash = Data(SHA256.hash(data: Data("synthetic-\(corpus.seed)-\(document)".utf8)))
@@ -57,10 +61,10 @@ struct SyntheticLoader {
         let metadata = "{\"synthetic\": true, \"group\": \(document % 10)}"
         try await c.withTransaction(logger: logger) { c in
             let id = try await c.query("""
-                INSERT INTO documents (source_uri, content_hash, title, metadata, page_count, model, prompt_format,
-                                       embedding_dim, status)
-                VALUES (\(uri), \(hash), \("Synthetic document \(document)"), \(metadata)::jsonb, \(count),
-                        \(Self.model), 'transformers', 128, 'ready')
+                INSERT INTO documents (collection_id, source_uri, content_hash, title, metadata, page_count, source_page_count,
+                                       status)
+                VALUES (\(collection), \(uri), \(hash), \("Synthetic document \(document)"), \(metadata)::jsonb, \(count), \(count),
+                        'ready')
                 RETURNING id
                 """, logger: logger).collect().first!.decode(Int.self)
             for offset in 0..<count {

@@ -17,6 +17,11 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* colpali.tenant: read by the row-level security policies of the colpali
+ * schema (migration 0005), not by this module. Defined here because the
+ * module reserves the colpali prefix, so the setting must be a known one. */
+static char *colpali_tenant = NULL;
+
 /*
  * Called by the kernels between pieces of a long call: a cancelled or
  * terminated query stops within milliseconds, not after the whole product.
@@ -39,6 +44,14 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomStringVariable("colpali.tenant",
+							   "The tenant whose documents this session may see (row-level security).",
+							   "Sessions of roles in colpali_tenant see and write only this tenant's rows; none when unset.",
+							   &colpali_tenant,
+							   NULL,
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("colpali");
 }
 

@@ -40,7 +40,7 @@ public struct IngestDaemon: Service {
         let queue = JobQueue(worker: settings.worker, lease: settings.lease, logger: logger)
         let roots = try ReadableRoots(settings.watch + settings.allowedRoots)
         logger.info("ingest daemon started", metadata: [
-            "worker": "\(settings.worker)", "model": "\(ingestor.model.checkpoint.identifier)",
+            "worker": "\(settings.worker)", "model": "\(ingestor.model.identifier)", "collection": "\(settings.defaults.collection)",
             "prompt_format": "\(ingestor.promptFormat.rawValue)", "watch": "\(settings.watch)",
             "readable": "\(roots.directories)"])
         if roots.directories.isEmpty {
@@ -67,7 +67,7 @@ public struct IngestDaemon: Service {
     private func work(queue: JobQueue, roots: ReadableRoots, state: DaemonState) async throws {
         while !state.stopping {
             let claimed = try await Retry.connectionFailures(logger: logger, what: "claiming a job", shouldStop: { state.stopping }) {
-                try await Database.withConnection(database, logger: logger) { c in try await queue.claim(on: c) }
+                try await ingestor.client.withConnection { c in try await queue.claim(on: c) }
             }
             guard let job = claimed else {
                 await state.wait(timeout: settings.pollInterval)
@@ -79,46 +79,74 @@ public struct IngestDaemon: Service {
 
     private func process(_ job: IngestJob, queue: JobQueue, roots: ReadableRoots, state: DaemonState) async {
         let path = SourceURI.path(of: job.sourceURI)
+        let claim = job.claim
         let lost = NIOLockedValueBox(false)
         let shouldStop: @Sendable () -> Bool = { state.stopping || lost.withLockedValue { $0 } }
-        logger.info("claimed job", metadata: ["job": "\(job.claim.id)", "source": "\(path)", "attempt": "\(job.attempts)"])
+        // The job changes state in the same transaction that records the
+        // document, or, when there is none, right after.
+        let logger = self.logger
+        let hooks = OutcomeHooks(
+            stored: { id, c in try await JobQueue.complete(claim, documentID: id, on: c, logger: logger) },
+            failed: { id, reason, c in try await JobQueue.fail(claim, error: reason, documentID: id, on: c, logger: logger) })
+        logger.info("claimed job", metadata: ["job": "\(claim.id)", "source": "\(path)", "attempt": "\(job.attempts)"])
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await keepLease(job.claim, queue: queue, lost: lost, state: state) }
+            group.addTask { await keepLease(claim, queue: queue, lost: lost, state: state) }
             do {
-                let options = try settings.defaults.applying(job: job.options)
+                let options = try settings.defaults.applying(jobJSON: job.optionsJSON)
                 let outcome: IngestOutcome
                 do {
                     // Only files under the allowed roots are read at all.
                     let source = try roots.read(path)
-                    outcome = try await ingestor.ingest(source, options: options, job: job.claim, shouldStop: shouldStop)
+                    outcome = try await ingestor.ingest(source, options: options, hooks: hooks, shouldStop: shouldStop)
                 } catch let error as SourceFile.ReadError {
-                    outcome = try await ingestor.unreadable(path, reason: error.description, job: job.claim,
-                                                            shouldStop: shouldStop)
+                    outcome = .failed(documentID: nil, reason: error.description)
+                }
+                switch outcome {
+                case .alreadyStored(let id), .updated(let id):
+                    try await onPool("completing the job", stop: shouldStop) { c in
+                        try await JobQueue.complete(claim, documentID: id, on: c, logger: logger)
+                    }
+                case .failed(nil, let reason):
+                    try await onPool("failing the job", stop: shouldStop) { c in
+                        try await JobQueue.fail(claim, error: reason, on: c, logger: logger)
+                    }
+                case .stored, .addedPages, .failed:
+                    break  // changed with the document
                 }
                 if case .failed(_, let reason) = outcome {
-                    logger.warning("job failed", metadata: ["job": "\(job.claim.id)", "reason": "\(reason)"])
+                    logger.warning("job failed", metadata: ["job": "\(claim.id)", "reason": "\(reason)"])
                 } else {
-                    logger.info("job finished", metadata: ["job": "\(job.claim.id)", "outcome": "\(outcome)"])
+                    logger.info("job finished", metadata: ["job": "\(claim.id)", "outcome": "\(outcome)"])
                 }
             } catch is IngestInterrupted {
                 if lost.withLockedValue({ $0 }) {
-                    logger.warning("lost the job's lease; another worker has it", metadata: ["job": "\(job.claim.id)"])
+                    logger.warning("lost the job's lease; another worker has it", metadata: ["job": "\(claim.id)"])
                 } else {
-                    await giveBack(job.claim, queue: queue)
+                    await giveBack(claim, queue: queue)
                 }
             } catch DocumentStoreError.leaseLost {
-                logger.warning("lost the job's lease; result discarded", metadata: ["job": "\(job.claim.id)"])
+                logger.warning("lost the job's lease; result discarded", metadata: ["job": "\(claim.id)"])
             } catch let error as IngestOptions.OptionError {
-                await failJob(job.claim, reason: "invalid job options: \(error)", queue: queue)
+                await failJob(claim, reason: "invalid job options: \(error)")
+            } catch let error as CollectionError {
+                await failJob(claim, reason: error.description)
             } catch {
                 if state.stopping && Retry.isConnectionFailure(error) {
                     // The lease will expire and the job will be retried.
-                    logger.warning("stopping with the database unreachable", metadata: ["job": "\(job.claim.id)"])
+                    logger.warning("stopping with the database unreachable", metadata: ["job": "\(claim.id)"])
                 } else {
-                    await failJob(job.claim, reason: String(describing: error), queue: queue)
+                    await failJob(claim, reason: DatabaseErrors.describe(error))
                 }
             }
             group.cancelAll()
+        }
+    }
+
+    /// Work on a pooled connection, retried while the database is away.
+    private func onPool<T: Sendable>(_ what: String, stop: @escaping @Sendable () -> Bool,
+                                     _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await Retry.connectionFailures(logger: logger, what: what, shouldStop: stop) {
+            try await ingestor.client.withConnection { c in try await body(c) }
         }
     }
 
@@ -129,7 +157,7 @@ public struct IngestDaemon: Service {
             try? await Task.sleep(for: interval)
             if Task.isCancelled { return }
             do {
-                let ours = try await Database.withConnection(database, logger: logger) { c in try await queue.renew(claim, on: c) }
+                let ours = try await ingestor.client.withConnection { c in try await queue.renew(claim, on: c) }
                 if !ours {
                     lost.withLockedValue { $0 = true }
                     return
@@ -142,7 +170,7 @@ public struct IngestDaemon: Service {
 
     private func giveBack(_ claim: JobClaim, queue: JobQueue) async {
         do {
-            try await Database.withConnection(database, logger: logger) { c in try await queue.release(claim, on: c) }
+            try await ingestor.client.withConnection { c in try await queue.release(claim, on: c) }
             logger.info("released job back to the queue", metadata: ["job": "\(claim.id)"])
         } catch {
             logger.warning("could not release the job; it is retried when its lease expires",
@@ -150,9 +178,10 @@ public struct IngestDaemon: Service {
         }
     }
 
-    private func failJob(_ claim: JobClaim, reason: String, queue: JobQueue) async {
+    private func failJob(_ claim: JobClaim, reason: String) async {
         logger.error("job failed", metadata: ["job": "\(claim.id)", "reason": "\(reason)"])
-        _ = try? await Database.withConnection(database, logger: logger) { c in try await JobQueue.fail(claim, error: reason, on: c, logger: logger) }
+        let logger = self.logger
+        _ = try? await ingestor.client.withConnection { c in try await JobQueue.fail(claim, error: reason, on: c, logger: logger) }
     }
 
     /// Wakes the work loop whenever a job is inserted; reconnects if the

@@ -1,88 +1,100 @@
 import ColPaliModel
+import ColPaliStorage
 import Foundation
 
 /// How a document is ingested. The same settings come from command-line
-/// flags (`colpali-ingest add`) or a queued job's options object.
+/// flags (`colpali-ingest add`) or a queued job's options (``JobOptions``).
 public struct IngestOptions: Sendable, Equatable {
-    public enum ImageStorage: String, Sendable, CaseIterable {
-        case none, jpeg, png
-    }
+    public typealias ImageStorage = JobOptions.ImageStorage
 
+    /// The collection the pages go to (created on first use for the model).
+    public var collection = Collection.defaultName
+    /// The tenant inside it; "" is none.
+    public var tenant = ""
     public var dpi: Double = PDFRenderer.defaultDPI
     public var pages: PageRange = .all
+    /// Embed the selected pages again even where they are stored.
     public var force = false
     public var storeImages: ImageStorage = .none
     public var jpegQuality = 85
+    /// nil keeps a stored document's title (a new one takes the PDF's own).
     public var title: String?
-    /// A JSON object, as text.
-    public var metadataJSON = "{}"
+    /// nil keeps a stored document's metadata (a new one gets {}).
+    public var metadata: Metadata?
     /// Pages one document may have: all are embedded before the one
     /// transaction that stores them, about 0.5 MB each. Set by whoever runs
     /// ingest, never by a queued job.
     public var maximumPages = IngestOptions.defaultMaximumPages
     public static let defaultMaximumPages = 2_000
+    /// Longest title accepted (it is shown in every result list).
+    public static let maximumTitleLength = JobOptions.maximumTitleLength
+    /// Longest tenant name (`documents.tenant` allows 200).
+    public static let maximumTenantLength = 200
 
     public init() {}
 
-    public enum OptionError: Error, CustomStringConvertible, Sendable {
+    public enum OptionError: Error, CustomStringConvertible, Sendable, Equatable {
         case invalid(String)
         public var description: String {
             switch self { case .invalid(let message): return message }
         }
     }
 
-    /// The keys a job's options object may have.
-    public static let jobKeys = ["dpi", "force", "metadata", "pages", "store_images", "title"]
-    /// Longest title accepted (it is shown in every result list).
-    public static let maximumTitleLength = 1_000
-
-    /// A job's options over these defaults: {"force", "pages", "dpi",
-    /// "store_images", "title", "metadata"}. An unknown key or a value of
-    /// the wrong type is an error, not ignored: a job fails saying why
-    /// rather than running with settings its author did not ask for.
-    public func applying(job options: [String: Any]) throws -> IngestOptions {
+    /// A job's options over these defaults, each checked.
+    public func applying(_ job: JobOptions) throws -> IngestOptions {
         var result = self
-        if let unknown = options.keys.sorted().first(where: { !Self.jobKeys.contains($0) }) {
-            throw OptionError.invalid("unknown option '\(unknown)' (known: \(Self.jobKeys.joined(separator: ", ")))")
+        if let collection = job.collection {
+            guard Collection.isValidName(collection) else { throw OptionError.invalid("collection '\(collection)' is not a collection name") }
+            result.collection = collection
         }
-        if let force = options["force"] {
-            guard let flag = force as? Bool else { throw OptionError.invalid("force must be true or false") }
-            result.force = flag
+        if let tenant = job.tenant {
+            guard tenant.count <= Self.maximumTenantLength else {
+                throw OptionError.invalid("tenant must be at most \(Self.maximumTenantLength) characters")
+            }
+            result.tenant = tenant
         }
-        if let value = options["dpi"] {
-            guard let dpi = (value as? NSNumber)?.doubleValue, !(value is Bool), PDFRenderer.dpiRange.contains(dpi) else {
+        if let force = job.force { result.force = force }
+        if let dpi = job.dpi {
+            guard PDFRenderer.dpiRange.contains(dpi) else {
                 throw OptionError.invalid("dpi must be a number in \(Int(PDFRenderer.dpiRange.lowerBound))...\(Int(PDFRenderer.dpiRange.upperBound))")
             }
             result.dpi = dpi
         }
-        if let value = options["pages"] {
-            guard let text = value as? String, let range = PageRange(text) else {
-                throw OptionError.invalid("pages must be a page range like \"1-5,8\"")
-            }
+        if let text = job.pages {
+            guard let range = PageRange(text) else { throw OptionError.invalid("pages must be a page range like \"1-5,8\"") }
             result.pages = range
         }
-        if let store = options["store_images"] {
-            if let flag = store as? Bool {
-                result.storeImages = flag ? .jpeg : .none
-            } else if let name = store as? String, let value = ImageStorage(rawValue: name) {
-                result.storeImages = value
-            } else {
-                throw OptionError.invalid("store_images must be true, false, \"jpeg\" or \"png\"")
-            }
-        }
-        if let value = options["title"] {
-            guard let title = value as? String, title.count <= Self.maximumTitleLength else {
+        if let store = job.storeImages { result.storeImages = store }
+        if let title = job.title {
+            guard title.count <= Self.maximumTitleLength else {
                 throw OptionError.invalid("title must be text of at most \(Self.maximumTitleLength) characters")
             }
             result.title = title
         }
-        if let metadata = options["metadata"] {
-            guard metadata is [String: Any], let data = try? JSONSerialization.data(withJSONObject: metadata),
-                  let text = String(data: data, encoding: .utf8) else {
-                throw OptionError.invalid("metadata must be a JSON object")
-            }
-            result.metadataJSON = text
-        }
+        if let metadata = job.metadata { result.metadata = metadata }
         return result
     }
+
+    /// A job's options as JSON text (the `options` column), checked and applied.
+    public func applying(jobJSON text: String) throws -> IngestOptions {
+        try applying(Self.decodeJobOptions(text))
+    }
+
+    /// The options of a job, or a message naming what is wrong with them.
+    static func decodeJobOptions(_ text: String) throws -> JobOptions {
+        do {
+            return try JSONDecoder().decode(JobOptions.self, from: Data(text.utf8))
+        } catch let error as JobOptions.InvalidOption {
+            throw OptionError.invalid(error.message)
+        } catch let DecodingError.typeMismatch(_, context) where !context.codingPath.isEmpty {
+            throw OptionError.invalid(JobOptions.mismatch(context))
+        } catch let DecodingError.valueNotFound(_, context) where !context.codingPath.isEmpty {
+            throw OptionError.invalid(JobOptions.mismatch(context))
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw OptionError.invalid("options must be a JSON object (the text is not valid JSON)")
+        } catch {
+            throw OptionError.invalid("options must be a JSON object")
+        }
+    }
 }
+

@@ -6,8 +6,14 @@ import PostgresNIO
 
 /// What became of one source.
 public enum IngestOutcome: Sendable, Equatable, CustomStringConvertible {
+    /// A new document with these pages.
     case stored(documentID: Int, pages: Int)
+    /// Pages added to (or, forced, embedded again in) a stored document.
+    case addedPages(documentID: Int, pages: [Int])
+    /// Every selected page was stored already: nothing embedded.
     case alreadyStored(documentID: Int)
+    /// Nothing embedded; the stored document's title or metadata changed.
+    case updated(documentID: Int)
     /// Recorded as a failed document when its content could be read.
     case failed(documentID: Int?, reason: String)
 
@@ -15,10 +21,29 @@ public enum IngestOutcome: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .stored(let id, let pages): return "stored as document \(id) (\(pages) page\(pages == 1 ? "" : "s"))"
+        case .addedPages(let id, let pages):
+            return "added page\(pages.count == 1 ? "" : "s") \(PageRange.describe(pages)) to document \(id)"
         case .alreadyStored(let id): return "already stored as document \(id)"
+        case .updated(let id): return "updated the title and metadata of document \(id)"
         case .failed(let id?, let reason): return "failed (document \(id)): \(reason)"
         case .failed(nil, let reason): return "failed: \(reason)"
         }
+    }
+}
+
+/// Work a caller adds to the transactions that record an outcome: the ingest
+/// daemon marks its job done or failed there, so a job never says done for
+/// a document that was not stored, nor the other way round.
+public struct OutcomeHooks: Sendable {
+    /// In the transaction that stores pages: the document id.
+    public var stored: DocumentStore.Within?
+    /// In the transaction that records a failed document: its id and the reason.
+    public var failed: (@Sendable (Int, String, PostgresConnection) async throws -> Void)?
+
+    public init(stored: DocumentStore.Within? = nil,
+                failed: (@Sendable (Int, String, PostgresConnection) async throws -> Void)? = nil) {
+        self.stored = stored
+        self.failed = failed
     }
 }
 
@@ -40,33 +65,43 @@ public struct IngestTimings: Sendable {
     public var store = 0.0
 }
 
-/// File in, page multi-vectors in Postgres: read and hash, skip content
-/// already stored, render (PDF) or decode (image), embed in batches, then
-/// store the document with all its pages in one transaction.
-public final class Ingestor: @unchecked Sendable {
+/// File in, page multi-vectors in Postgres: read and hash, find what of it
+/// the collection holds already, render (PDF) or decode (image) and embed
+/// only the pages still missing, then store them with the document in one
+/// transaction. Job-agnostic: the daemon owns its jobs' states and adds its
+/// changes through ``OutcomeHooks``.
+public final class Ingestor: Sendable {
     public let model: ColPali
     public let promptFormat: PromptFormat
     public let batchSize: Int
-    let database: ConnectionSettings
+    /// The pool every ingest writes through.
+    let client: PostgresClient
     let store: DocumentStore
+    let collections: CollectionStore
     let logger: Logger
     let report: (@Sendable (IngestTimings) -> Void)?
 
     /// `report` receives the timings of every stored document (benchmarks).
-    public init(model: ColPali, promptFormat: PromptFormat, batchSize: Int, database: ConnectionSettings, logger: Logger,
+    public init(model: ColPali, promptFormat: PromptFormat, batchSize: Int, client: PostgresClient, logger: Logger,
                 report: (@Sendable (IngestTimings) -> Void)? = nil) {
         self.report = report
         self.model = model
         self.promptFormat = promptFormat
         self.batchSize = max(1, batchSize)
-        self.database = database
+        self.client = client
         store = DocumentStore(logger: logger)
+        collections = CollectionStore(logger: logger)
         self.logger = logger
+    }
+
+    /// The model as a collection records it.
+    public var collectionModel: CollectionModel {
+        CollectionModel(identity: model.identity, name: model.identifier, embeddingDimension: model.embeddingDimension,
+                        promptFormat: promptFormat)
     }
 
     /// Number of pages the file will yield (for progress totals); 0 when it
     /// cannot be read (ingest will then report why).
-    /// Reads the file but does not hash it.
     public static func plannedPages(_ path: String, options: IngestOptions) -> Int {
         guard let data = try? FileReader.read(path: path) else { return 0 }
         switch SourceFile.kind(of: data, path: path) {
@@ -76,134 +111,147 @@ public final class Ingestor: @unchecked Sendable {
         }
     }
 
-    /// Ingests the file at `path`. A file that cannot be read fails (the
-    /// job, when there is one) without recording a document.
-    public func ingest(path: String, options: IngestOptions, job: JobClaim? = nil,
+    /// Ingests the file at `path`. A file that cannot be read is reported
+    /// without recording anything.
+    public func ingest(path: String, options: IngestOptions, hooks: OutcomeHooks = OutcomeHooks(),
                        shouldStop: @escaping @Sendable () -> Bool = { false },
                        progress: @escaping @Sendable (PageProgress) -> Void = { _ in }) async throws -> IngestOutcome {
         let source: SourceFile
         do {
             source = try SourceFile(path: path)
         } catch {
-            return try await unreadable(path, reason: String(describing: error), job: job, shouldStop: shouldStop)
+            logger.info("cannot ingest", metadata: ["source": "\(path)", "reason": "\(error)"])
+            return .failed(documentID: nil, reason: String(describing: error))
         }
-        return try await ingest(source, options: options, job: job, shouldStop: shouldStop, progress: progress)
-    }
-
-    /// Fails the job (if any) for a source that could not be read: nothing
-    /// about the file is recorded but the reason.
-    public func unreadable(_ path: String, reason: String, job: JobClaim?,
-                           shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> IngestOutcome {
-        if let job {
-            try await withDatabase("recording a failed job", shouldStop: shouldStop) { c in
-                try await JobQueue.fail(job, error: reason, on: c, logger: self.logger)
-            }
-        }
-        logger.info("cannot ingest", metadata: ["source": "\(path)", "reason": "\(reason)"])
-        return .failed(documentID: nil, reason: reason)
+        return try await ingest(source, options: options, hooks: hooks, shouldStop: shouldStop, progress: progress)
     }
 
     /// Ingests content already read.
-    public func ingest(_ source: SourceFile, options: IngestOptions, job: JobClaim? = nil,
+    public func ingest(_ source: SourceFile, options: IngestOptions, hooks: OutcomeHooks = OutcomeHooks(),
                        shouldStop: @escaping @Sendable () -> Bool = { false },
                        progress: @escaping @Sendable (PageProgress) -> Void = { _ in }) async throws -> IngestOutcome {
         let started = Date()
         let path = source.path
-        let record = NewDocument(
-            sourceURI: source.uri, contentHash: source.contentHash, title: options.title, metadataJSON: options.metadataJSON,
-            model: model.checkpoint.identifier, promptFormat: promptFormat.rawValue, embeddingDim: model.configuration.embeddingDim)
-
+        let model = collectionModel
+        let collection = try await withDatabase("finding the collection", shouldStop: shouldStop) { c in
+            try await self.collections.resolve(options.collection, for: model, create: true, on: c)
+        }
+        let key = DocumentKey(collectionID: collection.id, tenant: options.tenant, contentHash: source.contentHash)
+        var record = NewDocument(key: key, sourceURI: source.uri, title: options.title, metadata: options.metadata ?? [:],
+                                 sourcePageCount: nil)
         let existing = try await withDatabase("checking for the document", shouldStop: shouldStop) { c in
-            try await self.store.existing(contentHash: source.contentHash, on: c)
+            try await self.store.existing(key, on: c)
         }
-        if let existing, existing.status == "ready", !options.force {
-            if existing.model != record.model {
-                logger.warning("already stored with another model; --force re-embeds", metadata: [
-                    "source": "\(path)", "document": "\(existing.id)", "stored_model": "\(existing.model)"])
-            }
-            try await complete(job, documentID: existing.id, shouldStop: shouldStop)
-            logger.info("already stored", metadata: ["source": "\(path)", "document": "\(existing.id)"])
-            return .alreadyStored(documentID: existing.id)
-        }
-
+        let current = existing?.status == .ready ? existing : nil
         do {
-            let (pages, title, embedded) = try await embedPages(of: source, options: options, shouldStop: shouldStop, progress: progress)
-            var timings = embedded
-            var document = record
-            document.title = options.title ?? title
+            let plan = try Plan(source: source, options: options, stored: current?.storedPages ?? [])
+            record.sourcePageCount = plan.sourcePageCount
+            record.title = options.title ?? current?.title ?? plan.title
+            record.metadata = options.metadata ?? current?.metadata ?? [:]
+            if let current, plan.pages.isEmpty {
+                guard record.title != current.title || record.metadata != current.metadata else {
+                    logger.info("already stored", metadata: ["source": "\(path)", "document": "\(current.id)"])
+                    return .alreadyStored(documentID: current.id)
+                }
+                let document = record
+                try await withDatabase("updating the document", shouldStop: shouldStop) { c in
+                    try await self.store.update(documentID: current.id, title: document.title, metadata: document.metadata, on: c)
+                }
+                return .updated(documentID: current.id)
+            }
+            let embedded = try await embed(plan, of: source, options: options, shouldStop: shouldStop, progress: progress)
+            let pages = embedded.pages
+            var timings = embedded.timings
             let storeStarted = Date()
-            let id = try await withDatabase("storing the document", shouldStop: shouldStop) { [document] c in
-                try await self.store.store(document, pages: pages, replace: options.force, job: job, on: c)
+            let document = record
+            let result = try await withDatabase("storing the document", shouldStop: shouldStop) { c in
+                try await self.store.store(document, pages: pages, replace: options.force, within: hooks.stored, on: c)
             }
             timings.store = Date().timeIntervalSince(storeStarted)
             report?(timings)
-            logger.info("stored document", metadata: [
-                "source": "\(path)", "document": "\(id)", "pages": "\(pages.count)",
-                "render_s": "\(String(format: "%.2f", timings.render))", "embed_s": "\(String(format: "%.2f", timings.embed))",
-                "store_s": "\(String(format: "%.2f", timings.store))",
+            logger.info("stored pages", metadata: [
+                "source": "\(path)", "document": "\(result.documentID)", "collection": "\(collection.name)",
+                "pages": "\(pages.count)", "render_s": "\(String(format: "%.2f", timings.render))",
+                "embed_s": "\(String(format: "%.2f", timings.embed))", "store_s": "\(String(format: "%.2f", timings.store))",
                 "total_s": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
             ])
-            return .stored(documentID: id, pages: pages.count)
+            // Another writer may have stored the same content meanwhile: say
+            // what this store did, not what was planned.
+            if result.created { return .stored(documentID: result.documentID, pages: pages.count) }
+            let changed = (result.added + result.replaced).sorted()
+            if changed.isEmpty { return .alreadyStored(documentID: result.documentID) }
+            return .addedPages(documentID: result.documentID, pages: changed)
         } catch let error where error is PDFError || error is ImageDecodingError || error is SourceFile.ReadError {
-            // The content itself is bad: recorded as a failed document.
-            return try await recordFailure(record, reason: String(describing: error), job: job, shouldStop: shouldStop)
-        } catch DocumentStoreError.alreadyStored(let id) {
-            // Another worker stored the same content meanwhile.
-            try await complete(job, documentID: id, shouldStop: shouldStop)
-            return .alreadyStored(documentID: id)
-        }
-    }
-
-    /// Marks a queued job done without storing anything (the content is already stored).
-    private func complete(_ job: JobClaim?, documentID: Int, shouldStop: @escaping @Sendable () -> Bool) async throws {
-        guard let job else { return }
-        try await withDatabase("completing the job", shouldStop: shouldStop) { c in
-            try await JobQueue.complete(job, documentID: documentID, on: c, logger: self.logger)
-        }
-    }
-
-    private func recordFailure(_ record: NewDocument, reason: String, job: JobClaim?,
-                               shouldStop: @escaping @Sendable () -> Bool) async throws -> IngestOutcome {
-        let id = try await withDatabase("recording the failure", shouldStop: shouldStop) { c in
-            try await self.store.storeFailure(record, error: reason, job: job, on: c)
-        }
-        // The caller reports it (one line in `add`, a warning in the daemon).
-        logger.info("document failed", metadata: ["source": "\(record.sourceURI)", "document": "\(id)", "reason": "\(reason)"])
-        return .failed(documentID: id, reason: reason)
-    }
-
-    /// Rendered and embedded pages, in order; the PDF's title.
-    private func embedPages(of source: SourceFile, options: IngestOptions, shouldStop: @Sendable () -> Bool,
-                            progress: @Sendable (PageProgress) -> Void) async throws -> ([NewPage], String?, IngestTimings) {
-        var timings = IngestTimings()
-        var renderer: PDFRenderer?
-        var numbers = [1]
-        var title: String?
-        switch source.kind {
-        case .pdf:
-            let pdf = try PDFRenderer(data: source.data)
-            guard pdf.pageCount > 0 else { throw PDFError.noPages }
-            numbers = options.pages.pages(of: pdf.pageCount)
-            guard !numbers.isEmpty else { throw PDFError.pageOutOfRange(requested: options.pages.description, pages: pdf.pageCount) }
-            // All pages are held until the one transaction that stores them.
-            guard numbers.count <= options.maximumPages else {
-                throw PDFError.tooManyPages(selected: numbers.count, limit: options.maximumPages)
+            // The content itself is bad: recorded as a failed document (unless a
+            // ready one stands for it; a bad page range then only fails the request).
+            let reason = String(describing: error)
+            let document = record
+            var within: DocumentStore.Within?
+            if let failed = hooks.failed {
+                within = { id, c in try await failed(id, reason, c) }
             }
-            renderer = pdf
-            title = pdf.title
-        case .png, .jpeg:
-            break
-        case nil:
-            throw SourceFile.ReadError.unsupported(source.path)
+            let failure = within
+            let id = try await withDatabase("recording the failure", shouldStop: shouldStop) { c in
+                try await self.store.storeFailure(document, error: reason, within: failure, on: c)
+            }
+            logger.info("document failed", metadata: ["source": "\(record.sourceURI)", "document": "\(id)", "reason": "\(reason)"])
+            return .failed(documentID: id, reason: reason)
         }
-        let grid = model.configuration.vision.patchesPerSide
+    }
+
+    /// What to embed of a source: the selected pages not stored yet (all of
+    /// them with `force`), checked against the limits.
+    struct Plan {
+        var pages: [Int]
+        var sourcePageCount: Int
+        var title: String?
+        var renderer: PDFRenderer?
+
+        init(source: SourceFile, options: IngestOptions, stored: [Int]) throws {
+            switch source.kind {
+            case .pdf:
+                let pdf = try PDFRenderer(data: source.data)
+                guard pdf.pageCount > 0 else { throw PDFError.noPages }
+                let selected = options.pages.pages(of: pdf.pageCount)
+                guard !selected.isEmpty else {
+                    throw PDFError.pageOutOfRange(requested: options.pages.description, pages: pdf.pageCount)
+                }
+                let have = Set(stored)
+                pages = options.force ? selected : selected.filter { !have.contains($0) }
+                sourcePageCount = pdf.pageCount
+                title = pdf.title
+                renderer = pdf
+            case .png, .jpeg:
+                pages = stored.contains(1) && !options.force ? [] : [1]
+                sourcePageCount = 1
+            case nil:
+                throw SourceFile.ReadError.unsupported(source.path)
+            }
+            // All pages are held until the one transaction that stores them.
+            guard pages.count <= options.maximumPages else {
+                throw PDFError.tooManyPages(selected: pages.count, limit: options.maximumPages)
+            }
+        }
+    }
+
+    struct EmbeddedPages {
+        let pages: [NewPage]
+        let timings: IngestTimings
+    }
+
+    /// The plan's pages rendered and embedded, in order.
+    private func embed(_ plan: Plan, of source: SourceFile, options: IngestOptions, shouldStop: @Sendable () -> Bool,
+                       progress: @Sendable (PageProgress) -> Void) async throws -> EmbeddedPages {
+        var timings = IngestTimings()
+        let grid = model.patchGrid
         var stored: [NewPage] = []
+        let numbers = plan.pages
         for batchStart in stride(from: 0, to: numbers.count, by: batchSize) {
             if shouldStop() { throw IngestInterrupted() }
             let batch = Array(numbers[batchStart..<min(batchStart + batchSize, numbers.count)])
             var clock = Date()
             let images = try batch.map { number -> RGBImage in
-                if let renderer { return try renderer.render(page: number, dpi: options.dpi) }
+                if let renderer = plan.renderer { return try renderer.render(page: number, dpi: options.dpi) }
                 return try RGBImage.decode(source.data, source: source.path, alpha: promptFormat.alphaHandling)
             }
             timings.render += Date().timeIntervalSince(clock)
@@ -211,13 +259,12 @@ public final class Ingestor: @unchecked Sendable {
             let vectors = try model.embedDocuments(images, format: promptFormat)
             timings.embed += Date().timeIntervalSince(clock)
             for (index, (image, vector)) in zip(images, vectors).enumerated() {
-                var page = NewPage(pageNumber: batch[index], width: image.width, height: image.height,
-                                   embedding: MultiVector(rows: vector.rows, dim: vector.dim, values: vector.values),
+                var page = NewPage(pageNumber: batch[index], width: image.width, height: image.height, embedding: vector,
                                    patchGrid: grid)
                 switch options.storeImages {
                 case .none: break
-                case .jpeg: page.image = try image.jpegData(quality: options.jpegQuality); page.imageType = "image/jpeg"
-                case .png: page.image = try image.pngData(); page.imageType = "image/png"
+                case .jpeg: page.image = PageImage(data: try image.jpegData(quality: options.jpegQuality), type: .jpeg)
+                case .png: page.image = PageImage(data: try image.pngData(), type: .png)
                 }
                 stored.append(page)
             }
@@ -225,13 +272,13 @@ public final class Ingestor: @unchecked Sendable {
             await Task.yield()
         }
         timings.pages = stored.count
-        return (stored, title, timings)
+        return EmbeddedPages(pages: stored, timings: timings)
     }
 
     private func withDatabase<T: Sendable>(_ what: String, shouldStop: @escaping @Sendable () -> Bool,
                                            _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await Retry.connectionFailures(logger: logger, what: what, shouldStop: shouldStop) {
-            try await Database.withConnection(self.database, logger: self.logger) { c in try await body(c) }
+            try await self.client.withConnection { c in try await body(c) }
         }
     }
 }

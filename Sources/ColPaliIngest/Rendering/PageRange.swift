@@ -41,4 +41,19 @@ public struct PageRange: Sendable, Equatable, CustomStringConvertible {
     public func pages(of count: Int) -> [Int] {
         (1...max(1, count)).filter { page in page <= count && parts.contains { $0.contains(page) } }
     }
+
+    /// "1-3, 5": page numbers (sorted) as people write them.
+    public static func describe(_ pages: [Int]) -> String {
+        var parts: [String] = []
+        var start: Int?
+        var previous = 0
+        for page in pages.sorted() {
+            if let first = start, page == previous + 1 { previous = page; _ = first; continue }
+            if let first = start { parts.append(first == previous ? "\(first)" : "\(first)-\(previous)") }
+            start = page
+            previous = page
+        }
+        if let first = start { parts.append(first == previous ? "\(first)" : "\(first)-\(previous)") }
+        return parts.joined(separator: ", ")
+    }
 }

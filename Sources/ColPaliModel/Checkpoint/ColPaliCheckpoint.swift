@@ -6,6 +6,8 @@ import Foundation
 /// preprocessing, prompts).
 package struct ColPaliCheckpoint: Sendable {
     package let identifier: String
+    /// ModelIdentity of the files this checkpoint was loaded from.
+    package let identity: String
     package let directory: URL
     package let configuration: ColPaliConfiguration
     package let weights: ModelWeights
@@ -59,8 +61,9 @@ package struct ColPaliCheckpoint: Sendable {
         }
         let processor = ColPaliProcessor(tokenizer: tokenizer, imageProcessor: imageProcessor,
                                          imageTokens: configuration.imageTokens, imageToken: imageToken)
-        return ColPaliCheckpoint(identifier: located.identifier, directory: directory, configuration: configuration,
-                                 weights: weights, processor: processor)
+        let identity = try ModelIdentity.of(directories: directory == baseDirectory ? [directory] : [directory, baseDirectory])
+        return ColPaliCheckpoint(identifier: located.identifier, identity: identity, directory: directory,
+                                 configuration: configuration, weights: weights, processor: processor)
     }
 
     /// A base given as a path (absolute, or relative to the adapter) or as a Hub id.

@@ -34,8 +34,11 @@ public final class ColPali: @unchecked Sendable {
     package var configuration: ColPaliConfiguration { checkpoint.configuration }
     package var processor: ColPaliProcessor { checkpoint.processor }
 
-    /// A stable name for the checkpoint: `org/name@<commit>` or its directory.
+    /// The checkpoint's name for people: `org/name@<commit>` or its directory.
     public var identifier: String { checkpoint.identifier }
+    /// What the model is by content (`sha256:...` of its configuration,
+    /// tokenizer and weights): the same wherever the files are.
+    public var identity: String { checkpoint.identity }
     /// Floats in each output row (128 for ColPali).
     public var embeddingDimension: Int { configuration.embeddingDim }
     /// Side of a page's patch grid (32 for ColPali: 1,024 patch rows).

@@ -1,26 +1,36 @@
+import ColPaliCore
 import Foundation
+
+/// What identifies a document: its content, within a collection and tenant.
+public struct DocumentKey: Sendable, Hashable {
+    public var collectionID: Int
+    /// The application's partition; "" is none.
+    public var tenant: String
+    /// SHA-256 of the source file's bytes.
+    public var contentHash: Data
+
+    public init(collectionID: Int, tenant: String = "", contentHash: Data) {
+        self.collectionID = collectionID
+        self.tenant = tenant
+        self.contentHash = contentHash
+    }
+}
 
 /// A document about to be stored: what `documents` holds about it.
 public struct NewDocument: Sendable {
+    public var key: DocumentKey
     public var sourceURI: String
-    /// SHA-256 of the source file's bytes.
-    public var contentHash: Data
     public var title: String?
-    /// A JSON object, as text.
-    public var metadataJSON: String
-    public var model: String
-    public var promptFormat: String
-    public var embeddingDim: Int
+    public var metadata: Metadata
+    /// Pages in the source file (1 for an image).
+    public var sourcePageCount: Int?
 
-    public init(sourceURI: String, contentHash: Data, title: String?, metadataJSON: String = "{}", model: String,
-                promptFormat: String, embeddingDim: Int) {
+    public init(key: DocumentKey, sourceURI: String, title: String?, metadata: Metadata = [:], sourcePageCount: Int?) {
+        self.key = key
         self.sourceURI = sourceURI
-        self.contentHash = contentHash
         self.title = title
-        self.metadataJSON = metadataJSON
-        self.model = model
-        self.promptFormat = promptFormat
-        self.embeddingDim = embeddingDim
+        self.metadata = metadata
+        self.sourcePageCount = sourcePageCount
     }
 }
 
@@ -29,39 +39,49 @@ public struct NewPage: Sendable {
     public var pageNumber: Int
     public var width: Int
     public var height: Int
-    /// The rendered page, compressed (PNG or JPEG), when images are kept.
-    public var image: Data?
-    public var imageType: String?
+    /// The rendered page, compressed, when images are kept.
+    public var image: PageImage?
     public var embedding: MultiVector
     /// Side of the square grid the leading rows of `embedding` are patches of.
     public var patchGrid: Int
 
-    public init(pageNumber: Int, width: Int, height: Int, image: Data? = nil, imageType: String? = nil,
-                embedding: MultiVector, patchGrid: Int) {
+    public init(pageNumber: Int, width: Int, height: Int, image: PageImage? = nil, embedding: MultiVector, patchGrid: Int) {
         self.pageNumber = pageNumber
         self.width = width
         self.height = height
         self.image = image
-        self.imageType = imageType
         self.embedding = embedding
         self.patchGrid = patchGrid
     }
 }
 
-/// A document already in the table with the same content.
-public struct StoredDocumentState: Sendable, Equatable {
+/// A document already stored under the same key.
+public struct StoredDocument: Sendable, Equatable {
     public let id: Int
-    public let status: String
-    public let model: String
+    public let status: DocumentStatus
+    public let title: String?
+    public let metadata: Metadata
+    /// Page numbers stored, in order.
+    public let storedPages: [Int]
+    public let sourcePageCount: Int?
+}
+
+/// What a store did.
+public struct StoreResult: Sendable, Equatable {
+    public let documentID: Int
+    /// Whether the document was new (not stored ready before).
+    public let created: Bool
+    /// Page numbers that were not stored before.
+    public let added: [Int]
+    /// Page numbers stored before and embedded again.
+    public let replaced: [Int]
 }
 
 public enum DocumentStoreError: Error, CustomStringConvertible, Sendable {
-    case alreadyStored(id: Int)
     case leaseLost(job: Int)
 
     public var description: String {
         switch self {
-        case .alreadyStored(let id): return "the same content is already stored as document \(id)"
         case .leaseLost(let job): return "job \(job) was taken over by another worker (its lease had expired); this result was discarded"
         }
     }

@@ -19,10 +19,6 @@ public struct IngestJob: Sendable {
     /// The job's options object, as JSON text.
     public let optionsJSON: String
     public let attempts: Int
-
-    public var options: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(optionsJSON.utf8))) as? [String: Any] ?? [:]
-    }
 }
 
 /// The `ingest_jobs` queue (migration 0003).
