@@ -139,7 +139,7 @@ let package = Package(
 
         // The measuring side of the benchmark scripts in bench/.
         .executableTarget(
-            name: "ColPaliBench",
+            name: "colpali-bench",
             dependencies: [
                 "ColPaliModel", "ColPaliKernels", "ColPaliStorage", "ColPaliIngest", "ColPaliSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -56,12 +56,14 @@ ALTER TABLE documents DROP COLUMN model, DROP COLUMN prompt_format, DROP COLUMN 
 CREATE INDEX documents_collection_status ON documents (collection_id, status);
 
 -- Pages carry their document's tenant (for row-level security without a
--- join), kept equal to it by the foreign key.
+-- join), kept equal to it by the foreign key. A document's tenant is part of
+-- its key and never changes (no ON UPDATE CASCADE: Citus refuses one on a
+-- key that includes the distribution column).
 ALTER TABLE documents ADD CONSTRAINT documents_id_tenant UNIQUE (id, tenant);
 ALTER TABLE pages ADD COLUMN tenant text NOT NULL DEFAULT '';
 UPDATE pages p SET tenant = d.tenant FROM documents d WHERE d.id = p.document_id;
 ALTER TABLE pages ADD CONSTRAINT pages_document_tenant FOREIGN KEY (document_id, tenant)
-    REFERENCES documents (id, tenant) ON DELETE CASCADE ON UPDATE CASCADE;
+    REFERENCES documents (id, tenant) ON DELETE CASCADE;
 
 -- A page's vectors have its collection's dimension: one page of another
 -- model would make every search of the collection fail.

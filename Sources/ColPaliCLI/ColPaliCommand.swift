@@ -15,7 +15,7 @@ struct ColPaliCommand: AsyncParsableCommand {
             """,
         version: ColPaliVersion.string,
         subcommands: [SearchCommand.self, ExplainCommand.self, DocumentsCommand.self, CollectionsCommand.self, EmbedCommand.self,
-                      DatabaseCommand.self, MigrateCommand.self]
+                      DatabaseCommand.self, MigrateCommand.self, DistributeCommand.self]
     )
 
     static func main() async {

@@ -12,7 +12,18 @@ public enum Remedies {
         if let hub = error as? HubError { return remedy(hub) }
         if let search = error as? SearchError { return remedy(search) }
         if let collection = error as? CollectionError { return remedy(collection) }
+        if let distribution = error as? Distribution.DistributionError { return remedy(distribution) }
         return nil
+    }
+
+    static func remedy(_ error: Distribution.DistributionError) -> String? {
+        switch error {
+        case .notCitus: return "point --database-url at the Citus coordinator (docs/scale-out.md)"
+        case .noWorkers: return "add workers on the coordinator with SELECT citus_add_node('host', 5432)"
+        case .schemaTooOld: return "run `colpali migrate`"
+        case .partlyDistributed: return "compare with `colpali distribute --print-sql` and finish or undo it by hand"
+        case .invalidShardCount: return nil
+        }
     }
 
     static func remedy(_ error: StorageError) -> String? {

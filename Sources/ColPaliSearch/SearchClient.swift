@@ -206,9 +206,14 @@ public final class SearchClient: Service, Sendable {
 
     private func once<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         guard let tenant else { return try await client.withConnection { c in try await body(c) } }
+        // SET LOCAL rather than set_config(): Citus passes SET LOCAL on to the
+        // workers' shard queries, where row-level security reads it, once
+        // citus.propagate_set_commands says so (a placeholder elsewhere).
+        guard let literal = SQLLiteral.quote(tenant) else { throw SearchError.invalidFilter("the tenant contains a NUL character") }
         return try await client.withConnection { connection in
             try await connection.transaction(logger: self.logger) { c in
-                _ = try await c.query("SELECT set_config('colpali.tenant', \(tenant), true)", logger: self.logger)
+                _ = try await c.query("SET LOCAL citus.propagate_set_commands = 'local'", logger: self.logger)
+                _ = try await c.query(PostgresQuery(unsafeSQL: "SET LOCAL colpali.tenant = \(literal)"), logger: self.logger)
                 return try await body(c)
             }
         }

@@ -7,7 +7,9 @@ import PostgresNIO
 ///
 /// Two stages: candidates ranked by the binary prefilter over the codes
 /// (filters apply here), then an exact `maxsim` of the candidates only. An
-/// exact search skips the first stage.
+/// exact search skips the first stage. Ties are broken by page id in both
+/// stages (prefilter scores tie often), so the same rows give the same
+/// answer on any server, one or a Citus cluster.
 public struct SearchQuery: Sendable {
     public let sql: String
     public let bindings: PostgresBindings
@@ -62,7 +64,7 @@ public struct SearchQuery: Sendable {
                     SELECT p.document_id, p.id
                     FROM pages p JOIN documents d ON d.id = p.document_id
                     WHERE \(conditions.joined(separator: " AND "))
-                    ORDER BY maxsim_hamming(\(codesParameter), p.embedding_codes, \(dimParameter)) DESC
+                    ORDER BY maxsim_hamming(\(codesParameter), p.embedding_codes, \(dimParameter)) DESC, p.id
                     LIMIT \(candidateParameter))
                 SELECT maxsim(\(queryParameter), p.embedding) AS score, \(output)
                 FROM candidates c

@@ -50,6 +50,21 @@ import TestSupport
         expectOneLineError(try await run(["migrate", "--database-url", "mysql://x"]), containing: "invalid database URL")
     }
 
+    /// `distribute` on a server without Citus changes nothing and says where
+    /// to point it; `--print-sql` needs no server at all.
+    @Test func distributeNeedsACitusCoordinator() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let refused = try await run(["distribute", "--database-url", TestPostgres.url(of: settings)])
+        expectOneLineError(refused, containing: "this database has no citus extension: distributing needs a Citus coordinator")
+        #expect(refused.status == 1 && refused.error.contains("docs/scale-out.md"))
+        let local = try await run(["distribute", "--data-dir", try RepositoryPaths.temporaryDirectory("colpali-distribute").path])
+        expectOneLineError(local, containing: "no citus extension")
+        let sql = try await run(["distribute", "--print-sql", "--shard-count", "16"])
+        #expect(sql.status == 0 && sql.output.hasPrefix("-- colpali distribute") && sql.output.hasSuffix("COMMIT;\n"))
+        #expect(sql.output.contains("create_distributed_table('documents', 'id', shard_count => 16)"))
+        expectOneLineError(try await run(["distribute", "--shard-count", "0"]), containing: "--shard-count must be between 1 and 1024")
+    }
+
     @Test func localDatabaseLifecycle() async throws {
         let project = try RepositoryPaths.temporaryDirectory("colpali-cli")
         defer {

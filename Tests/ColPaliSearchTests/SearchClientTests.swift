@@ -263,6 +263,17 @@ import TestSupport
             let hits = try await client.exactSearch(embedding: query, in: Self.collection, limit: 100)
             #expect(hits.count == 4)
         }
+        // Tenants that look like SQL are only names.
+        for hostile in ["x'; DROP TABLE pages; --", "acme\\'; RESET colpali.tenant; --"] {
+            var odd = SearchClient.Configuration(database: restricted)
+            odd.tenant = hostile
+            try await SearchClient.with(odd, model: nil, logger: logger) { client in
+                await #expect(throws: SearchError.noPages(collection: Self.collection)) {
+                    try await client.exactSearch(embedding: query, in: Self.collection, limit: 100)
+                }
+            }
+        }
+        #expect(try await visible("acme") == [2, 4])
         // The same login with no tenant configured sees nothing, rather than everything.
         try await SearchClient.with(database: restricted, model: nil, logger: logger) { client in
             await #expect(throws: SearchError.self) { try await client.exactSearch(embedding: query, in: Self.collection, limit: 100) }

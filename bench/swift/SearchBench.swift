@@ -18,6 +18,8 @@ struct SearchBench: AsyncParsableCommand {
     @Option(parsing: .upToNextOption) var oversampling: [Int] = [1, 2, 5, 10, 20, 50]
     @Flag(help: "Make the pages table UNLOGGED before loading (a benchmark-only speed-up).") var unlogged = false
     @Option var seed: UInt64 = 42
+    @Flag(help: "Distribute the tables first (the database is a Citus coordinator's).") var distribute = false
+    @Option(help: "Shards for documents and pages when distributing.") var shardCount: Int?
 
     func run() async throws {
         let (pages, queries, exactQueries, oversampling) = (self.pages, self.queries, self.exactQueries, self.oversampling)
@@ -25,6 +27,12 @@ struct SearchBench: AsyncParsableCommand {
         logger.logLevel = .warning
         let settings = try ConnectionSettings(url: databaseURL)
         _ = try await Migrator(migrations: Migration.load(from: Migration.locateDirectory()), logger: logger).migrate(settings)
+        if distribute {
+            let outcome = try await Database.withConnection(settings, logger: logger) { c in
+                try await Distribution.distribute(shardCount: shardCount, on: c, logger: logger)
+            }
+            FileHandle.standardError.write(Data("distributed: \(outcome.shards) shards over \(outcome.workers) workers\n".utf8))
+        }
         if unlogged {
             try await Database.withConnection(settings, logger: logger) { c in
                 _ = try await c.query("ALTER TABLE pages SET UNLOGGED", logger: logger)
@@ -73,7 +81,7 @@ struct SearchBench: AsyncParsableCommand {
                              "p50_ms": Self.milliseconds(Self.percentile(times, 0.5)), "p95_ms": Self.milliseconds(Self.percentile(times, 0.95))])
             }
             let result: [String: Any] = [
-                "pages": pages, "queries": queries,
+                "pages": pages, "queries": queries, "distributed": distribute,
                 "exact_p50_ms": Self.milliseconds(Self.percentile(exactTimes, 0.5)),
                 "exact_p95_ms": Self.milliseconds(Self.percentile(exactTimes, 0.95)),
                 "exact_timed": exactTimes.count, "two_stage": rows]
