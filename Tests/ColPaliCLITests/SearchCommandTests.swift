@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 /// The README's flow through the binaries: ingest the sample, search, explain, list, delete.
-@Suite(.serialized) struct SearchCommandTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct SearchCommandTests {
     let colpali = RepositoryPaths.executable("colpali")
     let ingest = RepositoryPaths.executable("colpali-ingest")
 

@@ -8,7 +8,7 @@ import TestSupport
 /// `colpali-ingest` as users run it: one-shot add, and daemons on a queue.
 /// Every test checks that the event it is named after happened (a claim, a
 /// kill inside the store transaction, a takeover), not only the end state.
-@Suite(.serialized) struct IngestDaemonTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct IngestDaemonTests {
     let binary = RepositoryPaths.executable("colpali-ingest")
     let logger = TestPostgres.logger
 
@@ -327,6 +327,37 @@ import TestSupport
         #expect(try await query(settings, "SELECT count(*) FROM documents", as: Int.self) == [1])
         #expect(try await query(settings, "SELECT count(*) FROM pages", as: Int.self) == [3])
         try await expectConsistent(settings)
+    }
+
+    /// A job that outlasts its lease many times over keeps it: the holder
+    /// renews it, so a second daemon polling all along never takes it over.
+    @Test func aLongJobKeepsItsLeaseAgainstASecondDaemon() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-renew")
+        try await enqueue(try pdfs(1, pages: 2, in: directory), settings)
+        let holder = try daemon(settings, reading: directory, ["--poll-interval", "0.5", "--lease", "1", "--worker", "holder"])
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await c.transaction(logger: logger) { t in
+                // The holder's store waits here for five lease lengths.
+                _ = try await t.query("LOCK TABLE pages IN SHARE MODE", logger: logger)
+                let storing = try await waitUntil(60) {
+                    try await query(settings, """
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
+                        """, as: Int.self) == [1]
+                }
+                #expect(storing, "the holder never reached the store: \(holder.standardError.suffix(1500))")
+                let rival = try daemon(settings, reading: directory, ["--poll-interval", "0.2", "--lease", "1", "--worker", "rival"])
+                try await Task.sleep(for: .seconds(5))
+                rival.signal(SIGTERM)
+                #expect(await rival.wait(timeout: 30) == 0)
+            }
+        }
+        #expect(try await waitUntil(60) { try await jobs(settings, status: "done") == 1 }, "\(holder.standardError.suffix(1500))")
+        holder.signal(SIGTERM)
+        #expect(await holder.wait(timeout: 30) == 0)
+        #expect(try await query(settings, "SELECT attempts || ' ' || claimed_by FROM ingest_jobs", as: String.self) == ["1 holder"])
+        #expect(try await query(settings, "SELECT count(*) FROM pages", as: Int.self) == [2])
     }
 
     /// SIGTERM mid-document: the job goes back to the queue unclaimed, its

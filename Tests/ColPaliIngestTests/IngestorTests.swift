@@ -8,7 +8,7 @@ import Testing
 import TestSupport
 
 /// The pipeline against a real Postgres with the tiny model.
-@Suite(.serialized) struct IngestorTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct IngestorTests {
     let logger = TestPostgres.logger
 
     func count(_ sql: PostgresQuery, _ settings: ConnectionSettings) async throws -> Int {

@@ -9,7 +9,8 @@ import TestSupport
 /// Scale-out on a real Citus coordinator with workers: a database
 /// distributed with its data answers every search as one server holding the
 /// same data does, and ingest, deletes and tenants keep working.
-@Suite(.serialized, .enabled(if: TestCitus.isAvailable, Comment(rawValue: TestCitus.skipReason)))
+@Suite(.serialized, .enabled(if: TestCitus.isAvailable, Comment(rawValue: TestCitus.skipReason)),
+       .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason)))
 struct CitusTests {
     let logger = TestPostgres.logger
     let corpus = SearchClientTests()

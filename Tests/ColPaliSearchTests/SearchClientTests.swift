@@ -9,7 +9,7 @@ import Testing
 import TestSupport
 
 /// The client on a real Postgres: SQL composition, filters, maps, errors.
-@Suite(.serialized) struct SearchClientTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct SearchClientTests {
     let logger = TestPostgres.logger
     static let collection = "test"
     static let model = CollectionModel(identity: "name:test/model", name: "test/model", embeddingDimension: 128,

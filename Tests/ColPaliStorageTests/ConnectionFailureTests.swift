@@ -50,7 +50,8 @@ import Glibc
 
     /// A real server on 127.0.0.2 with SCRAM passwords (the local test cluster
     /// trusts its socket, so it cannot tell a wrong password).
-    @Test func wrongOrMissingPasswordsAreNamed() async throws {
+    @Test(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason)))
+    func wrongOrMissingPasswordsAreNamed() async throws {
         let directory = try RepositoryPaths.temporaryDirectory("colpali-password")
         defer { try? FileManager.default.removeItem(at: directory) }
         let cluster = try LocalCluster(dataDirectory: directory)

@@ -6,7 +6,7 @@ import TestSupport
 
 /// The extension's functions on a real server against a double-precision
 /// reference, over random shapes; stored (TOASTed) and inline documents.
-struct ExtensionAgainstReferenceTests {
+@Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct ExtensionAgainstReferenceTests {
     static func matrix(_ rows: Int, _ dim: Int, _ rng: inout SeededRandom) -> MultiVector {
         MultiVector(rows: rows, dim: dim, values: rng.floats(rows * dim))
     }

@@ -6,7 +6,7 @@ import TestSupport
 
 /// The queue's guarantees, worker by worker: a lost lease, the attempts
 /// limit, giving a job back.
-@Suite(.serialized) struct JobQueueTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct JobQueueTests {
     let logger = TestPostgres.logger
 
     func status(_ settings: ConnectionSettings) async throws -> String {

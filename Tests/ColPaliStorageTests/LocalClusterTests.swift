@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// The private cluster: idempotent start, clean stop, no collisions.
-@Suite(.serialized) struct LocalClusterTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct LocalClusterTests {
     let logger = TestPostgres.logger
 
     func processCount(dataDirectory: URL) -> Int {

@@ -7,7 +7,7 @@ import TestSupport
 /// Every migration carries existing data forward: a database made by each
 /// earlier schema, holding data, is migrated to the latest and keeps it all,
 /// searchable.
-@Suite(.serialized) struct MigrationHistoryTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct MigrationHistoryTests {
     let logger = TestPostgres.logger
 
     func run(_ settings: ConnectionSettings, _ sql: String) async throws {

@@ -4,7 +4,7 @@ import PostgresNIO
 import Testing
 import TestSupport
 
-@Suite struct MigratorTests {
+@Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct MigratorTests {
     let logger = TestPostgres.logger
 
     func tables(_ settings: ConnectionSettings) async throws -> Set<String> {

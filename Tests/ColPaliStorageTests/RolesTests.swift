@@ -6,7 +6,7 @@ import TestSupport
 
 /// sql/roles.sql: the owner migrates, the writer ingests, the reader only
 /// reads; each is refused what it may not do.
-@Suite(.serialized) struct RolesTests {
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct RolesTests {
     let logger = TestPostgres.logger
 
     func run(_ settings: ConnectionSettings, _ sql: String) async throws {

@@ -15,6 +15,20 @@ public enum TestPostgres {
         return logger
     }()
 
+    /// Whether the integration tests have a server: COLPALI_TEST_DATABASE_URL,
+    /// or PostgreSQL's server programs and the colpali extension installed
+    /// here (for a private cluster). Suites that need one are skipped
+    /// otherwise, saying why.
+    public static let isAvailable: Bool = {
+        if let url = ProcessInfo.processInfo.environment["COLPALI_TEST_DATABASE_URL"], !url.isEmpty { return true }
+        guard (try? PostgresInstallation.find()) != nil else { return false }
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/share/postgresql")) ?? []
+        return versions.contains { FileManager.default.fileExists(atPath: "/usr/share/postgresql/\($0)/extension/colpali.control") }
+    }()
+
+    public static let skipReason = "no PostgreSQL for the integration tests: install the server and the colpali extension "
+        + "(scripts/test.sh does both), or set COLPALI_TEST_DATABASE_URL"
+
     /// Settings of the server's maintenance database.
     public static func server() async throws -> ConnectionSettings {
         try await SharedServer.shared.settings()

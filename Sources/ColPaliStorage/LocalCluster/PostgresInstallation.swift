@@ -1,7 +1,7 @@
 import Foundation
 
 /// The PostgreSQL server programs on this machine (initdb, pg_ctl, postgres).
-struct PostgresInstallation {
+package struct PostgresInstallation {
     let binDirectory: URL
 
     var initdb: String { binDirectory.appendingPathComponent("initdb").path }
@@ -9,7 +9,7 @@ struct PostgresInstallation {
 
     /// `COLPALI_PG_BINDIR`, else the newest /usr/lib/postgresql/N/bin (Debian),
     /// else the directory of a `pg_ctl` on PATH.
-    static func find(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresInstallation {
+    package static func find(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresInstallation {
         var searched: [String] = []
         func usable(_ directory: String) -> PostgresInstallation? {
             searched.append(directory)

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Mutation testing by hand-picked breakages: each one below changes a line
+# the way a real bug would (an operator flipped, a call skipped, a copy left
+# out), rebuilds, runs the tests that claim to guard that behaviour, and
+# reports whether they went red. Every mutation must be caught.
+#
+#   scripts/mutate.sh [NAME...]        (default: all; names as listed below)
+#
+# Needs what the tests need (PostgreSQL with the extension; scripts/test.sh
+# sets that up). The Citus mutation runs only with COLPALI_TEST_CITUS_URL.
+# Sources are changed in place and restored after each mutation (and on
+# exit); run it on a clean tree. Takes 20-40 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export COLPALI_MIGRATIONS_DIR=$PWD/migrations
+
+# name | file | tests (swift test --filter) | Python literal of the text to replace | of its replacement
+mutations=$(cat <<'LIST'
+prefilter-order|Sources/ColPaliSearch/SearchQuery.swift|SearchQueryTests|prefilterKeepsTheAnswer|"p.embedding_codes, \\(dimParameter)) DESC, p.id"|"p.embedding_codes, \\(dimParameter)) ASC, p.id"
+exact-rerank-skipped|Sources/ColPaliSearch/SearchQuery.swift|twoStageEqualsExact|scoresAreTheExactMaxSim|prefilterKeepsTheAnswer|"SELECT maxsim(\\(queryParameter), p.embedding) AS score, \\(output)\n                FROM candidates c"|"SELECT maxsim_hamming(\\(codesParameter), p.embedding_codes, \\(dimParameter))::real AS score, \\(output)\n                FROM candidates c"
+release-on-sigterm-skipped|Sources/ColPaliIngest/Daemon/IngestDaemon.swift|sigtermReleasesTheCurrentJob|"try await ingestor.client.withConnection { c in try await queue.release(claim, on: c) }"|"_ = (claim, queue)"
+lease-renewal-skipped|Sources/ColPaliIngest/Daemon/IngestDaemon.swift|aLongJobKeepsItsLease|"let ours = try await ingestor.client.withConnection { c in try await queue.renew(claim, on: c) }"|"let ours = true"
+kernel-max-is-min|Sources/ColPaliKernels/maxsim_scalar.c|MaxSimKernelTests|"if (s > best)"|"if (s < best)"
+migration-copy-skipped|migrations/0005_collections_and_tenants.sql|MigrationHistoryTests|"UPDATE documents SET source_page_count = page_count;"|"SELECT 1;"
+tenant-policy-open|migrations/0005_collections_and_tenants.sql|collectionsAndTenantsPartitionResults|"ON pages\n    USING (NOT colpali_tenant_restricted() OR tenant = current_setting('colpali.tenant', true))"|"ON pages\n    USING (true)"
+dedup-ignores-tenant|Sources/ColPaliStorage/Documents/DocumentStore.swift|documentsAreKeyedByCollectionTenantAndContent|"WHERE d.collection_id = \\(key.collectionID) AND d.tenant = \\(key.tenant) AND d.content_hash"|"WHERE d.collection_id = \\(key.collectionID) AND d.content_hash"
+stored-pages-replaced|Sources/ColPaliStorage/Documents/DocumentStore.swift|imagesAreOnePageDocumentsAndPageRangesAddUp|"guard replace else { continue }"|"_ = replace"
+other-model-accepted|Sources/ColPaliStorage/Documents/Collection.swift|aCollectionTakesPagesOfItsOwnModelOnly|"guard collection.accepts(identity: model.identity, name: model.name) else {"|"guard collection.accepts(identity: model.identity, name: model.name) || true else {"
+citus-tenant-not-propagated|Sources/ColPaliSearch/SearchClient.swift|CitusTests|"_ = try await c.query(\"SET LOCAL citus.propagate_set_commands = 'local'\", logger: self.logger)"|"_ = 0"
+LIST
+)
+
+selected=("$@")
+declare -A originals=()
+restore() {
+  for file in "${!originals[@]}"; do cp "${originals[$file]}" "$file"; rm -f "${originals[$file]}"; unset "originals[$file]"; done
+}
+trap 'restore; echo "(sources restored)"' EXIT
+
+results=()
+while IFS='|' read -ra fields; do
+  name=${fields[0]}; file=${fields[1]}
+  n=${#fields[@]}; old=${fields[n-2]}; new=${fields[n-1]}
+  filter=$(IFS='|'; echo "${fields[*]:2:n-4}")
+  if [[ ${#selected[@]} -gt 0 && ! " ${selected[*]} " =~ " $name " ]]; then continue; fi
+  if [[ $name == citus-* && -z ${COLPALI_TEST_CITUS_URL:-} ]]; then results+=("$name: not run (no COLPALI_TEST_CITUS_URL)"); continue; fi
+  echo "== $name: $file"
+  originals[$file]=$(mktemp)
+  cp "$file" "${originals[$file]}"
+  python3 - "$file" "$old" "$new" <<'PY'
+import ast, sys
+path, old, new = sys.argv[1], ast.literal_eval(sys.argv[2]), ast.literal_eval(sys.argv[3])
+text = open(path).read()
+if text.count(old) != 1:
+    sys.exit(f"{path}: the text to mutate occurs {text.count(old)} times, not once: {old!r}")
+open(path, "w").write(text.replace(old, new))
+PY
+  if ! swift build --build-tests >/tmp/colpali-mutate-build.log 2>&1; then
+    results+=("$name: DID NOT COMPILE (see /tmp/colpali-mutate-build.log)")
+  elif swift test --skip-build --filter "$filter" >"/tmp/colpali-mutate-$name.log" 2>&1; then
+    results+=("$name: NOT CAUGHT by $filter")
+  else
+    failed=$(grep -oE '✘ Test [A-Za-z]+\(' "/tmp/colpali-mutate-$name.log" | sed 's/✘ Test //; s/($//' | sort -u | tr '\n' ' ')
+    results+=("$name: caught by ${failed:-a failing run (see /tmp/colpali-mutate-$name.log)}")
+  fi
+  restore
+done <<< "$mutations"
+
+echo "-- rebuilding the unmutated sources"
+swift build --build-tests >/dev/null 2>&1
+echo
+printf '%s\n' "${results[@]}"
+! printf '%s\n' "${results[@]}" | grep -qE 'NOT CAUGHT|DID NOT COMPILE'
