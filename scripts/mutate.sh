@@ -24,7 +24,7 @@ kernel-max-is-min|Sources/ColPaliKernels/maxsim_scalar.c|MaxSimKernelTests|"if (
 migration-copy-skipped|migrations/0005_collections_and_tenants.sql|MigrationHistoryTests|"UPDATE documents SET source_page_count = page_count;"|"SELECT 1;"
 tenant-policy-open|migrations/0005_collections_and_tenants.sql|collectionsAndTenantsPartitionResults|"ON pages\n    USING (NOT colpali_tenant_restricted() OR tenant = current_setting('colpali.tenant', true))"|"ON pages\n    USING (true)"
 dedup-ignores-tenant|Sources/ColPaliStorage/Documents/DocumentStore.swift|documentsAreKeyedByCollectionTenantAndContent|"WHERE d.collection_id = \\(key.collectionID) AND d.tenant = \\(key.tenant) AND d.content_hash"|"WHERE d.collection_id = \\(key.collectionID) AND d.content_hash"
-stored-pages-replaced|Sources/ColPaliStorage/Documents/DocumentStore.swift|imagesAreOnePageDocumentsAndPageRangesAddUp|"guard replace else { continue }"|"_ = replace"
+stored-pages-replaced|Sources/ColPaliStorage/Documents/DocumentStore.swift|pagesStoredMeanwhileAreKeptUnlessReplacing|"guard replace else { continue }"|"_ = replace"
 other-model-accepted|Sources/ColPaliStorage/Documents/Collection.swift|aCollectionTakesPagesOfItsOwnModelOnly|"guard collection.accepts(identity: model.identity, name: model.name) else {"|"guard collection.accepts(identity: model.identity, name: model.name) || true else {"
 citus-tenant-not-propagated|Sources/ColPaliSearch/SearchClient.swift|CitusTests|"_ = try await c.query(\"SET LOCAL citus.propagate_set_commands = 'local'\", logger: self.logger)"|"_ = 0"
 LIST
@@ -38,7 +38,8 @@ restore() {
 trap 'restore; echo "(sources restored)"' EXIT
 
 results=()
-while IFS='|' read -ra fields; do
+# The list is read on descriptor 3: the builds and tests below must not eat it.
+while IFS='|' read -ra fields <&3; do
   name=${fields[0]}; file=${fields[1]}
   n=${#fields[@]}; old=${fields[n-2]}; new=${fields[n-1]}
   filter=$(IFS='|'; echo "${fields[*]:2:n-4}")
@@ -47,7 +48,7 @@ while IFS='|' read -ra fields; do
   echo "== $name: $file"
   originals[$file]=$(mktemp)
   cp "$file" "${originals[$file]}"
-  python3 - "$file" "$old" "$new" <<'PY'
+  if ! python3 - "$file" "$old" "$new" <<'PY'
 import ast, sys
 path, old, new = sys.argv[1], ast.literal_eval(sys.argv[2]), ast.literal_eval(sys.argv[3])
 text = open(path).read()
@@ -55,19 +56,21 @@ if text.count(old) != 1:
     sys.exit(f"{path}: the text to mutate occurs {text.count(old)} times, not once: {old!r}")
 open(path, "w").write(text.replace(old, new))
 PY
-  if ! swift build --build-tests >/tmp/colpali-mutate-build.log 2>&1; then
+  then
+    results+=("$name: COULD NOT BE APPLIED (the source changed: update the list)")
+  elif ! swift build --build-tests </dev/null >/tmp/colpali-mutate-build.log 2>&1; then
     results+=("$name: DID NOT COMPILE (see /tmp/colpali-mutate-build.log)")
-  elif swift test --skip-build --filter "$filter" >"/tmp/colpali-mutate-$name.log" 2>&1; then
+  elif swift test --skip-build --filter "$filter" </dev/null >"/tmp/colpali-mutate-$name.log" 2>&1; then
     results+=("$name: NOT CAUGHT by $filter")
   else
     failed=$(grep -oE '✘ Test [A-Za-z]+\(' "/tmp/colpali-mutate-$name.log" | sed 's/✘ Test //; s/($//' | sort -u | tr '\n' ' ')
     results+=("$name: caught by ${failed:-a failing run (see /tmp/colpali-mutate-$name.log)}")
   fi
   restore
-done <<< "$mutations"
+done 3<<< "$mutations"
 
 echo "-- rebuilding the unmutated sources"
 swift build --build-tests >/dev/null 2>&1
 echo
 printf '%s\n' "${results[@]}"
-! printf '%s\n' "${results[@]}" | grep -qE 'NOT CAUGHT|DID NOT COMPILE'
+! printf '%s\n' "${results[@]}" | grep -qE 'NOT CAUGHT|DID NOT COMPILE|COULD NOT BE APPLIED'
