@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export COLPALI_MIGRATIONS_DIR=$PWD/migrations
 
-# name | file | tests (swift test --filter) | Python literal of the text to replace | of its replacement
+# name | file | tests (swift test --filter; | between names) | Python literal of the text to
+# replace | of its replacement (the literals must not contain |)
 mutations=$(cat <<'LIST'
 prefilter-order|Sources/ColPaliSearch/SearchQuery.swift|SearchQueryTests|prefilterKeepsTheAnswer|"p.embedding_codes, \\(dimParameter)) DESC, p.id"|"p.embedding_codes, \\(dimParameter)) ASC, p.id"
 exact-rerank-skipped|Sources/ColPaliSearch/SearchQuery.swift|twoStageEqualsExact|scoresAreTheExactMaxSim|prefilterKeepsTheAnswer|"SELECT maxsim(\\(queryParameter), p.embedding) AS score, \\(output)\n                FROM candidates c"|"SELECT maxsim_hamming(\\(codesParameter), p.embedding_codes, \\(dimParameter))::real AS score, \\(output)\n                FROM candidates c"
@@ -25,7 +26,7 @@ migration-copy-skipped|migrations/0005_collections_and_tenants.sql|MigrationHist
 tenant-policy-open|migrations/0005_collections_and_tenants.sql|collectionsAndTenantsPartitionResults|"ON pages\n    USING (NOT colpali_tenant_restricted() OR tenant = current_setting('colpali.tenant', true))"|"ON pages\n    USING (true)"
 dedup-ignores-tenant|Sources/ColPaliStorage/Documents/DocumentStore.swift|documentsAreKeyedByCollectionTenantAndContent|"WHERE d.collection_id = \\(key.collectionID) AND d.tenant = \\(key.tenant) AND d.content_hash"|"WHERE d.collection_id = \\(key.collectionID) AND d.content_hash"
 stored-pages-replaced|Sources/ColPaliStorage/Documents/DocumentStore.swift|pagesStoredMeanwhileAreKeptUnlessReplacing|"guard replace else { continue }"|"_ = replace"
-other-model-accepted|Sources/ColPaliStorage/Documents/Collection.swift|aCollectionTakesPagesOfItsOwnModelOnly|"guard collection.accepts(identity: model.identity, name: model.name) else {"|"guard collection.accepts(identity: model.identity, name: model.name) || true else {"
+other-model-accepted|Sources/ColPaliStorage/Documents/Collection.swift|aCollectionTakesPagesOfItsOwnModelOnly|"guard collection.accepts(identity: model.identity, name: model.name) else {"|"_ = collection.accepts(identity: model.identity, name: model.name)\n        guard Bool(true) else {"
 citus-tenant-not-propagated|Sources/ColPaliSearch/SearchClient.swift|CitusTests|"_ = try await c.query(\"SET LOCAL citus.propagate_set_commands = 'local'\", logger: self.logger)"|"_ = 0"
 LIST
 )
