@@ -9,7 +9,9 @@
 
 #include "kernels_internal.h"
 
-enum { ISA_UNSET = -1, ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+#if COLPALI_X86
+#include <cpuid.h>
+#endif
 
 static int chosen_isa = ISA_UNSET;
 /* A test's choice, for its own thread only: tests that run in parallel (or
@@ -23,13 +25,17 @@ static int cpu_best_isa(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
         return ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    /* F16C (half <-> float) came with the first AVX CPUs; the AVX2 kernels
+     * use it for stored 16-bit pages. CPUID leaf 1, ECX bit 29. */
+    unsigned int eax, ebx, ecx, edx;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)))
         return ISA_AVX2;
 #endif
     return ISA_SCALAR;
 }
 
-static int current_isa(void)
+int colpali_current_isa(void)
 {
     if (forced_isa != ISA_UNSET)
         return forced_isa;
@@ -41,7 +47,7 @@ static int current_isa(void)
 
 const char *colpali_kernel_isa(void)
 {
-    switch (current_isa()) {
+    switch (colpali_current_isa()) {
     case ISA_AVX512: return "avx512";
     case ISA_AVX2: return "avx2";
     default: return "scalar";
@@ -68,7 +74,7 @@ int colpali_kernel_force_isa(const char *name)
 int colpali_maxsim_rowmax_update(const float *query, int nq, const float *doc, int nd,
                                  int dim, float *row_max)
 {
-    switch (current_isa()) {
+    switch (colpali_current_isa()) {
 #if COLPALI_X86
     case ISA_AVX512: return colpali_rowmax_avx512(query, nq, doc, nd, dim, row_max);
     case ISA_AVX2: return colpali_rowmax_avx2(query, nq, doc, nd, dim, row_max);
@@ -127,7 +133,7 @@ float colpali_maxsim_binary(const float *query, int nq, const uint8_t *doc_codes
                             int nd, int dim, float *table)
 {
 #if COLPALI_X86
-    if (current_isa() == ISA_AVX512)
+    if (colpali_current_isa() == ISA_AVX512)
         return colpali_maxsim_binary_avx512(query, nq, doc_codes, nd, dim, table);
 #endif
     return colpali_maxsim_binary_scalar(query, nq, doc_codes, nd, dim, table);
@@ -141,9 +147,9 @@ float colpali_maxsim_hamming(const uint8_t *query_codes, int nq,
         __builtin_cpu_init();
         has_vpopcntdq = __builtin_cpu_supports("avx512vpopcntdq");
     }
-    if (dim == 128 && current_isa() == ISA_AVX512 && has_vpopcntdq)
+    if (dim == 128 && colpali_current_isa() == ISA_AVX512 && has_vpopcntdq)
         return colpali_maxsim_hamming16_avx512(query_codes, nq, doc_codes, nd);
-    if (current_isa() != ISA_SCALAR)
+    if (colpali_current_isa() != ISA_SCALAR)
         return colpali_maxsim_hamming_popcnt(query_codes, nq, doc_codes, nd, dim);
 #endif
     return colpali_maxsim_hamming_portable(query_codes, nq, doc_codes, nd, dim);

@@ -16,6 +16,10 @@
 #define COLPALI_X86 0
 #endif
 
+/* The instruction set in use for the calling thread (dispatch.c). */
+enum { ISA_UNSET = -1, ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+int colpali_current_isa(void);
+
 int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int dim,
                           float *row_max);
 float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
@@ -33,6 +37,8 @@ float colpali_maxsim_hamming16_avx512(const uint8_t *qc, int nq, const uint8_t *
                                       int nd);
 float colpali_maxsim_hamming_popcnt(const uint8_t *qc, int nq, const uint8_t *dc,
                                     int nd, int dim);
+void colpali_half_to_float_f16c(const uint16_t *in, size_t n, float *out);
+void colpali_half_to_float_avx512(const uint16_t *in, size_t n, float *out);
 #endif
 
 /*

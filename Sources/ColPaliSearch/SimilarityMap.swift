@@ -68,7 +68,7 @@ extension SearchClient {
     /// The similarity map of a query multi-vector over a stored page.
     public func similarityMap(embedding: MultiVector, tokens: [String], pageID: Int) async throws -> SimilarityMap {
         let rows = try await session { c in
-            try await c.query("SELECT embedding, patch_grid FROM pages WHERE id = \(pageID)", logger: self.logger).collect()
+            try await c.query("SELECT embedding::real[], patch_grid FROM pages WHERE id = \(pageID)", logger: self.logger).collect()
         }
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
         let (page, grid) = try row.decode((MultiVector, Int).self)

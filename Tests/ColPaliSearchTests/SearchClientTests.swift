@@ -92,10 +92,10 @@ import TestSupport
         #expect(hits.count == 6)
         for hit in hits {
             let page = pages[3 * (hit.documentID - hits.map(\.documentID).min()!) + hit.pageNumber - 1]
-            let expected = ReferenceScores.maxSim(query.values, rows: 4, page.values, rows: page.rows, dim: 128)
+            let expected = ReferenceScores.maxSim(query.values, rows: 4, ReferenceScores.asStored(page.values), rows: page.rows, dim: 128)
             #expect(abs(Double(hit.score) - expected) <= 1e-5 * max(1, abs(expected)), "page \(hit.pageID)")
         }
-        let expectedOrder = pages.map { ReferenceScores.maxSim(query.values, rows: 4, $0.values, rows: $0.rows, dim: 128) }
+        let expectedOrder = pages.map { ReferenceScores.maxSim(query.values, rows: 4, ReferenceScores.asStored($0.values), rows: $0.rows, dim: 128) }
             .sorted(by: >)
         #expect(zip(hits.map { Double($0.score) }, expectedOrder).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
@@ -292,17 +292,18 @@ import TestSupport
         #expect(map.grid == 4 && map.scores.count == 6 && map.scores[0].count == 16)
         // The page's own vectors, fetched independently, dotted with the query.
         let stored = try await Database.withConnection(settings, logger: logger) { c in
-            try await c.query("SELECT similarity_matrix(\(query), embedding[1:16][1:128]) FROM pages WHERE id = \(pageID)",
+            try await c.query("SELECT similarity_matrix(\(query), (embedding::real[])[1:16][1:128]) FROM pages WHERE id = \(pageID)",
                               logger: logger).collect().first!.decode(MultiVector.self).values
         }
         let flat = map.scores.flatMap { $0 }
         #expect(flat.count == stored.count)
         #expect(zip(flat, stored).allSatisfy { abs($0 - $1) <= 1e-5 })
-        // And against the vectors as generated, in double precision: the
-        // first 16 rows (the patches) of the page the hit names.
+        // And against the vectors as generated and stored (half precision),
+        // in double precision: the first 16 rows (the patches) of the page
+        // the hit names.
         #expect(pages.count == 2)
         let page = pages[hits[0].pageNumber - 1]
-        let reference = ReferenceScores.dots(query.values, rows: 6, Array(page.values.prefix(16 * 128)), rows: 16, dim: 128)
+        let reference = ReferenceScores.dots(query.values, rows: 6, ReferenceScores.asStored(Array(page.values.prefix(16 * 128))), rows: 16, dim: 128)
         #expect(flat.count == reference.count)
         #expect(zip(flat, reference).allSatisfy { abs(Double($0) - $1) <= 1e-5 })
         let normalized = map.normalized(token: 2)

@@ -25,7 +25,7 @@ struct DocumentStoreTests {
             let key = DocumentKey(collectionID: collection.id, contentHash: Data(repeating: 7, count: 32))
             let document = NewDocument(key: key, sourceURI: "file:///a.pdf", title: "A", sourcePageCount: 3)
             func stored(_ number: Int) async throws -> Float {
-                try await c.query("SELECT embedding[1][1] FROM pages WHERE page_number = \(number)", logger: logger)
+                try await c.query("SELECT (embedding::real[])[1][1] FROM pages WHERE page_number = \(number)", logger: logger)
                     .collect().first!.decode(Float.self)
             }
 

@@ -35,9 +35,11 @@ import TestSupport
         do { try await Database.withConnection(settings, logger: logger) { c in
             _ = try await c.query("CREATE TEMP TABLE docs (id int, embedding real[])", logger: logger)
             _ = try await c.query("ALTER TABLE docs ALTER COLUMN embedding SET STORAGE EXTERNAL", logger: logger)
+            _ = try await c.query("CREATE TEMP TABLE half_docs (id int, embedding multihalfvec)", logger: logger)
             for (index, (nq, nd, dim)) in shapes.enumerated() {
                 let q = Self.matrix(nq, dim, &rng), d = Self.matrix(nd, dim, &rng)
                 _ = try await c.query("INSERT INTO docs VALUES (\(index), \(d))", logger: logger)
+                _ = try await c.query("INSERT INTO half_docs VALUES (\(index), \(d))", logger: logger)
                 let row = try await c.query("""
                     SELECT maxsim(\(q), embedding), maxsim(\(q), \(d)),
                            maxsim_hamming(binary_quantize(\(q)), binary_quantize(embedding), \(Int32(dim))),
@@ -50,6 +52,16 @@ import TestSupport
                 #expect(abs(Double(stored) - exact) / scale <= 1e-4, "stored \(nq)x\(nd)x\(dim): \(stored) vs \(exact)")
                 #expect(abs(Double(inline) - exact) / scale <= 1e-4, "inline \(nq)x\(nd)x\(dim): \(inline) vs \(exact)")
                 #expect(Double(hamming) == Self.reference(q, d, sign: true, signQuery: true), "hamming \(nq)x\(nd)x\(dim)")
+                // Half precision: the score of the values rounded by Swift's
+                // own Float16, stored out of line (streamed) and inline.
+                let halfRow = try await c.query("""
+                    SELECT maxsim(\(q), embedding), maxsim(\(q), \(d)::multihalfvec) FROM half_docs WHERE id = \(index)
+                    """, logger: logger).collect().first!
+                let (storedHalf, inlineHalf) = try halfRow.decode((Float, Float).self)
+                let rounded = MultiVector(rows: d.rows, dim: d.dim, values: d.values.map { Float(Float16($0)) })
+                let exactHalf = Self.reference(q, rounded)
+                #expect(abs(Double(storedHalf) - exactHalf) / max(1e-6, abs(exactHalf)) <= 1e-4, "stored half \(nq)x\(nd)x\(dim): \(storedHalf) vs \(exactHalf)")
+                #expect(storedHalf == inlineHalf, "half \(nq)x\(nd)x\(dim): streamed \(storedHalf), inline \(inlineHalf)")
                 let asymmetric = Self.reference(q, d, sign: true)
                 #expect(abs(Double(binary) - asymmetric) / max(1, abs(asymmetric)) <= 1e-4, "binary \(nq)x\(nd)x\(dim)")
             }

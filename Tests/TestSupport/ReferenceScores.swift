@@ -2,6 +2,12 @@
 /// the C kernels: what the kernels, the extension and the search client are
 /// checked against.
 public enum ReferenceScores {
+    /// Values as the pages table stores them (multihalfvec): each rounded to
+    /// the nearest half by Swift's own Float16, not by the code under test.
+    public static func asStored(_ values: [Float]) -> [Float] {
+        values.map { Float(Float16($0)) }
+    }
+
     /// <q_i, d_j> for every query row i and document row j, row-major.
     public static func dots(_ query: [Float], rows nq: Int, _ document: [Float], rows nd: Int, dim: Int) -> [Double] {
         precondition(query.count == nq * dim && document.count == nd * dim)

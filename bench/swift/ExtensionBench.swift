@@ -110,8 +110,14 @@ struct ExtensionBench: AsyncParsableCommand {
                 }
             }
 
+            // Storage: the table with its TOAST and the codes, per 1,000 pages.
+            let bytes = try await c.query("SELECT pg_total_relation_size('pages')::float8, pg_column_size(embedding)::float8, format_type(atttypid, atttypmod) FROM pages, pg_attribute WHERE attrelid = 'pages'::regclass AND attname = 'embedding' LIMIT 1",
+                                          logger: logger).collect().first!.decode((Double, Double, String).self)
             let result: [String: Any] = [
                 "pages": pages, "queries": queries,
+                "embedding_type": bytes.2,
+                "bytes_per_page_vectors": bytes.1,
+                "storage_gb_per_1000_pages": (bytes.0 / Double(pages) * 1000 / 1e9 * 1000).rounded() / 1000,
                 "exact_in_postgres_pages_per_s": exactRate.rounded(),
                 "exact_bare_kernel_pages_per_s": bareRate.rounded(),
                 "hamming_prefilter_pages_per_s": hammingRate.rounded(),
@@ -136,7 +142,7 @@ struct ExtensionBench: AsyncParsableCommand {
         let pages = min(pages, 4000)
         var all = [Float]()
         all.reserveCapacity(pages * 1030 * 128)
-        let rows = try await c.query("SELECT embedding FROM pages ORDER BY id LIMIT \(pages)", logger: logger)
+        let rows = try await c.query("SELECT embedding::real[] FROM pages ORDER BY id LIMIT \(pages)", logger: logger)
         for try await embedding in rows.decode(MultiVector.self) {
             precondition(embedding.rows == 1030 && embedding.dim == 128, "synthetic pages are 1030 x 128")
             all += embedding.values

@@ -8,6 +8,7 @@
 #include "utils/memutils.h"
 
 #include "colpali_kernels.h"
+#include "multihalfvec.h"
 #include "multivector.h"
 #include "toast_stream.h"
 
@@ -45,8 +46,8 @@ maxsim(PG_FUNCTION_ARGS)
 	multivector_check_finite(query, "maxsim", "query");
 
 	/* A stored page is scored from its TOAST chunks, never detoasted. */
-	if (maxsim_from_toast(PG_GETARG_DATUM(1), query, "maxsim", toast_scratch(fcinfo->flinfo),
-						  &score) == TOAST_STREAM_SCORED)
+	if (maxsim_from_toast(PG_GETARG_DATUM(1), DOCUMENT_REAL_ARRAY, query, "maxsim",
+						  toast_scratch(fcinfo->flinfo), &score) == TOAST_STREAM_SCORED)
 		PG_RETURN_FLOAT4(score);
 
 	/* Otherwise the argument is detoasted exactly once, here. */
@@ -59,6 +60,53 @@ maxsim(PG_FUNCTION_ARGS)
 
 	PG_FREE_IF_COPY(qa, 0);
 	PG_FREE_IF_COPY(da, 1);
+	PG_RETURN_FLOAT4(score);
+}
+
+/*
+ * maxsim(real[][], multihalfvec): a 16-bit page, stored or in memory, is
+ * scored through the kernel stream either way, block by block widened into
+ * cache-resident floats; the two paths share the stream's setup, so they
+ * agree to the bit.
+ */
+PG_FUNCTION_INFO_V1(maxsim_half);
+Datum
+maxsim_half(PG_FUNCTION_ARGS)
+{
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
+	MultiVector query = multivector_from_array(qa, "maxsim", "query");
+	ToastScratch *scratch = toast_scratch(fcinfo->flinfo);
+	MultiHalfVec *doc;
+	colpali_stream stream;
+	Size		count;
+	float		score;
+	int			status;
+
+	multivector_check_finite(query, "maxsim", "query");
+	if (maxsim_from_toast(PG_GETARG_DATUM(1), DOCUMENT_HALF, query, "maxsim", scratch,
+						  &score) == TOAST_STREAM_SCORED)
+		PG_RETURN_FLOAT4(score);
+
+	doc = PG_GETARG_MULTIHALFVEC_P(1);
+	multihalfvec_check_header(doc->rows, doc->dim, doc->unused,
+							  (int64) VARSIZE(doc) - (int64) MULTIHALFVEC_HEADER, "maxsim", "document");
+	count = (Size) doc->rows * doc->dim;
+	multivector_check_same_dim(query, (MultiVector) {NULL, doc->rows, doc->dim}, "maxsim");
+	toast_stream_begin(&stream, scratch, query, DOCUMENT_HALF);
+	colpali_stream_feed(&stream, doc->values, count * sizeof(uint16));
+	status = colpali_stream_finish(&stream, doc->rows, &score);
+	if (status != COLPALI_OK)
+	{
+		ptrdiff_t	bad = colpali_find_nonfinite_half(doc->values, count);
+
+		if (bad >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("maxsim: document contains NaN or an infinite value at row %d, column %d (of %d x %d)",
+							(int) (bad / doc->dim) + 1, (int) (bad % doc->dim) + 1, doc->rows, doc->dim)));
+		report_overflow("maxsim");
+	}
+	PG_FREE_IF_COPY(qa, 0);
 	PG_RETURN_FLOAT4(score);
 }
 

@@ -31,10 +31,12 @@
 #include "utils/snapmgr.h"
 
 #include "colpali_kernels.h"
+#include "multihalfvec.h"
 #include "toast_stream.h"
 
 /* The stream is the varlena without its 4-byte length word. */
-#define STREAM_HEADER_BYTES (ARR_OVERHEAD_NONULLS(2) - VARHDRSZ)
+#define ARRAY_STREAM_HEADER (ARR_OVERHEAD_NONULLS(2) - VARHDRSZ)
+#define STREAM_HEADER_MAX Max(ARRAY_STREAM_HEADER, MULTIHALFVEC_STREAM_HEADER)
 
 bool		colpali_stream_toast = true;
 
@@ -42,10 +44,13 @@ bool		colpali_stream_toast = true;
 typedef struct DocumentStream
 {
 	MultiVector query;
+	DocumentFormat format;
 	const char *func;
 	ToastScratch *scratch;
-	char		header[STREAM_HEADER_BYTES];
+	char		header[STREAM_HEADER_MAX];
 	Size		header_bytes;
+	Size		header_needed;
+	Size		payload_bytes;	/* what the header says must follow */
 	bool		usable;			/* false: leave the value to the detoaster */
 	int			doc_rows;
 	colpali_stream score;
@@ -64,18 +69,62 @@ toast_scratch(FmgrInfo *flinfo)
 	return (ToastScratch *) flinfo->fn_extra;
 }
 
-/* A buffer of at least `count` floats, grown in the scratch's context. */
-static float *
-scratch_floats(ToastScratch *scratch, float **buffer, Size *capacity, Size count)
+/* A buffer of at least `count` elements, grown in the scratch's context. */
+static void *
+scratch_buffer(ToastScratch *scratch, void **buffer, Size *capacity, Size count, Size element)
 {
 	if (*capacity < count)
 	{
 		if (*buffer != NULL)
 			pfree(*buffer);
-		*buffer = MemoryContextAlloc(scratch->context, sizeof(float) * count);
+		*buffer = MemoryContextAlloc(scratch->context, element * count);
 		*capacity = count;
 	}
 	return *buffer;
+}
+
+void
+toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector query,
+				   DocumentFormat format)
+{
+	int			staging_rows = colpali_stream_staging_rows(query.dim);
+	Size		staged = (Size) staging_rows * query.dim;
+	float	   *row_max = scratch_buffer(scratch, (void **) &scratch->row_max,
+										 &scratch->row_max_capacity, query.rows, sizeof(float));
+	float	   *staging = scratch_buffer(scratch, (void **) &scratch->staging,
+										 &scratch->staging_capacity, staged, sizeof(float));
+
+	if (format == DOCUMENT_HALF)
+		colpali_stream_begin_half(stream, query.values, query.rows, query.dim, row_max, staging,
+								  staging_rows,
+								  scratch_buffer(scratch, (void **) &scratch->raw,
+												 &scratch->raw_capacity, staged, sizeof(uint16)));
+	else
+		colpali_stream_begin(stream, query.values, query.rows, query.dim, row_max, staging,
+							 staging_rows);
+}
+
+/* A multihalfvec header: rows, dim, a zero. */
+static void
+start_half_payload(DocumentStream *d)
+{
+	int32		rows;
+	int16		dim;
+	int16		unused;
+
+	memcpy(&rows, d->header, sizeof rows);
+	memcpy(&dim, d->header + sizeof rows, sizeof dim);
+	memcpy(&unused, d->header + sizeof rows + sizeof dim, sizeof unused);
+	if (unused != 0)
+	{
+		d->usable = false;		/* the detoasting path reports it */
+		return;
+	}
+	multivector_check_shape(rows, dim, d->func, "document");
+	d->doc_rows = rows;
+	d->payload_bytes = (Size) rows * dim * sizeof(uint16);
+	multivector_check_same_dim(d->query, (MultiVector) {NULL, rows, dim}, d->func);
+	toast_stream_begin(&d->score, d->scratch, d->query, DOCUMENT_HALF);
 }
 
 /*
@@ -93,9 +142,13 @@ start_payload(DocumentStream *d)
 	}			header;
 	ArrayType  *array = &header.array;
 	int			dim;
-	int			staging_rows;
 
-	memcpy(header.bytes + VARHDRSZ, d->header, STREAM_HEADER_BYTES);
+	if (d->format == DOCUMENT_HALF)
+	{
+		start_half_payload(d);
+		return;
+	}
+	memcpy(header.bytes + VARHDRSZ, d->header, ARRAY_STREAM_HEADER);
 	if (ARR_NDIM(array) != 2 || ARR_HASNULL(array) || ARR_ELEMTYPE(array) != FLOAT4OID)
 	{
 		d->usable = false;
@@ -104,31 +157,24 @@ start_payload(DocumentStream *d)
 	multivector_check_shape(ARR_DIMS(array)[0], ARR_DIMS(array)[1], d->func, "document");
 	d->doc_rows = ARR_DIMS(array)[0];
 	dim = ARR_DIMS(array)[1];
+	d->payload_bytes = (Size) d->doc_rows * dim * sizeof(float);
 	multivector_check_same_dim(d->query, (MultiVector) {NULL, d->doc_rows, dim}, d->func);
-
-	staging_rows = colpali_stream_staging_rows(dim);
-	colpali_stream_begin(&d->score, d->query.values, d->query.rows, dim,
-						 scratch_floats(d->scratch, &d->scratch->row_max,
-										&d->scratch->row_max_capacity, d->query.rows),
-						 scratch_floats(d->scratch, &d->scratch->staging,
-										&d->scratch->staging_capacity,
-										(Size) staging_rows * dim),
-						 staging_rows);
+	toast_stream_begin(&d->score, d->scratch, d->query, DOCUMENT_REAL_ARRAY);
 }
 
 /* One chunk's bytes: header bytes first, then payload to the kernel. */
 static void
 consume_chunk(DocumentStream *d, const char *data, Size length)
 {
-	if (d->header_bytes < STREAM_HEADER_BYTES)
+	if (d->header_bytes < d->header_needed)
 	{
-		Size		take = Min(length, STREAM_HEADER_BYTES - d->header_bytes);
+		Size		take = Min(length, d->header_needed - d->header_bytes);
 
 		memcpy(d->header + d->header_bytes, data, take);
 		d->header_bytes += take;
 		data += take;
 		length -= take;
-		if (d->header_bytes < STREAM_HEADER_BYTES)
+		if (d->header_bytes < d->header_needed)
 			return;
 		start_payload(d);
 		if (!d->usable)
@@ -139,8 +185,8 @@ consume_chunk(DocumentStream *d, const char *data, Size length)
 }
 
 ToastStreamResult
-maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch *scratch,
-				  float *score)
+maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const char *func,
+				  ToastScratch *scratch, float *score)
 {
 #if PG_VERSION_NUM >= 180000
 	/* The TOAST snapshot interface used below changed in PostgreSQL 18. */
@@ -168,6 +214,8 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch
 
 	memset(&stream, 0, sizeof(stream));
 	stream.query = query;
+	stream.format = format;
+	stream.header_needed = format == DOCUMENT_HALF ? MULTIHALFVEC_STREAM_HEADER : ARRAY_STREAM_HEADER;
 	stream.func = func;
 	stream.scratch = scratch;
 	stream.usable = true;
@@ -199,8 +247,9 @@ maxsim_from_toast(Datum datum, MultiVector query, const char *func, ToastScratch
 	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
 	table_close(toastrel, AccessShareLock);
 
-	if (!stream.usable || stream.header_bytes < STREAM_HEADER_BYTES ||
+	if (!stream.usable || stream.header_bytes < stream.header_needed ||
 		bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) ||
+		bytes != stream.header_needed + stream.payload_bytes ||
 		colpali_stream_finish(&stream.score, stream.doc_rows, score) != COLPALI_OK)
 		return TOAST_STREAM_NOT_APPLICABLE;
 	elog(DEBUG2, "%s: scored a %d x %d document from %d TOAST chunks", func, stream.doc_rows,

@@ -6,7 +6,16 @@
 
 #include "postgres.h"
 
+#include "colpali_kernels.h"
+
 #include "multivector.h"
+
+/* What a stored document is: its header and its values differ. */
+typedef enum DocumentFormat
+{
+	DOCUMENT_REAL_ARRAY,		/* real[][]: an array header, then floats */
+	DOCUMENT_HALF				/* multihalfvec: rows and dim, then halves */
+} DocumentFormat;
 
 /* colpali.stream_toast: off scores every stored page through a detoast
  * (the reference path, for tests and benchmarks). */
@@ -32,10 +41,20 @@ typedef struct ToastScratch
 	Size		staging_capacity;	/* floats */
 	float	   *row_max;
 	Size		row_max_capacity;	/* floats */
+	uint16	   *raw;			/* halves staged before widening */
+	Size		raw_capacity;	/* halves */
 } ToastScratch;
 
 /* The scratch of this call site, created on first use. */
 extern ToastScratch *toast_scratch(FmgrInfo *flinfo);
+
+/*
+ * Starts `stream` on a document of rows x dim in `format`, with buffers from
+ * `scratch`. The one setup of the kernel stream for both paths, so a page
+ * scored from its chunks and the same page detoasted are scored alike.
+ */
+extern void toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector query,
+							   DocumentFormat format);
 
 /*
  * MaxSim of `query` against the document `datum` without detoasting it: the
@@ -45,7 +64,7 @@ extern ToastScratch *toast_scratch(FmgrInfo *flinfo);
  * same ERRORs as the detoasting path for a shape beyond the limits or a
  * dimension mismatch.
  */
-extern ToastStreamResult maxsim_from_toast(Datum datum, MultiVector query, const char *func,
-										   ToastScratch *scratch, float *score);
+extern ToastStreamResult maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query,
+										   const char *func, ToastScratch *scratch, float *score);
 
 #endif

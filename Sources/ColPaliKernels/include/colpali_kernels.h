@@ -150,6 +150,8 @@ typedef struct {
     int dim;
     float *row_max;        /* nq entries, the running maxima */
     float *staging;        /* staging_rows * dim floats */
+    uint16_t *raw;         /* staging_rows * dim halves for a 16-bit
+                            * document, NULL for float */
     int staging_rows;
     size_t staged_bytes;   /* bytes in staging, possibly a partial float */
     int64_t rows_scored;
@@ -163,6 +165,13 @@ int colpali_stream_staging_rows(int dim);
 void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim,
                           float *row_max, float *staging, int staging_rows);
 
+/* The same for a document of IEEE half-precision values (a stored 16-bit
+ * page): bytes are staged in `raw` (staging_rows * dim halves) and each
+ * block of whole rows is widened into `staging` just before it is scored. */
+void colpali_stream_begin_half(colpali_stream *s, const float *query, int nq, int dim,
+                               float *row_max, float *staging, int staging_rows,
+                               uint16_t *raw);
+
 /* Consumes `length` more payload bytes. Returns the stream's status
  * (COLPALI_NONFINITE sticks: the caller may stop feeding). */
 int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length);
@@ -172,6 +181,24 @@ int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length);
  * otherwise COLPALI_NONFINITE, or -1 when the payload did not hold exactly
  * expected_rows rows (a truncated or over-long value). */
 int colpali_stream_finish(colpali_stream *s, int64_t expected_rows, float *score);
+
+/*
+ * IEEE 754 half precision (binary16), the format of stored 16-bit pages.
+ * Widening is exact; narrowing rounds to nearest, ties to even.
+ */
+void colpali_half_to_float(const uint16_t *in, size_t n, float *out);
+
+/* Narrows n floats into out. Returns -1, or the index of the first value
+ * that is NaN, infinite or beyond the half range (|x| rounds above 65504);
+ * the halves before it are written. */
+ptrdiff_t colpali_float_to_half(const float *in, size_t n, uint16_t *out);
+
+/* Index of the first NaN or infinite half in x[0..count), or -1. */
+ptrdiff_t colpali_find_nonfinite_half(const uint16_t *x, size_t count);
+
+/* colpali_binary_quantize over halves: the same codes the widened values
+ * would give. */
+void colpali_binary_quantize_half(const uint16_t *x, int rows, int dim, uint8_t *codes);
 
 #ifdef __cplusplus
 }

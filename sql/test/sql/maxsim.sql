@@ -50,7 +50,7 @@ FROM (VALUES ('{{1,-2,3},{0.5,0.5,0.5}}'::real[], '{{1,1,1},{-1,0,2},{3,0,0}}'::
 -- NULL in, NULL out.
 SELECT maxsim(NULL, '{{1}}'::real[]) IS NULL AS null_query,
        maxsim('{{1}}'::real[], NULL) IS NULL AS null_document,
-       multivector_rows(NULL) IS NULL AS null_rows;
+       multivector_rows(NULL::real[]) IS NULL AS null_rows;
 
 -- The kernel in use is one of the known ones.
 SELECT colpali_kernel() IN ('avx512', 'avx2', 'scalar') AS known_kernel;

@@ -14,3 +14,16 @@ SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel, p.procost,
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
 ORDER BY p.proname;
+
+-- 1.1 -> 1.2: multihalfvec.
+DROP EXTENSION colpali;
+CREATE EXTENSION colpali VERSION '1.1';
+ALTER EXTENSION colpali UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'colpali';
+SELECT maxsim('{{1,0},{0,1}}'::real[], '{{1,0},{0,2}}'::multihalfvec);
+SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proisstrict,
+       p.proparallel, p.procost, obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
+WHERE pg_get_function_identity_arguments(p.oid) LIKE '%multihalfvec%' OR p.proname LIKE 'multihalfvec%'
+ORDER BY 1, 2;
