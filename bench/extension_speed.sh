@@ -37,6 +37,11 @@ for n in sys.argv[1:]:
     print(f"{n:>7} {r['exact_in_postgres_pages_per_s']:>10.0f} {r['exact_bare_kernel_pages_per_s']:>12.0f} {r['in_postgres_vs_bare']:>8} "
           f"{r['hamming_prefilter_pages_per_s']:>10.0f} {r['hamming_vs_exact']:>8} {r['binary_prefilter_pages_per_s']:>9.0f} "
           f"{r['binary_vs_exact']:>8} {r['plain_sql_pages_per_s']:>10} {r['exact_vs_plain_sql']:>12.0f}")
+print(f"\n{'pages':>7} {'GB/1000 pages':>14} {'fp32 GB/1000':>13} {'exact pg half':>14} {'exact pg fp32':>14} {'half/fp32':>10} {'top-10 overlap':>15}")
+for n in sys.argv[1:]:
+    r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
+    print(f"{n:>7} {r['storage_gb_per_1000_pages']:>14} {r['fp32_storage_gb_per_1000_pages']:>13} {r['exact_in_postgres_pages_per_s']:>14.0f} "
+          f"{r['exact_in_postgres_fp32_pages_per_s']:>14.0f} {r['exact_half_vs_fp32']:>10} {r['exact_top10_half_vs_fp32_overlap']:>15}")
 print("\n(pages per second; recall@10 of prefilter + exact rerank vs exact, by candidates:)")
 for n in sys.argv[1:]:
     r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the scoring kernels and the parsing the extension
  * relies on (Sources/ColPaliKernels): shape limits, code validation, the
- * TOAST stream's reassembly of a document from byte pieces of any length,
+ * TOAST stream's reassembly of a document from byte pieces of any length
+ * (float and half-precision documents),
  * and agreement of every instruction set with a double-precision reference.
  * Built and run by scripts/fuzz.sh; the seed corpus is fuzz/corpus/kernels.
  *
@@ -223,6 +224,64 @@ static void check_codes(input *in, int nq, int nd, int dim)
     free(qc); free(dc); free(qs); free(ds); free(table); free(again);
 }
 
+/*
+ * A 16-bit document (any bit patterns: NaN, Inf, subnormals) fed in pieces
+ * scores exactly like colpali_maxsim over its widened floats, on every ISA;
+ * narrowing a widened finite half gives the same half back.
+ */
+static void check_half_stream(input *in, int nq, int nd, int dim)
+{
+    const size_t count = (size_t)nd * dim;
+    float *q = malloc(sizeof(float) * nq * dim), *widened = malloc(sizeof(float) * count);
+    uint16_t *halves = malloc(sizeof(uint16_t) * count), *again = malloc(sizeof(uint16_t) * count);
+    next_floats(in, q, (size_t)nq * dim, 0);
+    for (size_t k = 0; k < count; k++) {
+        /* Mostly small values, sometimes a raw pattern. */
+        uint8_t b = next_byte(in);
+        halves[k] = (b & 7) == 0 ? (uint16_t)(next_byte(in) << 8 | next_byte(in)) : (uint16_t)(0x3000 | b);
+    }
+    const int staging_rows = 1 + next_byte(in) % 8;
+    float *staging = malloc(sizeof(float) * staging_rows * dim), *row_max = malloc(sizeof(float) * nq);
+    const size_t total = count * sizeof(uint16_t);
+    const int short_by = next_byte(in) % 4 == 0 ? 1 : 0;
+    const uint8_t *bytes = (const uint8_t *)halves;
+    const size_t first_piece = 1 + next_byte(in) * 5u, piece_step = 1 + next_byte(in) * 3u;
+    for (int t = 0; t < 3; t++) {
+        if (colpali_kernel_force_isa(isas[t]) != 0)
+            continue;
+        colpali_half_to_float(halves, count, widened);
+        const ptrdiff_t nonfinite = colpali_find_nonfinite_half(halves, count);
+        CHECK((nonfinite >= 0) == (colpali_find_nonfinite(widened, count) >= 0));
+        colpali_stream s;
+        colpali_stream_begin_half(&s, q, nq, dim, row_max, staging, staging_rows);
+        size_t at = 0, piece = first_piece;
+        while (at < total - short_by) {
+            if (piece > total - short_by - at) piece = total - short_by - at;
+            colpali_stream_feed(&s, bytes + at, piece);
+            at += piece;
+            piece = piece_step;
+        }
+        float streamed = 0, whole = 0;
+        const int finished = colpali_stream_finish(&s, nd, &streamed);
+        const int direct = colpali_maxsim(q, nq, widened, nd, dim, &whole);
+        if (short_by) {
+            CHECK(finished != COLPALI_OK);
+        } else {
+            CHECK(finished == direct);
+            if (direct == COLPALI_OK)
+                CHECK(streamed == whole);
+        }
+        if (nonfinite < 0) {
+            CHECK(colpali_float_to_half(widened, count, again) == -1);
+            for (size_t k = 0; k < count; k++)
+                /* -0 and +0 keep their signs; everything else its bits. */
+                CHECK(again[k] == halves[k]);
+        }
+    }
+    colpali_kernel_force_isa("auto");
+    free(q); free(widened); free(halves); free(again); free(staging); free(row_max);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input in = {data, size, 0};
@@ -232,11 +291,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int nq = 1 + next_byte(&in) % 64;
     const int nd = 1 + (next_byte(&in) | next_byte(&in) << 8) % 300;
     const int dim = 1 + next_byte(&in) % 260;
-    switch (mode % 4) {
+    switch (mode % 5) {
     case 0: check_shapes(&in); break;
     case 1: check_stream(&in, nq, nd, dim); break;
     case 2: check_isas(&in, nq, nd, dim); break;
-    default: check_codes(&in, nq, nd, dim); break;
+    case 3: check_codes(&in, nq, nd, dim); break;
+    default: check_half_stream(&in, nq, nd, dim); break;
     }
     return 0;
 }

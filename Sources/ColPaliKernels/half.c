@@ -78,35 +78,48 @@ static uint16_t float_to_half_bits(float f, int *ok)
     return (uint16_t)(sign | shift_round_even(mantissa, (int)(126 - exponent)));
 }
 
-static void half_to_float_scalar(const uint16_t *in, size_t n, float *out)
+/* The half at byte offset 2 * i, whatever the alignment. */
+static uint16_t load_half(const unsigned char *in, size_t i)
+{
+    uint16_t h;
+    memcpy(&h, in + 2 * i, sizeof h);
+    return h;
+}
+
+static void half_to_float_scalar(const unsigned char *in, size_t n, float *out)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = half_bits_to_float(in[i]);
+        out[i] = half_bits_to_float(load_half(in, i));
 }
 
 #if COLPALI_X86
 __attribute__((target("avx2,f16c")))
-void colpali_half_to_float_f16c(const uint16_t *in, size_t n, float *out)
+void colpali_half_to_float_f16c(const unsigned char *in, size_t n, float *out)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + 2 * i))));
     for (; i < n; i++)
-        out[i] = half_bits_to_float(in[i]);
+        out[i] = half_bits_to_float(load_half(in, i));
 }
 
 __attribute__((target("avx512f")))
-void colpali_half_to_float_avx512(const uint16_t *in, size_t n, float *out)
+void colpali_half_to_float_avx512(const unsigned char *in, size_t n, float *out)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(in + i))));
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(in + 2 * i))));
     for (; i < n; i++)
-        out[i] = half_bits_to_float(in[i]);
+        out[i] = half_bits_to_float(load_half(in, i));
 }
 #endif
 
 void colpali_half_to_float(const uint16_t *in, size_t n, float *out)
+{
+    colpali_half_bytes_to_float((const unsigned char *)in, n, out);
+}
+
+void colpali_half_bytes_to_float(const unsigned char *in, size_t n, float *out)
 {
     switch (colpali_current_isa()) {
 #if COLPALI_X86

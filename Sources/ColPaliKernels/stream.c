@@ -6,9 +6,9 @@
  * per-query-row maxima. A float may straddle two pieces: bytes are copied as
  * bytes, and only whole staged rows are ever scored.
  *
- * A 16-bit page (colpali_stream_begin_half) is staged as raw halves, and
- * each block of whole rows is widened into the float staging buffer just
- * before it is scored: a few KiB at a time, never the whole page.
+ * A 16-bit page (colpali_stream_begin_half) is widened as it arrives,
+ * straight from each piece into the float staging buffer: the widening is
+ * the only pass over the bytes, and never more than the staging at a time.
  */
 #include <math.h>
 #include <string.h>
@@ -30,7 +30,9 @@ void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim
     s->row_max = row_max;
     s->staging = staging;
     s->staging_rows = staging_rows;
-    s->raw = NULL;
+    s->half = 0;
+    s->has_carry = 0;
+    s->carry = 0;
     s->staged_bytes = 0;
     s->rows_scored = 0;
     s->status = COLPALI_OK;
@@ -39,51 +41,75 @@ void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim
 }
 
 void colpali_stream_begin_half(colpali_stream *s, const float *query, int nq, int dim,
-                               float *row_max, float *staging, int staging_rows, uint16_t *raw)
+                               float *row_max, float *staging, int staging_rows)
 {
     colpali_stream_begin(s, query, nq, dim, row_max, staging, staging_rows);
-    s->raw = raw;
+    s->half = 1;
 }
 
-/* Where fed bytes are staged, and the bytes of one staged row. */
-static char *staging_bytes(const colpali_stream *s)
-{
-    return s->raw != NULL ? (char *)s->raw : (char *)s->staging;
-}
-
-static size_t row_bytes_of(const colpali_stream *s)
-{
-    return (size_t)s->dim * (s->raw != NULL ? sizeof(uint16_t) : sizeof(float));
-}
-
-/* Scores the whole rows staged and keeps a partial row's bytes. */
+/* Scores the whole rows staged and keeps a partial row's values. */
 static void score_staged(colpali_stream *s)
 {
-    const size_t row_bytes = row_bytes_of(s);
+    const size_t row_bytes = (size_t)s->dim * sizeof(float);
     const size_t rows = s->staged_bytes / row_bytes;
     if (rows == 0)
         return;
-    if (s->raw != NULL)
-        colpali_half_to_float(s->raw, rows * (size_t)s->dim, s->staging);
     if (s->status == COLPALI_OK &&
         colpali_maxsim_rowmax_update(s->query, s->nq, s->staging, (int)rows, s->dim,
                                      s->row_max) != COLPALI_OK)
         s->status = COLPALI_NONFINITE;
     s->rows_scored += (int64_t)rows;
     const size_t rest = s->staged_bytes - rows * row_bytes;
-    memmove(staging_bytes(s), staging_bytes(s) + rows * row_bytes, rest);
+    memmove(s->staging, (const char *)s->staging + rows * row_bytes, rest);
     s->staged_bytes = rest;
+}
+
+/* Halves are widened straight from the caller's bytes into the staging
+ * buffer: one pass over the page, no copy before it. A half split between
+ * two pieces waits in `carry`. */
+static void feed_half(colpali_stream *s, const unsigned char *in, size_t length, size_t capacity)
+{
+    while (length > 0 && s->status == COLPALI_OK) {
+        float *at = (float *)((char *)s->staging + s->staged_bytes);
+        if (s->has_carry) {
+            const unsigned char pair[2] = {s->carry, in[0]};
+            colpali_half_bytes_to_float(pair, 1, at);
+            s->has_carry = 0;
+            in++;
+            length--;
+            s->staged_bytes += sizeof(float);
+        } else if (length == 1) {
+            s->carry = in[0];
+            s->has_carry = 1;
+            return;
+        } else {
+            size_t count = length / 2;
+            const size_t room = (capacity - s->staged_bytes) / sizeof(float);
+            if (count > room)
+                count = room;
+            colpali_half_bytes_to_float(in, count, at);
+            in += count * 2;
+            length -= count * 2;
+            s->staged_bytes += count * sizeof(float);
+        }
+        if (s->staged_bytes == capacity)
+            score_staged(s);
+    }
 }
 
 int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length)
 {
-    const size_t capacity = (size_t)s->staging_rows * row_bytes_of(s);
+    const size_t capacity = (size_t)s->staging_rows * (size_t)s->dim * sizeof(float);
     const char *in = bytes;
+    if (s->half) {
+        feed_half(s, bytes, length, capacity);
+        return s->status;
+    }
     while (length > 0 && s->status == COLPALI_OK) {
         size_t take = capacity - s->staged_bytes;
         if (take > length)
             take = length;
-        memcpy(staging_bytes(s) + s->staged_bytes, in, take);
+        memcpy((char *)s->staging + s->staged_bytes, in, take);
         s->staged_bytes += take;
         in += take;
         length -= take;
@@ -98,7 +124,7 @@ int colpali_stream_finish(colpali_stream *s, int64_t expected_rows, float *score
     score_staged(s);
     if (s->status != COLPALI_OK)
         return s->status;
-    if (s->staged_bytes != 0 || s->rows_scored != expected_rows)
+    if (s->staged_bytes != 0 || s->has_carry || s->rows_scored != expected_rows)
         return -1;
     return colpali_maxsim_total(s->row_max, s->nq, score);
 }

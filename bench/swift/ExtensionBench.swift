@@ -48,6 +48,29 @@ struct ExtensionBench: AsyncParsableCommand {
                 exactTop.append(try await rows.collect().map { try $0.decode(Int.self) })
             }
             let exactRate = Double(pages * queries) / Date().timeIntervalSince(started)
+
+            // (a') the same pages as real[][] (the schema before migration
+            // 0006), same settings, same queries: what half precision changed.
+            _ = try await c.query("""
+                CREATE TABLE IF NOT EXISTS pages_fp32 WITH (parallel_workers = 8) AS
+                SELECT id, embedding::real[] AS embedding FROM pages
+                """, logger: logger)
+            _ = try await c.query("ALTER TABLE pages_fp32 ALTER COLUMN embedding SET STORAGE EXTERNAL", logger: logger)
+            if try await c.query("SELECT count(*) FROM pages_fp32", logger: logger).collect().first!.decode(Int.self) != pages {
+                _ = try await c.query("TRUNCATE pages_fp32", logger: logger)
+                _ = try await c.query("INSERT INTO pages_fp32 SELECT id, embedding::real[] FROM pages", logger: logger)
+            }
+            _ = try await c.query("VACUUM ANALYZE pages_fp32", logger: logger)
+            _ = try await c.query("SELECT maxsim(\(queryMatrices[0]), embedding) FROM pages_fp32", logger: logger).collect()
+            started = Date()
+            var fp32Top: [[Int]] = []
+            for q in queryMatrices {
+                let rows = try await c.query("SELECT id FROM pages_fp32 ORDER BY maxsim(\(q), embedding) DESC, id LIMIT 10", logger: logger)
+                fp32Top.append(try await rows.collect().map { try $0.decode(Int.self) })
+            }
+            let fp32Rate = Double(pages * queries) / Date().timeIntervalSince(started)
+            let fp32Bytes = try await c.query("SELECT pg_total_relation_size('pages_fp32')::float8", logger: logger).collect().first!.decode(Double.self)
+            let fp16Recall = zip(exactTop, fp32Top).map { Double(Set($0).intersection($1).count) / 10 }.reduce(0, +) / Double(queries)
             let plan = try await c.query("EXPLAIN (COSTS OFF) SELECT id FROM pages ORDER BY maxsim(\(queryMatrices[0]), embedding) DESC LIMIT 10",
                                          logger: logger).collect().map { try $0.decode(String.self) }
                 .filter { !$0.contains("Sort Key") }.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " | ")
@@ -78,7 +101,7 @@ struct ExtensionBench: AsyncParsableCommand {
                                     JOIN q ON q.k = (d.n - 1) % 128
                                     GROUP BY q.qi, di) s
                                 GROUP BY qi) m) AS score
-                FROM (SELECT id, embedding FROM pages ORDER BY id LIMIT \(plainSQLPages)) p
+                FROM (SELECT id, embedding::real[] AS embedding FROM pages ORDER BY id LIMIT \(plainSQLPages)) p
                 ORDER BY score DESC LIMIT 10
                 """, logger: logger).collect()
             let plainRate = Double(plainSQLPages) / Date().timeIntervalSince(started)
@@ -118,6 +141,10 @@ struct ExtensionBench: AsyncParsableCommand {
                 "embedding_type": bytes.2,
                 "bytes_per_page_vectors": bytes.1,
                 "storage_gb_per_1000_pages": (bytes.0 / Double(pages) * 1000 / 1e9 * 1000).rounded() / 1000,
+                "fp32_storage_gb_per_1000_pages": (fp32Bytes / Double(pages) * 1000 / 1e9 * 1000).rounded() / 1000,
+                "exact_in_postgres_fp32_pages_per_s": fp32Rate.rounded(),
+                "exact_half_vs_fp32": (exactRate / fp32Rate * 100).rounded() / 100,
+                "exact_top10_half_vs_fp32_overlap": (fp16Recall * 1000).rounded() / 1000,
                 "exact_in_postgres_pages_per_s": exactRate.rounded(),
                 "exact_bare_kernel_pages_per_s": bareRate.rounded(),
                 "hamming_prefilter_pages_per_s": hammingRate.rounded(),

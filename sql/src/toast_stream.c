@@ -96,9 +96,7 @@ toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector qu
 
 	if (format == DOCUMENT_HALF)
 		colpali_stream_begin_half(stream, query.values, query.rows, query.dim, row_max, staging,
-								  staging_rows,
-								  scratch_buffer(scratch, (void **) &scratch->raw,
-												 &scratch->raw_capacity, staged, sizeof(uint16)));
+								  staging_rows);
 	else
 		colpali_stream_begin(stream, query.values, query.rows, query.dim, row_max, staging,
 							 staging_rows);

@@ -41,8 +41,6 @@ typedef struct ToastScratch
 	Size		staging_capacity;	/* floats */
 	float	   *row_max;
 	Size		row_max_capacity;	/* floats */
-	uint16	   *raw;			/* halves staged before widening */
-	Size		raw_capacity;	/* halves */
 } ToastScratch;
 
 /* The scratch of this call site, created on first use. */

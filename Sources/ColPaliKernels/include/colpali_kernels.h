@@ -150,8 +150,9 @@ typedef struct {
     int dim;
     float *row_max;        /* nq entries, the running maxima */
     float *staging;        /* staging_rows * dim floats */
-    uint16_t *raw;         /* staging_rows * dim halves for a 16-bit
-                            * document, NULL for float */
+    int half;              /* the payload is IEEE half precision */
+    int has_carry;         /* a half's first byte waits in carry */
+    unsigned char carry;
     int staging_rows;
     size_t staged_bytes;   /* bytes in staging, possibly a partial float */
     int64_t rows_scored;
@@ -166,11 +167,9 @@ void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim
                           float *row_max, float *staging, int staging_rows);
 
 /* The same for a document of IEEE half-precision values (a stored 16-bit
- * page): bytes are staged in `raw` (staging_rows * dim halves) and each
- * block of whole rows is widened into `staging` just before it is scored. */
+ * page): each piece is widened straight into `staging` as it arrives. */
 void colpali_stream_begin_half(colpali_stream *s, const float *query, int nq, int dim,
-                               float *row_max, float *staging, int staging_rows,
-                               uint16_t *raw);
+                               float *row_max, float *staging, int staging_rows);
 
 /* Consumes `length` more payload bytes. Returns the stream's status
  * (COLPALI_NONFINITE sticks: the caller may stop feeding). */
