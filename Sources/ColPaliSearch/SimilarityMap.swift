@@ -68,10 +68,11 @@ extension SearchClient {
     /// The similarity map of a query multi-vector over a stored page.
     public func similarityMap(embedding: MultiVector, tokens: [String], pageID: Int) async throws -> SimilarityMap {
         let rows = try await session { c in
-            try await c.query("SELECT embedding::real[], patch_grid FROM pages WHERE id = \(pageID)", logger: self.logger).collect()
+            try await c.query("SELECT pool_factor, patch_grid, embedding::real[] FROM pages WHERE id = \(pageID)", logger: self.logger).collect()
         }
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
-        let (page, grid) = try row.decode((MultiVector, Int).self)
+        let (factor, grid, page) = try row.decode((Int, Int, MultiVector).self)
+        guard factor == 1 else { throw SearchError.pooledPage(page: pageID, factor: factor) }
         guard page.dim == embedding.dim else { throw SearchError.dimensionMismatch(model: embedding.dim, stored: page.dim) }
         return SimilarityMap.compute(query: embedding, tokens: tokens, page: page, grid: grid, pageID: pageID)
     }

@@ -1,3 +1,4 @@
+import ColPaliCore
 import ColPaliIngest
 import ColPaliModel
 import ColPaliStorage
@@ -241,6 +242,40 @@ import TestSupport
 
     /// Queued options are checked, not trusted: unknown keys and wrong types
     /// are errors that name them.
+    /// --pool-factor 3: each page keeps a third of the model's vectors,
+    /// unit-length cluster means, with no patch grid; the same file
+    /// unpooled in another collection keeps all of them.
+    @Test func pooledPagesKeepAThirdOfTheirVectors() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let directory = try RepositoryPaths.temporaryDirectory("colpali-pool")
+        let path = try TestPDF.write(TestPDF.make(pages: [.init(), .init()], seed: 9), named: "pooled.pdf", in: directory)
+        try await IngestFixtures.withIngestor(settings) { ingestor in
+            var options = IngestOptions()
+            options.dpi = 72
+            _ = try await ingestor.ingest(path: path, options: options)
+            options.collection = "pooled"
+            options.poolFactor = 3
+            guard case .stored(let id, 2) = try await ingestor.ingest(path: path, options: options) else {
+                Issue.record("the pooled document was not stored"); return
+            }
+            try await Database.withConnection(settings, logger: logger) { c in
+                let rows = try await c.query("""
+                    SELECT p.document_id = \(id), p.pool_factor, p.patch_grid, multivector_rows(p.embedding), p.embedding::real[]
+                    FROM pages p ORDER BY p.document_id, p.page_number
+                    """, logger: logger).collect().map { try $0.decode((Bool, Int, Int, Int, MultiVector).self) }
+                #expect(rows.map(\.0) == [false, false, true, true])
+                #expect(rows.prefix(2).allSatisfy { $0.1 == 1 && $0.2 == 4 && $0.3 == 28 })
+                #expect(rows.suffix(2).allSatisfy { $0.1 == 3 && $0.2 == 0 && $0.3 == 28 / 3 })
+                for (_, _, _, _, vectors) in rows.suffix(2) {
+                    for r in 0..<vectors.rows {
+                        let norm = vectors.row(r).reduce(0) { $0 + $1 * $1 }.squareRoot()
+                        #expect(abs(norm - 1) < 2e-3, "row \(r) has length \(norm)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func jobOptionsAreValidated() throws {
         let defaults = IngestOptions()
         let bad: [(String, String)] = [
@@ -253,6 +288,11 @@ import TestSupport
             (#"{"store_images": "gif"}"#, "store_images must be"),
             ("{\"title\": \"\(String(repeating: "t", count: 1001))\"}", "title must be text of at most 1000 characters"),
             (#"{"metadata": [1, 2]}"#, "metadata must be a JSON object"),
+            (#"{"pool_factor": 0}"#, "pool_factor must be a whole number in 1...64"),
+            (#"{"pool_factor": 65}"#, "pool_factor must be a whole number in 1...64"),
+            (#"{"pool_factor": 2.5}"#, "pool_factor must be a whole number in 1...64"),
+            (#"{"pool_factor": "3"}"#, "pool_factor must be a whole number in 1...64"),
+            (#"{"pool_factor": true}"#, "pool_factor must be a whole number in 1...64"),
             (#"{"collection": "../etc"}"#, "collection '../etc' is not a collection name"),
             (#"{"collection": 7}"#, "collection must be a collection name"),
             ("{\"tenant\": \"\(String(repeating: "t", count: 201))\"}", "tenant must be at most 200 characters"),
@@ -271,8 +311,9 @@ import TestSupport
         }
         let good = try defaults.applying(jobJSON: """
             {"dpi": 150, "force": true, "pages": "1-2", "store_images": "png", "title": "T", "metadata": {"team": "a"},
-             "collection": "manuals", "tenant": "acme"}
+             "collection": "manuals", "tenant": "acme", "pool_factor": 3}
             """)
+        #expect(good.poolFactor == 3 && defaults.poolFactor == 1)
         #expect(good.dpi == 150 && good.force && good.pages == PageRange("1-2") && good.storeImages == .png && good.title == "T")
         #expect(good.metadata == ["team": .string("a")] && good.collection == "manuals" && good.tenant == "acme")
         #expect(good.maximumPages == IngestOptions.defaultMaximumPages)

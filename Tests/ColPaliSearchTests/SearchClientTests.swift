@@ -1,3 +1,4 @@
+import ColPaliCore
 import ColPaliKernels
 import ColPaliModel
 import ColPaliSearch
@@ -277,6 +278,35 @@ import TestSupport
         // The same login with no tenant configured sees nothing, rather than everything.
         try await SearchClient.with(database: restricted, model: nil, logger: logger) { client in
             await #expect(throws: SearchError.self) { try await client.exactSearch(embedding: query, in: Self.collection, limit: 100) }
+        }
+    }
+
+    /// A pooled page's rows are cluster means, not grid patches: asking for
+    /// its map is a clear error, and it is still searched.
+    @Test func aPooledPageHasNoSimilarityMapButIsSearched() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        var seeded = Generator(state: 21)
+        let page = seeded.matrix(30)
+        let pooled = try TokenPooling.hierarchical(page, factor: 3).vectors
+        let target = try await makeCollection(settings, name: Self.collection,
+                                              model: CollectionModel(identity: "name:test/model-128", name: "test/model-128",
+                                                                     embeddingDimension: 128, promptFormat: .transformers))
+        var stored = NewPage(pageNumber: 1, width: 100, height: 100, embedding: pooled, patchGrid: 0)
+        stored.poolFactor = 3
+        try await Database.withConnection(settings, logger: logger) { c in
+            _ = try await DocumentStore(logger: logger).store(
+                NewDocument(key: DocumentKey(collectionID: target.id, tenant: "", contentHash: Data(repeating: 7, count: 32)),
+                            sourceURI: "file:///pooled.pdf", title: "Pooled", metadata: [:], sourcePageCount: 1),
+                pages: [stored], replace: false, on: c)
+        }
+        let query = seeded.matrix(3)
+        let hits = try await withClient(settings) { try await $0.exactSearch(embedding: query, in: Self.collection, limit: 1) }
+        #expect(hits.count == 1)
+        let pageID = try #require(hits.first).pageID
+        await #expect(throws: SearchError.pooledPage(page: pageID, factor: 3)) {
+            try await self.withClient(settings) {
+                try await $0.similarityMap(embedding: query, tokens: ["a", "b", "c"], pageID: pageID)
+            }
         }
     }
 

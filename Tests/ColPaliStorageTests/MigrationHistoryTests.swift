@@ -55,7 +55,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: 0...5)
+    @Test(arguments: 0...6)
     func aDatabaseAtAnEarlierVersionKeepsItsData(version: Int) async throws {
         let all = try Migration.load(from: RepositoryPaths.migrations)
         let settings = try await TestPostgres.freshDatabase(migrated: false)
@@ -84,6 +84,8 @@ import TestSupport
         #expect(try await value(settings, """
             SELECT min(pg_typeof(embedding)::text) || ' ' || string_agg(embedding::text, ' ' ORDER BY page_number) FROM pages
             """, as: String.self) == "multihalfvec {{1,0.099975586},{0.5,1}} {{2,0.099975586},{0.5,2}}")
+        // 0007: pages stored before pooling existed were not pooled.
+        #expect(try await value(settings, "SELECT string_agg(pool_factor::text, ',') FROM pages", as: String.self) == "1,1")
         // 0005: documents went to collections by model; nothing else moved.
         if version >= 1 {
             #expect(try await value(settings, """

@@ -1,3 +1,4 @@
+import ColPaliCore
 import ColPaliModel
 import ColPaliStorage
 import Foundation
@@ -62,6 +63,8 @@ public struct IngestTimings: Sendable {
     public var pages = 0
     public var render = 0.0
     public var embed = 0.0
+    /// Token pooling, when asked for.
+    public var pool = 0.0
     public var store = 0.0
 }
 
@@ -258,9 +261,14 @@ public final class Ingestor: Sendable {
             clock = Date()
             let vectors = try model.embedDocuments(images, format: promptFormat)
             timings.embed += Date().timeIntervalSince(clock)
-            for (index, (image, vector)) in zip(images, vectors).enumerated() {
+            clock = Date()
+            // Pooled rows are cluster means, not grid patches: no grid.
+            let pooled = try vectors.map { options.poolFactor > 1 ? try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors : $0 }
+            timings.pool += Date().timeIntervalSince(clock)
+            for (index, (image, vector)) in zip(images, pooled).enumerated() {
                 var page = NewPage(pageNumber: batch[index], width: image.width, height: image.height, embedding: vector,
-                                   patchGrid: grid)
+                                   patchGrid: options.poolFactor > 1 ? 0 : grid)
+                page.poolFactor = options.poolFactor
                 switch options.storeImages {
                 case .none: break
                 case .jpeg: page.image = PageImage(data: try image.jpegData(quality: options.jpegQuality), type: .jpeg)

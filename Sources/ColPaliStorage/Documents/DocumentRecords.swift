@@ -44,6 +44,8 @@ public struct NewPage: Sendable {
     public var embedding: MultiVector
     /// Side of the square grid the leading rows of `embedding` are patches of.
     public var patchGrid: Int
+    /// The token pooling factor its vectors were pooled with (1: none).
+    public var poolFactor = 1
 
     public init(pageNumber: Int, width: Int, height: Int, image: PageImage? = nil, embedding: MultiVector, patchGrid: Int) {
         self.pageNumber = pageNumber

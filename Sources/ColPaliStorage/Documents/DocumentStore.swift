@@ -73,9 +73,9 @@ public struct DocumentStore: Sendable {
                     added.append(page.pageNumber)
                 }
                 _ = try await c.query("""
-                    INSERT INTO pages (document_id, tenant, page_number, width, height, image, image_type, embedding, patch_grid)
+                    INSERT INTO pages (document_id, tenant, page_number, width, height, image, image_type, embedding, patch_grid, pool_factor)
                     VALUES (\(id), \(document.key.tenant), \(page.pageNumber), \(page.width), \(page.height), \(page.image?.data),
-                            \(page.image?.type.rawValue), \(page.embedding), \(page.patchGrid))
+                            \(page.image?.type.rawValue), \(page.embedding), \(page.patchGrid), \(page.poolFactor))
                     """, logger: logger)
             }
             _ = try await c.query(

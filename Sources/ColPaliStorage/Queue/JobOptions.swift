@@ -2,7 +2,7 @@ import ColPaliCore
 import Foundation
 
 /// A queued job's options (`ingest_jobs.options`), as JSON:
-/// `{"collection", "tenant", "dpi", "force", "pages", "store_images", "title", "metadata"}`.
+/// `{"collection", "tenant", "dpi", "force", "pages", "pool_factor", "store_images", "title", "metadata"}`.
 /// An unknown key or a value of the wrong type is refused: a job fails saying
 /// why rather than running with settings its author did not ask for.
 public struct JobOptions: Codable, Sendable, Equatable {
@@ -11,6 +11,8 @@ public struct JobOptions: Codable, Sendable, Equatable {
     public var dpi: Double?
     public var force: Bool?
     public var pages: String?
+    /// Hierarchical token pooling: about rows / factor vectors per page (1: none).
+    public var poolFactor: Int?
     public var storeImages: ImageStorage?
     public var title: String?
     public var metadata: Metadata?
@@ -31,6 +33,7 @@ public struct JobOptions: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case collection, tenant, dpi, force, pages, title, metadata
         case storeImages = "store_images"
+        case poolFactor = "pool_factor"
     }
 
     /// Any key, to find the unknown ones.
@@ -60,6 +63,10 @@ public struct JobOptions: Codable, Sendable, Equatable {
         }
         force = try Self.field(c, .force, "force must be true or false") { try c.decodeIfPresent(Bool.self, forKey: .force) }
         pages = try Self.field(c, .pages, "pages must be a page range like \"1-5,8\"") { try c.decodeIfPresent(String.self, forKey: .pages) }
+        poolFactor = try Self.field(c, .poolFactor, "pool_factor must be a whole number in 1...\(TokenPooling.maximumFactor)") {
+            if (try? c.decodeIfPresent(Bool.self, forKey: .poolFactor)) != nil { throw InvalidOption(message: "pool_factor must be a number") }
+            return try c.decodeIfPresent(Int.self, forKey: .poolFactor)
+        }
         storeImages = try Self.field(c, .storeImages, "store_images must be true, false, \"jpeg\" or \"png\"") {
             if let flag = try? c.decodeIfPresent(Bool.self, forKey: .storeImages) { return flag ? .jpeg : ImageStorage.none }
             return try c.decodeIfPresent(ImageStorage.self, forKey: .storeImages)
