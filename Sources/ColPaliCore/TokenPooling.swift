@@ -89,13 +89,28 @@ public enum TokenPooling {
             let (i, j) = a < b ? (a, b) : (b, a)
             return n * i - (i * (i + 1)) / 2 + (j - i - 1)
         }
+        // The O(n^3) part of pooling (1,030 rows: 0.5 G multiply-adds):
+        // eight lanes of partial sums, then the rest one by one.
         x.withUnsafeBufferPointer { x in
+            let base = x.baseAddress!
+            let wide = n / 8 * 8
             for i in 0..<n {
+                let a = base + i * n
                 for j in (i + 1)..<n {
-                    var s = 0.0
-                    for k in 0..<n {
-                        let t = x[i * n + k] - x[j * n + k]
+                    let b = base + j * n
+                    var lanes = SIMD8<Double>()
+                    var k = 0
+                    while k < wide {
+                        let t = UnsafeRawPointer(a + k).loadUnaligned(as: SIMD8<Double>.self)
+                            - UnsafeRawPointer(b + k).loadUnaligned(as: SIMD8<Double>.self)
+                        lanes += t * t
+                        k += 8
+                    }
+                    var s = lanes.sum()
+                    while k < n {
+                        let t = a[k] - b[k]
                         s += t * t
+                        k += 1
                     }
                     d[index(i, j)] = s.squareRoot()
                 }
