@@ -16,8 +16,20 @@ BEGIN
 END $$;
 ALTER EXTENSION colpali UPDATE;
 
--- What refers to the column's type goes, and comes back after.
-DROP TRIGGER pages_check_dimension ON pages;
+-- What refers to the column's type goes, and comes back after: the
+-- dimension trigger only where it was (`colpali distribute` drops it on
+-- Citus), remembered for this transaction.
+SELECT set_config('colpali_migration.dimension_trigger',
+                  (EXISTS (SELECT 1 FROM pg_trigger
+                           WHERE tgrelid = 'pages'::regclass AND tgname = 'pages_check_dimension'))::text, true);
+DO $$
+BEGIN
+    -- Only where it is: Citus refuses even DROP TRIGGER IF EXISTS on a
+    -- distributed table.
+    IF current_setting('colpali_migration.dimension_trigger') = 'true' THEN
+        DROP TRIGGER pages_check_dimension ON pages;
+    END IF;
+END $$;
 DO $$
 DECLARE
     c record;
@@ -34,12 +46,32 @@ END $$;
 ALTER TABLE pages
     DROP COLUMN embedding_codes,
     ALTER COLUMN embedding TYPE multihalfvec USING embedding::multihalfvec,
-    ALTER COLUMN embedding SET STORAGE EXTERNAL,
-    ADD COLUMN embedding_codes bytea GENERATED ALWAYS AS (binary_quantize(embedding)) STORED,
-    ADD CONSTRAINT pages_patch_grid_fits CHECK (patch_grid * patch_grid <= multivector_rows(embedding));
-ALTER TABLE pages ALTER COLUMN embedding_codes SET STORAGE EXTERNAL;
+    ADD COLUMN embedding_codes bytea GENERATED ALWAYS AS (binary_quantize(embedding)) STORED;
+-- Apart: Citus takes ADD CONSTRAINT only alone.
+ALTER TABLE pages ADD CONSTRAINT pages_patch_grid_fits CHECK (patch_grid * patch_grid <= multivector_rows(embedding));
+-- The vectors take multihalfvec's own storage, EXTERNAL (uncompressed, out
+-- of line). The codes are random bits to a compressor: EXTERNAL too, except
+-- on a Citus-distributed table, where SET STORAGE is refused (there pglz
+-- tries each value once, finds nothing and stores it as it is).
+DO $$
+DECLARE
+    distributed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = ''pages''::regclass)'
+            INTO distributed;
+    END IF;
+    IF NOT distributed THEN
+        ALTER TABLE pages ALTER COLUMN embedding_codes SET STORAGE EXTERNAL;
+    END IF;
+END $$;
 COMMENT ON COLUMN pages.embedding IS
     'The page multi-vector (rows x dim) in half precision; embedding::real[] reads it as real[][].';
 
-CREATE TRIGGER pages_check_dimension BEFORE INSERT OR UPDATE OF embedding ON pages
-    FOR EACH ROW EXECUTE FUNCTION pages_check_dimension();
+DO $$
+BEGIN
+    IF current_setting('colpali_migration.dimension_trigger') = 'true' THEN
+        CREATE TRIGGER pages_check_dimension BEFORE INSERT OR UPDATE OF embedding ON pages
+            FOR EACH ROW EXECUTE FUNCTION pages_check_dimension();
+    END IF;
+END $$;

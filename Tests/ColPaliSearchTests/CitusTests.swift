@@ -98,6 +98,50 @@ struct CitusTests {
         #expect(try await count(citus, "SELECT count(*)::int FROM pages") == 50)
     }
 
+    /// A database distributed under schema 5 (pages as real[][]) takes the
+    /// later migrations through the coordinator (half-precision pages,
+    /// pooling), and still answers as one server migrated alike does.
+    @Test func aDatabaseDistributedBeforeHalfPrecisionPagesMigratesAndAnswersAsOneServerDoes() async throws {
+        let citus = try #require(TestCitus.settings)
+        try await TestCitus.reset(citus)
+        let single = try await TestPostgres.freshDatabase(migrated: false)
+        let all = try Migration.load(from: RepositoryPaths.migrations)
+        let schema5 = """
+            INSERT INTO collections (name, model_identity, model_name, embedding_dim, prompt_format)
+            VALUES ('\(SearchClientTests.collection)', 'name:test/model-128', 'test/model-128', 128, 'transformers'),
+                   ('other', 'name:test/other-128', 'test/other-128', 128, 'transformers');
+            INSERT INTO documents (collection_id, tenant, source_uri, content_hash, title, page_count, source_page_count, status, metadata)
+            SELECT c.id, CASE WHEN d % 2 = 0 THEN 'acme' ELSE 'globex' END, 'file:///corpus/' || c.name || '/doc' || d || '.pdf',
+                   sha256(convert_to(c.name || d, 'UTF8')), 'Document ' || d, 3, 3, 'ready',
+                   jsonb_build_object('team', CASE WHEN d % 3 = 0 THEN 'legal' ELSE 'finance' END, 'n', d)
+            FROM collections c, generate_series(1, 8) d;
+            INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
+            SELECT d.id, d.tenant, p, 100, 100,
+                   (SELECT array_agg(r ORDER BY i) FROM (
+                      SELECT i, array_agg(sin((d.metadata->>'n')::int * 31 + length(d.source_uri) * 3 + p * 17 + i * 7 + k * 13)::real ORDER BY k) AS r
+                      FROM generate_series(0, 19) i, generate_series(0, 127) k GROUP BY i) s), 4
+            FROM documents d, generate_series(1, 3) p;
+            """
+        for settings in [citus, single] {
+            _ = try await Migrator(migrations: Array(all.prefix(5)), logger: logger).migrate(settings)
+            try await Database.withConnection(settings, logger: logger) { c in
+                for statement in SQLScript.statements(schema5) { try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            }
+        }
+        let outcome = try await Database.withConnection(citus, logger: logger) { c in
+            try await Distribution.distribute(shardCount: 4, on: c, logger: logger)
+        }
+        #expect(outcome.pages == 48)
+        for settings in [citus, single] {
+            let report = try await TestPostgres.migrator().migrate(settings)
+            #expect(report.currentVersion == all.last?.version)
+        }
+        #expect(try await count(citus, "SELECT count(*)::int FROM pages WHERE pool_factor = 1 AND embedding_codes = binary_quantize(embedding)") == 48)
+        let reference = try await answers(single)
+        #expect(reference.prefix(2).allSatisfy { !$0.isEmpty })
+        expectSame(try await answers(citus), reference)
+    }
+
     /// The binaries as a user runs them against the coordinator, and a
     /// tenant role limited by row-level security on the workers.
     @Test func ingestAndSearchThroughTheCoordinator() async throws {

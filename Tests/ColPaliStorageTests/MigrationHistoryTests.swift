@@ -84,6 +84,11 @@ import TestSupport
         #expect(try await value(settings, """
             SELECT min(pg_typeof(embedding)::text) || ' ' || string_agg(embedding::text, ' ' ORDER BY page_number) FROM pages
             """, as: String.self) == "multihalfvec {{1,0.099975586},{0.5,1}} {{2,0.099975586},{0.5,2}}")
+        // Both stay out of line and uncompressed, where maxsim streams them.
+        #expect(try await value(settings, """
+            SELECT string_agg(attname::text || '=' || attstorage::text, ' ' ORDER BY attname) FROM pg_attribute
+            WHERE attrelid = 'pages'::regclass AND attname IN ('embedding', 'embedding_codes')
+            """, as: String.self) == "embedding=e embedding_codes=e")
         // 0007: pages stored before pooling existed were not pooled.
         #expect(try await value(settings, "SELECT string_agg(pool_factor::text, ',') FROM pages", as: String.self) == "1,1")
         // 0005: documents went to collections by model; nothing else moved.
