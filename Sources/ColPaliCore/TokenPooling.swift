@@ -29,14 +29,21 @@ public enum TokenPooling {
     /// The largest factor accepted: beyond it a page would keep a handful
     /// of vectors, which is not what anyone asking for pooling wants.
     public static let maximumFactor = 64
+    /// The most rows pooled: the clustering takes rows^2 doubles of memory
+    /// twice over (270 MB at this limit) and rows^3 time. A ColPali page has
+    /// 1,030 rows.
+    public static let maximumRows = 4_096
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case factorOutOfRange(Int)
+        case tooManyRows(Int)
 
         public var description: String {
             switch self {
             case .factorOutOfRange(let factor):
                 "pool factor \(factor) is outside 1...\(TokenPooling.maximumFactor)"
+            case .tooManyRows(let rows):
+                "a multi-vector of \(rows) rows is too large to pool (at most \(TokenPooling.maximumRows))"
             }
         }
     }
@@ -47,13 +54,14 @@ public enum TokenPooling {
         guard factor > 1, n > 1 else {
             return Result(vectors: embedding, clusters: (0..<n).map { [$0] })
         }
-        let merges = wardLinkage(observations(embedding))
+        guard n <= maximumRows else { throw .tooManyRows(n) }
+        let merges = wardLinkage(observations(embedding), n: n)
         let labels = flatClusters(merges, n: n, count: max(n / factor, 1))
         return pool(embedding, labels: labels)
     }
 
-    /// The rows of `1 - E Eᵀ`, computed in Float as the reference does, then
-    /// widened for the distances.
+    /// The rows of `1 - E Eᵀ` (n x n), computed in Float as the reference
+    /// does, then widened for the distances.
     static func observations(_ e: MultiVector) -> [Double] {
         let n = e.rows, dim = e.dim
         var x = [Double](repeating: 0, count: n * n)
@@ -81,8 +89,7 @@ public enum TokenPooling {
     /// Ward linkage by the nearest-neighbour chain, as scipy's `nn_chain`
     /// does it (same scan order and tie rule, so the same merges), then the
     /// merges in order of distance (stable) with scipy's cluster numbering.
-    static func wardLinkage(_ x: [Double]) -> [Merge] {
-        let n = Int(Double(x.count).squareRoot().rounded())
+    static func wardLinkage(_ x: [Double], n: Int) -> [Merge] {
         // Condensed pairwise Euclidean distances between the rows.
         var d = [Double](repeating: 0, count: n * (n - 1) / 2)
         func index(_ a: Int, _ b: Int) -> Int {

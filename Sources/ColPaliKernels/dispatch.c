@@ -23,13 +23,14 @@ static int cpu_best_isa(void)
 {
 #if COLPALI_X86
     __builtin_cpu_init();
+    /* F16C (half <-> float, CPUID leaf 1, ECX bit 29) came with the first
+     * AVX CPUs; both vector paths widen stored 16-bit pages with it. */
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 29)))
+        return ISA_SCALAR;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
         return ISA_AVX512;
-    /* F16C (half <-> float) came with the first AVX CPUs; the AVX2 kernels
-     * use it for stored 16-bit pages. CPUID leaf 1, ECX bit 29. */
-    unsigned int eax, ebx, ecx, edx;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return ISA_AVX2;
 #endif
     return ISA_SCALAR;

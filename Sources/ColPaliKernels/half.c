@@ -5,8 +5,9 @@
  * fp16 it is). Pages are widened block by block into a cache-resident
  * staging buffer and scored by the float kernels, never as a whole page.
  *
- * half -> float is exact, so the scalar, F16C and AVX-512 paths agree bit
- * for bit. float -> half rounds to nearest, ties to even, in portable
+ * half -> float is exact, so the scalar and F16C paths agree bit for bit.
+ * Every CPU with AVX2 or AVX-512 has F16C (dispatch.c checks it), and
+ * widening is not the bottleneck: one F16C path serves both. float -> half rounds to nearest, ties to even, in portable
  * integer code: it runs once per value at ingest, not per search.
  */
 #include <string.h>
@@ -102,16 +103,6 @@ void colpali_half_to_float_f16c(const unsigned char *in, size_t n, float *out)
     for (; i < n; i++)
         out[i] = half_bits_to_float(load_half(in, i));
 }
-
-__attribute__((target("avx512f")))
-void colpali_half_to_float_avx512(const unsigned char *in, size_t n, float *out)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(in + 2 * i))));
-    for (; i < n; i++)
-        out[i] = half_bits_to_float(load_half(in, i));
-}
 #endif
 
 void colpali_half_to_float(const uint16_t *in, size_t n, float *out)
@@ -123,7 +114,7 @@ void colpali_half_bytes_to_float(const unsigned char *in, size_t n, float *out)
 {
     switch (colpali_current_isa()) {
 #if COLPALI_X86
-    case ISA_AVX512: colpali_half_to_float_avx512(in, n, out); return;
+    case ISA_AVX512:
     case ISA_AVX2: colpali_half_to_float_f16c(in, n, out); return;
 #endif
     default: half_to_float_scalar(in, n, out); return;

@@ -38,14 +38,11 @@ float colpali_maxsim_hamming16_avx512(const uint8_t *qc, int nq, const uint8_t *
 float colpali_maxsim_hamming_popcnt(const uint8_t *qc, int nq, const uint8_t *dc,
                                     int nd, int dim);
 void colpali_half_to_float_f16c(const unsigned char *in, size_t n, float *out);
-void colpali_half_to_float_avx512(const unsigned char *in, size_t n, float *out);
 #endif
 
 /* colpali_half_to_float over n halves at any byte alignment (a TOAST chunk
  * may start at an odd address). */
 void colpali_half_bytes_to_float(const unsigned char *in, size_t n, float *out);
-#if COLPALI_X86
-#endif
 
 /*
  * Work done since the last pause, per kernel call. colpali_spend is called

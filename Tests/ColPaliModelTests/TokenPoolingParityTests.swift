@@ -50,6 +50,15 @@ struct TokenPoolingParityTests {
         }
     }
 
+    /// Past the row limit pooling refuses before allocating anything: its
+    /// memory grows with rows^2.
+    @Test func aMultiVectorPastTheRowLimitIsRefused() {
+        let rows = TokenPooling.maximumRows + 1
+        #expect(throws: TokenPooling.Failure.tooManyRows(rows)) {
+            try TokenPooling.hierarchical(MultiVector(rows: rows, dim: 1, values: [Float](repeating: 1, count: rows)), factor: 2)
+        }
+    }
+
     /// Every row lands in exactly one cluster, and a page pools to a third of
     /// its rows at factor 3 (400 rows here: a full 1,030-row page takes tens
     /// of seconds in a debug build; bench/pooling_speed.sh times that).

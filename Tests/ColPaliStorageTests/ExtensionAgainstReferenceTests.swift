@@ -69,4 +69,61 @@ import TestSupport
             Issue.record("\(DatabaseErrors.describe(error))")
         }
     }
+
+    /// multihalfvec in the binary protocol, as a client would send it.
+    struct BinaryMultiHalfVec: PostgresDynamicTypeEncodable {
+        let oid: UInt32
+        var rows: Int32
+        var dim: UInt16
+        var unused: UInt16 = 0
+        var halves: [UInt16]
+        var psqlType: PostgresDataType { PostgresDataType(oid) }
+        var psqlFormat: PostgresFormat { .binary }
+        func encode<E: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<E>) {
+            buffer.writeInteger(rows)
+            buffer.writeInteger(dim)
+            buffer.writeInteger(unused)
+            for half in halves { buffer.writeInteger(half) }
+        }
+    }
+
+    /// The binary input is checked before anything is sized from it: a
+    /// header that disagrees with the bytes that follow, a shape past the
+    /// limits, NaN or infinite values are each a clear ERROR; a good value
+    /// reads back as sent.
+    @Test func hostileBinaryMultiHalfVecsAreRefused() async throws {
+        let settings = try await TestPostgres.freshDatabase(migrated: true)
+        let logger = TestPostgres.logger
+        try await Database.withConnection(settings, logger: logger) { c in
+            let oid = try await c.query("SELECT 'multihalfvec'::regtype::oid::int8", logger: logger).collect().first!.decode(Int64.self)
+            func text(_ value: BinaryMultiHalfVec) async throws -> String {
+                try await c.query("SELECT \(value)::text", logger: logger).collect().first!.decode(String.self)
+            }
+            let good = BinaryMultiHalfVec(oid: UInt32(oid), rows: 2, dim: 2, halves: [0x3C00, 0x3800, 0xC000, 0x0000])
+            #expect(try await text(good) == "{{1,0.5},{-2,0}}")
+            let bad: [(String, BinaryMultiHalfVec, String)] = [
+                ("one value short", BinaryMultiHalfVec(oid: UInt32(oid), rows: 2, dim: 2, halves: [0x3C00, 0x3800, 0xC000]),
+                 "is not a valid multihalfvec (2 x 2 with 6 bytes of values)"),
+                ("2 GB claimed, 8 bytes sent", BinaryMultiHalfVec(oid: UInt32(oid), rows: 65_536, dim: 16_384, halves: [0, 0, 0, 0]),
+                 "is not a valid multihalfvec (65536 x 16384 with 8 bytes of values)"),
+                ("the reserved field set", BinaryMultiHalfVec(oid: UInt32(oid), rows: 1, dim: 1, unused: 1, halves: [0x3C00]),
+                 "is not a valid multihalfvec"),
+                ("no columns", BinaryMultiHalfVec(oid: UInt32(oid), rows: 1, dim: 0, halves: []), "value is empty (1 x 0)"),
+                ("too many rows", BinaryMultiHalfVec(oid: UInt32(oid), rows: 65_537, dim: 1, halves: []), "more than the maximum of 65536"),
+                ("too wide", BinaryMultiHalfVec(oid: UInt32(oid), rows: 1, dim: 16_385, halves: []), "more than the maximum of 16384"),
+                ("NaN", BinaryMultiHalfVec(oid: UInt32(oid), rows: 1, dim: 2, halves: [0x3C00, 0x7E00]), "contains NaN or an infinite value"),
+                ("Infinity", BinaryMultiHalfVec(oid: UInt32(oid), rows: 1, dim: 1, halves: [0xFC00]), "contains NaN or an infinite value"),
+            ]
+            for (name, value, message) in bad {
+                do {
+                    _ = try await text(value)
+                    Issue.record("\(name): accepted")
+                } catch {
+                    #expect(DatabaseErrors.describe(error).contains(message), "\(name): \(DatabaseErrors.describe(error))")
+                }
+            }
+            // The connection is still good after every refusal.
+            #expect(try await text(good) == "{{1,0.5},{-2,0}}")
+        }
+    }
 }

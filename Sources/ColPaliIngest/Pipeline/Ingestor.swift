@@ -262,10 +262,10 @@ public final class Ingestor: Sendable {
             let vectors = try model.embedDocuments(images, format: promptFormat)
             timings.embed += Date().timeIntervalSince(clock)
             clock = Date()
-            // Pooled rows are cluster means, not grid patches: no grid.
-            let pooled = try vectors.map { options.poolFactor > 1 ? try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors : $0 }
+            let pooled = try vectors.map { try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors }
             timings.pool += Date().timeIntervalSince(clock)
             for (index, (image, vector)) in zip(images, pooled).enumerated() {
+                // Pooled rows are cluster means, not grid patches: no grid.
                 var page = NewPage(pageNumber: batch[index], width: image.width, height: image.height, embedding: vector,
                                    patchGrid: options.poolFactor > 1 ? 0 : grid)
                 page.poolFactor = options.poolFactor
