@@ -51,7 +51,9 @@ struct ExplainCommand: AsyncParsableCommand {
             } else {
                 page = try await client.page(documentID: document!, number: number!)
             }
-            return (try await client.similarityMap(question: question, pageID: page.pageID), page)
+            // The page is in hand: embed for its collection, without reading it again.
+            let embedded = try await client.embed(question, for: page.collection)
+            return (try await client.similarityMap(embedding: embedded.embedding, tokens: embedded.tokens, pageID: page.pageID), page)
         }
         if let token, !map.tokens.indices.contains(token) {
             throw ValidationError("--token must be from 0 to \(map.tokens.count - 1)")

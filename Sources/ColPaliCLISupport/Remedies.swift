@@ -67,7 +67,6 @@ public enum Remedies {
     static func remedy(_ error: SearchError) -> String? {
         switch error {
         case .noPages: return "ingest documents first (colpali-ingest add FILE)"
-        case .noStoredImage: return "ingest with --store-images jpeg to keep page images"
         case .pooledPage: return "re-add the document with --pool-factor 1 --force to keep every patch vector"
         default: return nil
         }

@@ -3,7 +3,6 @@ import ColPaliModel
 import ColPaliStorage
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import PostgresNIO
 import ServiceLifecycle
 
@@ -47,8 +46,6 @@ public final class SearchClient: Service, Sendable {
     let logger: Logger
     /// The tenant every query is scoped to (and names to row-level security), if any.
     public let tenant: String?
-    /// Collections by name, once looked up.
-    private let collections = NIOLockedValueBox<[String: Collection]>([:])
 
     /// A client with its own pool; searches wait until `run()` runs it.
     public convenience init(configuration: Configuration, model: ColPali?, logger: Logger = Logger(label: "colpali.search")) {
@@ -171,13 +168,13 @@ public final class SearchClient: Service, Sendable {
                                 tokens: input.inputIds.map { tokenizer.token(for: $0) ?? "#\($0)" })
     }
 
-    /// A collection by name, remembered once found.
+    /// A collection by name. Looked up every time (one indexed row, against
+    /// a search's scan): a client that lives long sees a collection deleted
+    /// and made again as it now is, not as it first found it.
     public func collection(_ name: String) async throws -> Collection {
-        if let known = collections.withLockedValue({ $0[name] }) { return known }
         guard Collection.isValidName(name) else { throw CollectionError.invalidName(name) }
         let found = try await session { c in try await CollectionStore(logger: self.logger).find(name, on: c) }
         guard let found else { throw CollectionError.notFound(name) }
-        collections.withLockedValue { $0[name] = found }
         return found
     }
 

@@ -89,7 +89,6 @@ public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
     case outOfRange(name: String, value: Int, allowed: ClosedRange<Int>)
     case pageNotFound(Int)
     case pageNumberNotFound(document: Int, page: Int)
-    case noStoredImage(page: Int)
     /// The page's vectors were pooled at ingest: they are cluster means,
     /// not the patches of a grid a map could be drawn on.
     case pooledPage(page: Int, factor: Int)
@@ -111,8 +110,6 @@ public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
             return "there is no page with id \(id)"
         case .pageNumberNotFound(let document, let page):
             return "document \(document) has no page \(page)"
-        case .noStoredImage(let page):
-            return "page \(page) has no stored image"
         case .pooledPage(let page, let factor):
             return "page \(page) was stored with token pooling (factor \(factor)): its vectors are clusters of patches, so it has no similarity map"
         case .modelRequired:

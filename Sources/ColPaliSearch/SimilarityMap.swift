@@ -60,8 +60,15 @@ extension SearchClient {
     /// The similarity map of `question` over a stored page, the question
     /// embedded for the page's collection.
     public func similarityMap(question: String, pageID: Int) async throws -> SimilarityMap {
-        let page = try await self.page(id: pageID)
-        let embedded = try await embed(question, for: page.collection)
+        // Only the collection's name: the page itself (with its image) is not needed.
+        let names = try await session { c in
+            try await c.query("""
+                SELECT c.name FROM pages p JOIN documents d ON d.id = p.document_id JOIN collections c ON c.id = d.collection_id
+                WHERE p.id = \(pageID)
+                """, logger: self.logger).collect()
+        }
+        guard let collection = try names.first?.decode(String.self) else { throw SearchError.pageNotFound(pageID) }
+        let embedded = try await embed(question, for: collection)
         return try await similarityMap(embedding: embedded.embedding, tokens: embedded.tokens, pageID: pageID)
     }
 

@@ -288,6 +288,8 @@ import TestSupport
             (#"{"store_images": "gif"}"#, "store_images must be"),
             ("{\"title\": \"\(String(repeating: "t", count: 1001))\"}", "title must be text of at most 1000 characters"),
             (#"{"metadata": [1, 2]}"#, "metadata must be a JSON object"),
+            ("{\"metadata\": {\"notes\": \"\(String(repeating: "m", count: 16_400))\"}}", "metadata must be at most 16384 bytes of JSON"),
+            ("{\"title\": \"t\", \"pad\": \"\(String(repeating: " ", count: 70_000))\"}", "options must be at most 65536 bytes of JSON"),
             (#"{"pool_factor": 0}"#, "pool_factor must be a whole number in 1...64"),
             (#"{"pool_factor": 65}"#, "pool_factor must be a whole number in 1...64"),
             (#"{"pool_factor": 2.5}"#, "pool_factor must be a whole number in 1...64"),

@@ -59,6 +59,11 @@ struct ModelIdentityTests {
             try FileManager.default.createSymbolicLink(atPath: snapshot.appendingPathComponent(name).path,
                                                        withDestinationPath: "../../blobs/\(digest)")
         }
+        // The weights blob's bytes no longer match its name: an identity that
+        // read them would differ from the original's; one that takes the name
+        // does not.
+        let weights = try FileManager.default.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("model.safetensors").path)
+        try Data("not the weights".utf8).write(to: snapshot.appendingPathComponent(weights).standardizedFileURL)
         let cache = try cache()
         #expect(try ModelIdentity.of(directories: [snapshot], cache: cache) == ModelIdentity.of(directories: [original], cache: cache))
     }

@@ -281,6 +281,25 @@ import TestSupport
         }
     }
 
+    /// One client, long-lived: a collection deleted and made again for
+    /// another model is searched as it now is.
+    @Test func aCollectionMadeAgainIsSeenAsItNowIs() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 1, pagesEach: 2, collection: "again", dim: 128)
+        var seeded = Generator(state: 4)
+        let (wide, narrow) = (seeded.matrix(3, 128), seeded.matrix(3, 64))
+        let counts = try await withClient(settings) { client in
+            let before = try await client.exactSearch(embedding: wide, in: "again", limit: 5).count
+            let deleted = try await Database.withConnection(settings, logger: self.logger) { c in
+                try await CollectionStore(logger: self.logger).delete("again", on: c)
+            }
+            #expect(deleted)
+            _ = try await self.corpus(settings, documents: 1, pagesEach: 3, collection: "again", dim: 64, seed: 5)
+            return (before, try await client.exactSearch(embedding: narrow, in: "again", limit: 5).count)
+        }
+        #expect(counts.0 == 2 && counts.1 == 3)
+    }
+
     /// A pooled page's rows are cluster means, not grid patches: asking for
     /// its map is a clear error, and it is still searched.
     @Test func aPooledPageHasNoSimilarityMapButIsSearched() async throws {

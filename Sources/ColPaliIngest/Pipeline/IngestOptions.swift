@@ -36,6 +36,11 @@ public struct IngestOptions: Sendable, Equatable {
     public static let maximumTitleLength = JobOptions.maximumTitleLength
     /// Longest tenant name (`documents.tenant` allows 200).
     public static let maximumTenantLength = 200
+    /// Largest document metadata, as JSON text: it is copied into every
+    /// search hit of the document.
+    public static let maximumMetadataBytes = 16_384
+    /// Largest options text of a queued job (metadata, title and the rest).
+    public static let maximumJobOptionsBytes = 65_536
 
     public init() {}
 
@@ -83,7 +88,12 @@ public struct IngestOptions: Sendable, Equatable {
             }
             result.title = title
         }
-        if let metadata = job.metadata { result.metadata = metadata }
+        if let metadata = job.metadata {
+            guard metadata.jsonText.utf8.count <= Self.maximumMetadataBytes else {
+                throw OptionError.invalid("metadata must be at most \(Self.maximumMetadataBytes) bytes of JSON")
+            }
+            result.metadata = metadata
+        }
         return result
     }
 
@@ -94,6 +104,9 @@ public struct IngestOptions: Sendable, Equatable {
 
     /// The options of a job, or a message naming what is wrong with them.
     static func decodeJobOptions(_ text: String) throws -> JobOptions {
+        guard text.utf8.count <= maximumJobOptionsBytes else {
+            throw OptionError.invalid("options must be at most \(maximumJobOptionsBytes) bytes of JSON")
+        }
         do {
             return try JSONDecoder().decode(JobOptions.self, from: Data(text.utf8))
         } catch let error as JobOptions.InvalidOption {

@@ -48,7 +48,7 @@ public struct PageRange: Sendable, Equatable, CustomStringConvertible {
         var start: Int?
         var previous = 0
         for page in pages.sorted() {
-            if let first = start, page == previous + 1 { previous = page; _ = first; continue }
+            if start != nil, page == previous + 1 { previous = page; continue }
             if let first = start { parts.append(first == previous ? "\(first)" : "\(first)-\(previous)") }
             start = page
             previous = page
