@@ -9,7 +9,9 @@ import PostgresNIO
 /// Watched files are ingested with the daemon's default options.
 struct DirectoryWatcher {
     let directory: String
-    let settings: ConnectionSettings
+    /// The daemon's pool: a first scan of thousands of files must not open
+    /// a connection for each.
+    let client: PostgresClient
     let interval: Duration
     let logger: Logger
 
@@ -53,7 +55,7 @@ struct DirectoryWatcher {
     /// whole directory again). True when it queued.
     private func enqueue(_ path: String, modified: Date) async throws -> Bool {
         let uri = SourceURI.of(path: path)
-        return try await Database.withConnection(settings, logger: logger) { c in
+        return try await client.withConnection { c in
             let known = try await c.query("""
                 SELECT 1 FROM ingest_jobs
                 WHERE source_uri = \(uri)

@@ -50,7 +50,7 @@ public struct IngestDaemon: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await listen(state) }
                 for directory in settings.watch {
-                    let watcher = DirectoryWatcher(directory: directory, settings: database, interval: settings.pollInterval,
+                    let watcher = DirectoryWatcher(directory: directory, client: ingestor.client, interval: settings.pollInterval,
                                                    logger: logger)
                     group.addTask { await watcher.run(state: state) }
                 }
