@@ -54,6 +54,29 @@ import TestSupport
         return false
     }
 
+    /// Runs `body` while `daemon`'s store waits on its first page INSERT,
+    /// held there by a SHARE lock on `pages` that is released afterwards.
+    /// `terminating` ends the waiting session (as a restart or an
+    /// administrator would) instead of only finding it.
+    func whileTheStoreWaits(_ settings: ConnectionSettings, for daemon: ChildProcess, terminating: Bool = false,
+                            _ body: @Sendable () async throws -> Void = {}) async throws {
+        let found: PostgresQuery = terminating ? """
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
+            """ : """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
+            """
+        try await Database.withConnection(settings, logger: logger) { c in
+            try await c.withTransaction(logger: logger) { t in
+                _ = try await t.query("LOCK TABLE pages IN SHARE MODE", logger: logger)
+                let waiting = try await waitUntil(60) { try await query(settings, found, as: Int.self) == [1] }
+                #expect(waiting, "the daemon never reached the store: \(daemon.standardError.suffix(1500))")
+                try await body()
+            }
+        }
+    }
+
     func jobs(_ settings: ConnectionSettings, status: String) async throws -> Int {
         try await query(settings, "SELECT count(*) FROM ingest_jobs WHERE status = \(status)", as: Int.self)[0]
     }
@@ -270,20 +293,10 @@ import TestSupport
         let directory = try RepositoryPaths.temporaryDirectory("colpali-kill")
         try await enqueue(try pdfs(1, pages: 3, in: directory), settings)
         let victim = try daemon(settings, reading: directory, ["--poll-interval", "0.5", "--lease", "2", "--worker", "victim"])
-        try await Database.withConnection(settings, logger: logger) { c in
-            try await c.withTransaction(logger: logger) { t in
-                _ = try await t.query("LOCK TABLE pages IN SHARE MODE", logger: logger)
-                let blocked = try await waitUntil(60) {
-                    try await query(settings, """
-                        SELECT count(*) FROM pg_stat_activity
-                        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
-                        """, as: Int.self) == [1]
-                }
-                #expect(blocked, "the daemon never reached the store: \(victim.standardError.suffix(1500))")
-                // Its document row is written but not committed.
-                victim.signal(SIGKILL)
-                #expect(await victim.wait(timeout: 10) == 128 + SIGKILL)
-            }
+        try await whileTheStoreWaits(settings, for: victim) {
+            // Its document row is written but not committed.
+            victim.signal(SIGKILL)
+            #expect(await victim.wait(timeout: 10) == 128 + SIGKILL)
         }
         try await expectConsistent(settings)
         #expect(try await query(settings, "SELECT count(*) FROM documents", as: Int.self) == [0])
@@ -307,18 +320,7 @@ import TestSupport
         let directory = try RepositoryPaths.temporaryDirectory("colpali-killed-session")
         try await enqueue(try pdfs(1, pages: 3, in: directory), settings)
         let daemon = try daemon(settings, reading: directory, ["--poll-interval", "0.5", "--worker", "only"])
-        try await Database.withConnection(settings, logger: logger) { c in
-            try await c.withTransaction(logger: logger) { t in
-                _ = try await t.query("LOCK TABLE pages IN SHARE MODE", logger: logger)
-                let killed = try await waitUntil(60) {
-                    try await query(settings, """
-                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
-                        """, as: Int.self) == [1]
-                }
-                #expect(killed, "the daemon never reached the store: \(daemon.standardError.suffix(1500))")
-            }
-        }
+        try await whileTheStoreWaits(settings, for: daemon, terminating: true)
         #expect(try await waitUntil(60) { try await jobs(settings, status: "done") == 1 }, "\(daemon.standardError.suffix(1500))")
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: 30) == 0)
@@ -336,22 +338,12 @@ import TestSupport
         let directory = try RepositoryPaths.temporaryDirectory("colpali-renew")
         try await enqueue(try pdfs(1, pages: 2, in: directory), settings)
         let holder = try daemon(settings, reading: directory, ["--poll-interval", "0.5", "--lease", "1", "--worker", "holder"])
-        try await Database.withConnection(settings, logger: logger) { c in
-            try await c.transaction(logger: logger) { t in
-                // The holder's store waits here for five lease lengths.
-                _ = try await t.query("LOCK TABLE pages IN SHARE MODE", logger: logger)
-                let storing = try await waitUntil(60) {
-                    try await query(settings, """
-                        SELECT count(*) FROM pg_stat_activity
-                        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO pages%'
-                        """, as: Int.self) == [1]
-                }
-                #expect(storing, "the holder never reached the store: \(holder.standardError.suffix(1500))")
-                let rival = try daemon(settings, reading: directory, ["--poll-interval", "0.2", "--lease", "1", "--worker", "rival"])
-                try await Task.sleep(for: .seconds(5))
-                rival.signal(SIGTERM)
-                #expect(await rival.wait(timeout: 30) == 0)
-            }
+        // The holder's store waits for five lease lengths while a rival polls.
+        try await whileTheStoreWaits(settings, for: holder) {
+            let rival = try daemon(settings, reading: directory, ["--poll-interval", "0.2", "--lease", "1", "--worker", "rival"])
+            try await Task.sleep(for: .seconds(5))
+            rival.signal(SIGTERM)
+            #expect(await rival.wait(timeout: 30) == 0)
         }
         #expect(try await waitUntil(60) { try await jobs(settings, status: "done") == 1 }, "\(holder.standardError.suffix(1500))")
         holder.signal(SIGTERM)
