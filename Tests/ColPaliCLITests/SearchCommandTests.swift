@@ -12,8 +12,7 @@ import TestSupport
 
     @Test func ingestSearchExplainListDelete() async throws {
         let settings = try await TestPostgres.freshDatabase()
-        let environment = ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
-                           "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path]
+        let environment = Fixtures.commandEnvironment(settings)
         func run(_ binary: URL, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
             try await ChildProcess.run(binary, arguments, environment: environment)
         }
@@ -136,8 +135,7 @@ import TestSupport
     /// from its source, and the command says so; a changed source is refused.
     @Test func explainRendersFromTheSourceWhenNoImageWasStored() async throws {
         let settings = try await TestPostgres.freshDatabase()
-        let environment = ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
-                           "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path]
+        let environment = Fixtures.commandEnvironment(settings)
         let directory = try RepositoryPaths.temporaryDirectory("colpali-explain-source")
         let pdf = try TestPDF.write(TestPDF.make(pages: [.init(), .init(width: 300, height: 200)], seed: 5), named: "two.pdf", in: directory)
         #expect(try await ChildProcess.run(ingest, ["add", "--dpi", "100", pdf], environment: environment).status == 0)
@@ -162,8 +160,7 @@ import TestSupport
     /// Collections and tenants as a user names them on the command line.
     @Test func collectionsAndTenantsFromTheCommandLine() async throws {
         let settings = try await TestPostgres.freshDatabase()
-        let environment = ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
-                           "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path]
+        let environment = Fixtures.commandEnvironment(settings)
         func run(_ binary: URL, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
             try await ChildProcess.run(binary, arguments, environment: environment)
         }

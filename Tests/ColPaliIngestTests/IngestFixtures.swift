@@ -33,7 +33,6 @@ enum IngestFixtures {
 
     /// Environment for a child colpali-ingest / colpali process.
     static func environment(_ settings: ConnectionSettings) -> [String: String] {
-        ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path,
-         "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path, "COLPALI_THREADS": "1"]
+        Fixtures.commandEnvironment(settings)
     }
 }

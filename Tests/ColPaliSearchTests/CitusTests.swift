@@ -151,8 +151,7 @@ struct CitusTests {
         let colpali = RepositoryPaths.executable("colpali")
         let ingest = RepositoryPaths.executable("colpali-ingest")
         func environment(_ settings: ConnectionSettings) -> [String: String] {
-            ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": Fixtures.model("hf-fp32").path, "HF_HUB_OFFLINE": "1",
-             "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path, "COLPALI_THREADS": "1"]
+            Fixtures.commandEnvironment(settings)
         }
         let distributed = try await ChildProcess.run(colpali, ["distribute", "--shard-count", "4"], environment: environment(citus))
         #expect(distributed.status == 0 && distributed.output.contains("distributed documents and pages in 4 shards"),

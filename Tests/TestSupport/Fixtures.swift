@@ -1,3 +1,4 @@
+import ColPaliStorage
 import Foundation
 
 /// The committed tiny ColPali fixtures (scripts/fixtures/README.md says what each holds).
@@ -26,5 +27,15 @@ public enum Fixtures {
             }
         }
         return root
+    }
+}
+
+extension Fixtures {
+    /// The environment of a `colpali` or `colpali-ingest` child process run
+    /// against `settings`: the tiny model, offline, this checkout's
+    /// migrations, one model thread.
+    public static func commandEnvironment(_ settings: ConnectionSettings) -> [String: String] {
+        ["DATABASE_URL": TestPostgres.url(of: settings), "COLPALI_MODEL": model("hf-fp32").path,
+         "HF_HUB_OFFLINE": "1", "COLPALI_MIGRATIONS_DIR": RepositoryPaths.migrations.path, "COLPALI_THREADS": "1"]
     }
 }
