@@ -89,8 +89,6 @@ struct IngestFlags: ParsableArguments {
 
     /// The options as a job's JSON text (for --queue).
     func jobJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(jobOptions()), as: UTF8.self)
+        try jobOptions().jsonText()
     }
 }

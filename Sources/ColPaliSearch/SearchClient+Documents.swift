@@ -37,9 +37,7 @@ extension SearchClient {
     /// reads it only under its allowed directories).
     public func enqueue(file: String, options: JobOptions = JobOptions()) async throws -> Int {
         let uri = SourceURI.of(path: file)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = String(decoding: try encoder.encode(options), as: UTF8.self)
+        let json = try options.jsonText()
         return try await client.withConnection { c in
             try await JobQueue.enqueue(sourceURI: uri, optionsJSON: json, on: c, logger: self.logger)
         }

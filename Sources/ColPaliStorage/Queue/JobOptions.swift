@@ -45,6 +45,14 @@ public struct JobOptions: Codable, Sendable, Equatable {
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue).sorted() }
+
+    /// As the `options` column holds them: JSON with sorted keys. Throws
+    /// for what JSON cannot hold (a NaN or infinite dpi).
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
     /// Longest title accepted (it is shown in every result list).
     public static let maximumTitleLength = 1_000
 
