@@ -19,14 +19,15 @@ struct CollectionsCommand: AsyncParsableCommand {
         func run() async throws {
             let logger = global.logger
             let database = try await global.open(.existing, command: "colpali", logger: logger)
-            let rows = try await Database.withConnection(database, logger: logger) { c in
-                try await c.query("""
+            // Both on one connection: the collections and their sizes.
+            let (rows, collections) = try await Database.withConnection(database, logger: logger) { c in
+                let rows = try await c.query("""
                     SELECT c.name, count(d.id) FILTER (WHERE d.status = 'ready'), coalesce(sum(d.page_count), 0)::bigint
                     FROM collections c LEFT JOIN documents d ON d.collection_id = c.id GROUP BY c.name
                     """, logger: logger).collect().map { try $0.decode((String, Int, Int).self) }
+                return (rows, try await CollectionStore(logger: logger).list(on: c))
             }
             let sizes = Dictionary(uniqueKeysWithValues: rows.map { ($0.0, ($0.1, $0.2)) })
-            let collections = try await SearchClient.with(database: database, model: nil, logger: logger) { try await $0.collections() }
             if json {
                 /// A collection with its size, as `--json` prints it.
                 struct Entry: Encodable {
