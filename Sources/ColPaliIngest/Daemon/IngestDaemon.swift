@@ -103,11 +103,11 @@ public struct IngestDaemon: Service {
                 }
                 switch outcome {
                 case .alreadyStored(let id), .updated(let id):
-                    try await onPool("completing the job", stop: shouldStop) { c in
+                    try await ingestor.withDatabase("completing the job", shouldStop: shouldStop) { c in
                         try await JobQueue.complete(claim, documentID: id, on: c, logger: logger)
                     }
                 case .failed(nil, let reason):
-                    try await onPool("failing the job", stop: shouldStop) { c in
+                    try await ingestor.withDatabase("failing the job", shouldStop: shouldStop) { c in
                         try await JobQueue.fail(claim, error: reason, on: c, logger: logger)
                     }
                 case .stored, .addedPages, .failed:
@@ -139,14 +139,6 @@ public struct IngestDaemon: Service {
                 }
             }
             group.cancelAll()
-        }
-    }
-
-    /// Work on a pooled connection, retried while the database is away.
-    private func onPool<T: Sendable>(_ what: String, stop: @escaping @Sendable () -> Bool,
-                                     _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await Retry.connectionFailures(logger: logger, what: what, shouldStop: stop) {
-            try await ingestor.client.withConnection { c in try await body(c) }
         }
     }
 

@@ -283,7 +283,9 @@ public final class Ingestor: Sendable {
         return EmbeddedPages(pages: stored, timings: timings)
     }
 
-    private func withDatabase<T: Sendable>(_ what: String, shouldStop: @escaping @Sendable () -> Bool,
+    /// Work on a connection of the pool, retried while the database is away
+    /// (the daemon's queue updates use it too).
+    func withDatabase<T: Sendable>(_ what: String, shouldStop: @escaping @Sendable () -> Bool,
                                            _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await Retry.connectionFailures(logger: logger, what: what, shouldStop: shouldStop) {
             try await self.client.withConnection { c in try await body(c) }
