@@ -30,7 +30,7 @@ other-model-accepted|Sources/ColPaliStorage/Documents/Collection.swift|aCollecti
 citus-tenant-not-propagated|Sources/ColPaliSearch/SearchClient.swift|CitusTests|"_ = try await c.query(\"SET LOCAL citus.propagate_set_commands = 'local'\", logger: self.logger)"|"_ = 0"
 half-rounding-truncates|Sources/ColPaliKernels/half.c|HalfPrecisionTests|"        kept++;\n"|"        (void)kept;\n"
 half-widening-skipped|Sources/ColPaliKernels/stream.c|HalfPrecisionTests|"            colpali_half_bytes_to_float(in, count, at);\n"|"            (void)at;\n"
-pool-skipped|Sources/ColPaliIngest/Pipeline/Ingestor.swift|pooledPagesKeepAThirdOfTheirVectors|"options.poolFactor > 1 ? try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors : $0"|"$0"
+pool-skipped|Sources/ColPaliIngest/Pipeline/Ingestor.swift|pooledPagesKeepAThirdOfTheirVectors|"let pooled = try vectors.map { try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors }"|"let pooled = vectors"
 pooled-map-allowed|Sources/ColPaliSearch/SimilarityMap.swift|aPooledPageHasNoSimilarityMapButIsSearched|"guard factor == 1 else"|"guard factor >= 0 else"
 pooling-leaves-first|Sources/ColPaliCore/TokenPooling.swift|TokenPoolingParityTests|"            if merge.left >= n { visit(merge.left, label) }\n            if merge.right >= n { visit(merge.right, label) }\n            if merge.left < n { leaf(merge.left, label) }\n            if merge.right < n { leaf(merge.right, label) }"|"            if merge.left < n { leaf(merge.left, label) }\n            if merge.right < n { leaf(merge.right, label) }\n            if merge.left >= n { visit(merge.left, label) }\n            if merge.right >= n { visit(merge.right, label) }"
 LIST
