@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "colpali_kernels.h"
+#include "ivf.h"
 #include "toast_stream.h"
 
 PG_MODULE_MAGIC;
@@ -52,6 +53,7 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+	ivf_init();
 	MarkGUCPrefixReserved("colpali");
 }
 

@@ -100,6 +100,12 @@ int colpali_maxsim_total(const float *row_max, int nq, float *score);
 void colpali_similarity(const float *query, int nq, const float *doc, int nd,
                         int dim, float *out);
 
+/* For each of the n rows of x, the index of the centroid (k rows) with the
+ * largest dot product, the lowest index on ties. NaN dot products never win:
+ * check inputs for finiteness first. Requires n >= 1, k >= 1, dim >= 1. */
+void colpali_nearest(const float *x, int n, const float *centroids, int k, int dim,
+                     int32_t *index);
+
 /* Index of the first NaN or infinite value in x[0..count), or -1. */
 ptrdiff_t colpali_find_nonfinite(const float *x, size_t count);
 

@@ -27,3 +27,17 @@ FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
 WHERE pg_get_function_identity_arguments(p.oid) LIKE '%multihalfvec%' OR p.proname LIKE 'multihalfvec%'
 ORDER BY 1, 2;
+
+-- 1.2 -> 1.3: the colpali_ivf index and its <#> operator.
+DROP EXTENSION colpali;
+CREATE EXTENSION colpali VERSION '1.2';
+ALTER EXTENSION colpali UPDATE TO '1.3';
+SELECT extversion FROM pg_extension WHERE extname = 'colpali';
+SELECT amname, amtype FROM pg_am WHERE amname = 'colpali_ivf';
+SELECT '{{1,0},{0,2}}'::multihalfvec <#> '{{1,0},{0,1}}'::real[] AS negated_maxsim;
+SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proisstrict,
+       p.proparallel, p.procost, obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
+WHERE p.proname IN ('maxsim_negative', 'colpali_ivf_handler')
+ORDER BY 1, 2;

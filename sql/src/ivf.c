@@ -1,0 +1,181 @@
+/*
+ * colpali_ivf's handler: what the access method can do, its options, its
+ * cost, and the ordering operator it serves (multihalfvec <#> real[][],
+ * the negated MaxSim, so ascending order is best first).
+ */
+#include "postgres.h"
+
+#include <float.h>
+
+#include "access/amapi.h"
+#include "access/reloptions.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "storage/bufmgr.h"
+#include "utils/guc.h"
+#include "utils/selfuncs.h"
+
+#include "ivf.h"
+
+int			ivf_probes = IVF_DEFAULT_PROBES;
+static relopt_kind ivf_relopt_kind;
+
+void
+ivf_init(void)
+{
+	ivf_relopt_kind = add_reloption_kind();
+	add_int_reloption(ivf_relopt_kind, "lists",
+					  "Centroids the page tokens are clustered into",
+					  IVF_DEFAULT_LISTS, 1, IVF_MAX_LISTS, AccessExclusiveLock);
+	DefineCustomIntVariable("colpali.ivf_probes",
+							"Centroids each query token probes in a colpali_ivf index scan.",
+							"More probes find more of the exact top pages and read more of the index.",
+							&ivf_probes,
+							IVF_DEFAULT_PROBES, 1, IVF_MAX_LISTS,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+static bytea *
+ivf_options(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt table[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, ivf_relopt_kind,
+									  sizeof(IvfOptions), table, lengthof(table));
+}
+
+/* The number of centroids the meta page records (0 for an unbuilt index). */
+static int
+ivf_stored_lists(Oid indexoid)
+{
+	Relation	index = index_open(indexoid, AccessShareLock);
+	Buffer		buffer = ReadBuffer(index, IVF_META_BLKNO);
+	int			lists;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	lists = IvfPageGetMeta(BufferGetPage(buffer))->lists;
+	UnlockReleaseBuffer(buffer);
+	index_close(index, AccessShareLock);
+	return lists;
+}
+
+/*
+ * The scan ranks every page it reads before returning the first, so its
+ * startup cost is its whole cost: the share of the index the probes read.
+ * Only an ORDER BY <#> can use it, and an index built over an empty table
+ * (no centroids) never is: the planner falls back to the exact scan.
+ */
+static void
+ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+				 Cost *indexStartupCost, Cost *indexTotalCost,
+				 Selectivity *indexSelectivity, double *indexCorrelation,
+				 double *indexPages)
+{
+	GenericCosts costs;
+	int			lists;
+	double		share;
+
+	if (path->indexorderbys == NIL ||
+		(lists = ivf_stored_lists(path->indexinfo->indexoid)) == 0)
+	{
+		*indexStartupCost = DBL_MAX;
+		*indexTotalCost = DBL_MAX;
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+	/* A question of about 20 tokens probes up to 20 * probes lists. */
+	share = Min(1.0, 20.0 * ivf_probes / lists);
+	MemSet(&costs, 0, sizeof(costs));
+	costs.numIndexTuples = path->indexinfo->tuples * share;
+	genericcostestimate(root, path, loop_count, &costs);
+	*indexStartupCost = costs.indexTotalCost;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = costs.indexSelectivity;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}
+
+static bool
+ivf_validate(Oid opclassoid)
+{
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(colpali_ivf_handler);
+Datum
+colpali_ivf_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+
+	am->amstrategies = 0;
+	am->amsupport = 0;
+	am->amoptsprocnum = 0;
+	am->amcanorder = false;
+	am->amcanorderbyop = true;
+	am->amcanbackward = false;
+	am->amcanunique = false;
+	am->amcanmulticol = false;
+	am->amoptionalkey = true;
+	am->amsearcharray = false;
+	am->amsearchnulls = false;
+	am->amstorage = false;
+	am->amclusterable = false;
+	am->ampredlocks = false;
+	am->amcanparallel = false;
+	am->amcaninclude = false;
+	am->amusemaintenanceworkmem = false;
+	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	am->amkeytype = InvalidOid;
+
+	am->ambuild = ivf_build;
+	am->ambuildempty = ivf_buildempty;
+	am->aminsert = ivf_insert;
+	am->ambulkdelete = ivf_bulkdelete;
+	am->amvacuumcleanup = ivf_vacuumcleanup;
+	am->amcanreturn = NULL;
+	am->amcostestimate = ivf_costestimate;
+	am->amoptions = ivf_options;
+	am->amproperty = NULL;
+	am->ambuildphasename = NULL;
+	am->amvalidate = ivf_validate;
+	am->amadjustmembers = NULL;
+	am->ambeginscan = ivf_beginscan;
+	am->amrescan = ivf_rescan;
+	am->amgettuple = ivf_gettuple;
+	am->amgetbitmap = NULL;
+	am->amendscan = ivf_endscan;
+	am->ammarkpos = NULL;
+	am->amrestrpos = NULL;
+	am->amestimateparallelscan = NULL;
+	am->aminitparallelscan = NULL;
+	am->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(am);
+}
+
+/*
+ * multihalfvec <#> real[][]: minus maxsim(query, document), so that ORDER BY
+ * ... ASC (the only order an index scan yields) is best first. Without the
+ * index it is exact; through it, the order is the index's estimate.
+ */
+PG_FUNCTION_INFO_V1(maxsim_negative_half);
+Datum
+maxsim_negative_half(PG_FUNCTION_ARGS)
+{
+	extern Datum maxsim_half(PG_FUNCTION_ARGS);
+	LOCAL_FCINFO(inner, 2);
+	Datum		score;
+
+	/* Same call site, arguments swapped: maxsim keeps its scratch in our flinfo. */
+	InitFunctionCallInfoData(*inner, fcinfo->flinfo, 2, fcinfo->fncollation, NULL, NULL);
+	inner->args[0].value = PG_GETARG_DATUM(1);
+	inner->args[0].isnull = false;
+	inner->args[1].value = PG_GETARG_DATUM(0);
+	inner->args[1].isnull = false;
+	score = maxsim_half(inner);
+	PG_RETURN_FLOAT8(-(double) DatumGetFloat4(score));
+}

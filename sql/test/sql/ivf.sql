@@ -1,0 +1,108 @@
+-- colpali_ivf: candidates for ORDER BY embedding <#> query without reading
+-- every page, reranked exactly by maxsim; complete under filters, kept up to
+-- date by inserts and VACUUM, rebuilt by REINDEX.
+CREATE EXTENSION IF NOT EXISTS colpali;
+SET extra_float_digits = 0;
+
+-- Deterministic unit rows: a page's rows are ivf_row(page * 100 + j).
+CREATE FUNCTION ivf_row(seed int) RETURNS real[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT array_agg((v / sqrt(sum_sq))::real ORDER BY k) FROM (
+        SELECT k, v, sum(v * v) OVER () AS sum_sq FROM (
+            SELECT k, x - floor(x) - 0.5 AS v
+            FROM generate_series(1, 8) k,
+                 LATERAL (SELECT sin(seed * 12.9898 + k * 78.233) * 43758.5453 AS x) r) s) t
+$$;
+CREATE FUNCTION ivf_page(page int, rows int) RETURNS real[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT array_agg(ivf_row(page * 100 + j) ORDER BY j) FROM generate_series(1, rows) j
+$$;
+-- The question: three rows of page 42, as they are. STABLE, so plans show
+-- a call, not the values (their last digits differ between machines).
+CREATE FUNCTION ivf_question() RETURNS real[] LANGUAGE sql STABLE AS $$
+    SELECT array_agg(ivf_row(4200 + j) ORDER BY j) FROM generate_series(2, 4) j
+$$;
+
+CREATE TABLE ivf_pages (id int PRIMARY KEY, embedding multihalfvec(8));
+INSERT INTO ivf_pages SELECT i, ivf_page(i, 4) FROM generate_series(1, 300) i;
+
+-- Built over an empty table: no centroids, so the planner keeps the exact scan.
+CREATE TABLE ivf_empty (id int, embedding multihalfvec);
+CREATE INDEX ivf_empty_index ON ivf_empty USING colpali_ivf (embedding);
+INSERT INTO ivf_empty SELECT id, embedding FROM ivf_pages WHERE id <= 3;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ivf_empty ORDER BY embedding <#> ivf_question() LIMIT 1;
+RESET enable_seqscan;
+REINDEX INDEX ivf_empty_index;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ivf_empty ORDER BY embedding <#> ivf_question() LIMIT 1;
+RESET enable_seqscan;
+
+-- Options.
+CREATE INDEX ON ivf_pages USING colpali_ivf (embedding) WITH (lists = 0);
+CREATE INDEX ON ivf_pages USING colpali_ivf (embedding) WITH (lists = 65537);
+CREATE INDEX ON ivf_pages USING colpali_ivf (id);
+CREATE INDEX ivf_index ON ivf_pages USING colpali_ivf (embedding) WITH (lists = 32);
+
+-- ORDER BY <#> LIMIT uses the index; maxsim alone does not.
+EXPLAIN (COSTS OFF) SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question() LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT id FROM ivf_pages WHERE embedding <#> ivf_question() < 0;
+
+-- Candidates then the exact rerank find the page the question came from.
+SELECT id, round(maxsim(ivf_question(), embedding)::numeric, 2) AS score FROM (
+    SELECT id, embedding FROM ivf_pages ORDER BY embedding <#> ivf_question() LIMIT 10) candidates
+ORDER BY maxsim(ivf_question(), embedding) DESC LIMIT 1;
+-- The exact order without the index agrees.
+SET enable_indexscan = off;
+SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question() LIMIT 1;
+RESET enable_indexscan;
+
+-- An unlimited scan returns every page once, however many rounds it takes.
+SET enable_seqscan = off;
+SET enable_sort = off;
+SELECT count(*) AS returned, count(DISTINCT id) AS distinct_pages
+FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page;
+-- A selective filter still gets all its rows (one probe per token at first).
+SET colpali.ivf_probes = 1;
+SELECT count(*) AS filtered FROM (
+    SELECT id FROM ivf_pages WHERE id % 60 = 7 ORDER BY embedding <#> ivf_question() LIMIT 10) f;
+RESET colpali.ivf_probes;
+
+-- A page inserted after the build is found: page 42 again, under a new id.
+DELETE FROM ivf_pages WHERE id = 42;
+INSERT INTO ivf_pages SELECT 1000, ivf_page(42, 4);
+SELECT id FROM (SELECT id, embedding FROM ivf_pages ORDER BY embedding <#> ivf_question() LIMIT 10) candidates
+ORDER BY maxsim(ivf_question(), embedding) DESC LIMIT 1;
+INSERT INTO ivf_pages SELECT 42, ivf_page(42, 4);
+-- Deleted pages are gone after VACUUM, and the rest are all still there.
+DELETE FROM ivf_pages WHERE id = 1000 OR id % 3 = 0;
+VACUUM ivf_pages;
+SELECT count(*) AS returned, count(DISTINCT id) AS distinct_pages, bool_and(id % 3 <> 0) AS none_deleted
+FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page;
+-- Inserts that fill new posting pages, then REINDEX.
+INSERT INTO ivf_pages SELECT i, ivf_page(i, 4) FROM generate_series(2000, 2600) i;
+SELECT count(*) AS returned, count(DISTINCT id) AS distinct_pages
+FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page;
+REINDEX INDEX ivf_index;
+SELECT count(*) AS returned, count(DISTINCT id) AS distinct_pages
+FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page;
+RESET enable_sort;
+RESET enable_seqscan;
+
+-- Bad input: a clear error, nothing changed.
+SELECT id FROM ivf_pages ORDER BY embedding <#> '{{1,2,3}}'::real[] LIMIT 1;
+SELECT id FROM ivf_pages ORDER BY embedding <#> '{{1,NaN,0,0,0,0,0,0}}'::real[] LIMIT 1;
+INSERT INTO ivf_pages VALUES (5000, '{{1,2,3}}');
+CREATE TABLE ivf_mixed (embedding multihalfvec);
+INSERT INTO ivf_mixed VALUES ('{{1,2}}'), ('{{1,2,3}}');
+CREATE INDEX ON ivf_mixed USING colpali_ivf (embedding);
+
+-- An unlogged table's index.
+CREATE UNLOGGED TABLE ivf_unlogged AS SELECT * FROM ivf_pages WHERE id < 50;
+CREATE INDEX ON ivf_unlogged USING colpali_ivf (embedding) WITH (lists = 16);
+SET enable_seqscan = off;
+SET enable_sort = off;
+SELECT count(DISTINCT id) AS distinct_pages FROM (SELECT id FROM ivf_unlogged ORDER BY embedding <#> ivf_question()) every_page;
+RESET enable_sort;
+RESET enable_seqscan;
+
+DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged;
+DROP FUNCTION ivf_question(), ivf_page(int, int), ivf_row(int);
