@@ -42,6 +42,9 @@ if ! PGHOST="$socket_dir" PGUSER=colpali make -C sql installcheck; then
   exit 1
 fi
 
+echo "== the candidate index after a crash (WAL replay)"
+bash scripts/check-index-recovery.sh "$colpali"
+
 echo "== fuzzing the kernels (fixed budget; corpus in fuzz/corpus)"
 bash scripts/fuzz.sh 60
 

@@ -28,3 +28,9 @@ COMMENT ON ACCESS METHOD colpali_ivf IS
 CREATE OPERATOR CLASS multihalfvec_maxsim_ops
     DEFAULT FOR TYPE multihalfvec USING colpali_ivf AS
     OPERATOR 1 <#> (multihalfvec, real[]) FOR ORDER BY float_ops;
+
+CREATE FUNCTION colpali_ivf_lists(index regclass) RETURNS integer
+    AS 'MODULE_PATHNAME', 'colpali_ivf_lists'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION colpali_ivf_lists(regclass) IS
+    'Centroids of a colpali_ivf index: 0 when it was built over a table without pages (REINDEX it to use it).';

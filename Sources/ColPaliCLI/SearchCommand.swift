@@ -9,15 +9,20 @@ import Foundation
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Find the pages that best answer a question (binary prefilter, then exact MaxSim).")
+        abstract: "Find the pages that best answer a question (candidate index or codes prefilter, then exact MaxSim).")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var scope: CollectionOptions
 
-    @Argument(help: "The question.") var question: String
+    @Argument(help: "The question (or give --query-embeddings).") var question: String?
+    @Option(help: ArgumentHelp("Search with query multi-vectors computed elsewhere instead of a question: a .npy of float32 rows x dim, or Q x rows x dim for Q searches. No model is loaded.",
+                               valueName: "file.npy"))
+    var queryEmbeddings: String?
     @Option(help: "Number of pages to return.") var limit = 10
-    @Option(help: "Pages kept by the prefilter for exact reranking (default: limit x 10, at least 50).") var candidates: Int?
+    @Option(help: "Pages kept by the first stage for exact reranking (default: limit x 10, at least 50).") var candidates: Int?
+    @Option(help: "Centroids each query token probes in the candidate index (default: the server's colpali.ivf_probes, 8).")
+    var probes: Int?
     @Flag(help: "Exact MaxSim over every page (slow on large tables).") var exact = false
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Flag(help: "Print the SQL the search runs (with its parameters) to stderr.") var explain = false
@@ -48,7 +53,17 @@ struct SearchCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        if question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the question is empty") }
+        switch (question, queryEmbeddings) {
+        case (nil, nil): throw ValidationError("give a question, or --query-embeddings FILE.npy")
+        case (.some, .some): throw ValidationError("give a question or --query-embeddings, not both")
+        case (let question?, nil):
+            if question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the question is empty") }
+        case (nil, .some): break
+        }
+        if let probes, !(1...SearchClient.maximumProbes).contains(probes) {
+            throw ValidationError("--probes must be between 1 and \(SearchClient.maximumProbes)")
+        }
+        if probes != nil && exact { throw ValidationError("--probes applies to the candidate index, and --exact has no candidates") }
         if let metadata, Metadata(json: metadata) == nil { throw ValidationError("--metadata must be a JSON object") }
         if let after { _ = try Self.parseDate(after, flag: "--after") }
         if let before { _ = try Self.parseDate(before, flag: "--before") }
@@ -63,23 +78,25 @@ struct SearchCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = global.logger
         let database = try await global.open(.existing, command: "colpali", logger: logger)
+        if let queryEmbeddings {
+            try await searchEmbeddings(from: queryEmbeddings, database: database)
+            return
+        }
+        let question = self.question ?? ""
         let model = try await modelOptions.loadModel()
-        let filter = SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata.flatMap { Metadata(json: $0) },
-                                  sourcePrefix: source.map(Self.sourcePrefix),
-                                  createdAfter: try after.map { try Self.parseDate($0, flag: "--after") },
-                                  createdBefore: try before.map { try Self.parseDate($0, flag: "--before") },
-                                  tenant: scope.resolvedTenant)
-        let (question, limit, candidates, exact, explain, collection) =
-            (self.question, self.limit, self.candidates, self.exact, self.explain, scope.collection)
+        let filter = try self.filter()
+        let (limit, candidates, probes, exact, explain, collection) =
+            (self.limit, self.candidates, self.probes, self.exact, self.explain, scope.collection)
         let hits = try await SearchClient.with(database: database, model: model, logger: logger) { client in
             let embedding = try await client.embed(question, for: collection).embedding
             if explain {
                 let sql = try await client.explain(embedding: embedding, in: collection, limit: limit, candidates: candidates,
-                                                   exact: exact, filter: filter)
+                                                   probes: probes, exact: exact, filter: filter)
                 FileHandle.standardError.write(Data((sql + "\n").utf8))
             }
             if exact { return try await client.exactSearch(embedding: embedding, in: collection, limit: limit, filter: filter) }
-            return try await client.search(embedding: embedding, in: collection, limit: limit, candidates: candidates, filter: filter)
+            return try await client.search(embedding: embedding, in: collection, limit: limit, candidates: candidates, probes: probes,
+                                           filter: filter)
         }
         if json {
             let encoder = JSONEncoder()
@@ -95,6 +112,84 @@ struct SearchCommand: AsyncParsableCommand {
                             widths: [4, 10, 8, 5, 0]))
         }
     }
+}
+
+extension SearchCommand {
+    func filter() throws -> SearchFilter {
+        SearchFilter(documentIDs: documents.isEmpty ? nil : documents, metadataContains: metadata.flatMap { Metadata(json: $0) },
+                     sourcePrefix: source.map(Self.sourcePrefix),
+                     createdAfter: try after.map { try Self.parseDate($0, flag: "--after") },
+                     createdBefore: try before.map { try Self.parseDate($0, flag: "--before") },
+                     tenant: scope.resolvedTenant)
+    }
+
+    /// One search per query multi-vector of the file, no model: a table per
+    /// query, or with --json one JSON object per line with its timings.
+    func searchEmbeddings(from path: String, database: ConnectionSettings) async throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ValidationError("cannot read --query-embeddings \(path): \(error.localizedDescription)")
+        }
+        let queries: [MultiVector]
+        do {
+            queries = try NumpyArray.parse(data).multiVectors()
+        } catch let error as NumpyArray.ParseError {
+            throw ValidationError("--query-embeddings \(path): \(error)")
+        }
+        let filter = try self.filter()
+        let (limit, candidates, probes, exact, json, collection) =
+            (self.limit, self.candidates, self.probes, self.exact, self.json, scope.collection)
+        try await SearchClient.with(database: database, model: nil, logger: global.logger) { client in
+            for (index, query) in queries.enumerated() {
+                let started = ContinuousClock.now
+                let hits = exact
+                    ? try await client.exactSearch(embedding: query, in: collection, limit: limit, filter: filter)
+                    : try await client.search(embedding: query, in: collection, limit: limit, candidates: candidates,
+                                              probes: probes, filter: filter)
+                let elapsed = ContinuousClock.now - started
+                let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+                if json {
+                    let line = QueryResultLine(query: index, hits: hits.map(QueryResultLine.Hit.init),
+                                               timingsMs: ["total": (milliseconds * 1000).rounded() / 1000])
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    encoder.keyEncodingStrategy = .convertToSnakeCase
+                    print(String(decoding: try encoder.encode(line), as: UTF8.self))
+                } else {
+                    print("query \(index) (\(String(format: "%.1f", milliseconds)) ms)")
+                    for hit in hits {
+                        print(Table.row(["\(hit.rank)", String(format: "%.4f", hit.score), "\(hit.pageID)", "\(hit.pageNumber)",
+                                         hit.sourceURI], widths: [4, 10, 8, 5, 0]))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One line of `colpali search --query-embeddings FILE --json`.
+struct QueryResultLine: Encodable {
+    struct Hit: Encodable {
+        let pageId: Int
+        let documentId: Int
+        let pageNumber: Int
+        let sourceUri: String
+        let score: Double
+        init(_ hit: PageHit) {
+            pageId = hit.pageID
+            documentId = hit.documentID
+            pageNumber = hit.pageNumber
+            sourceUri = hit.sourceURI
+            score = Double(hit.score)
+        }
+    }
+    let query: Int
+    let hits: [Hit]
+    /// The search is one statement (candidates and exact rerank together,
+    /// the exact scores computed in the candidate scan), so it is one stage.
+    let timingsMs: [String: Double]
 }
 
 /// A hit as `colpali search --json` prints it.

@@ -68,6 +68,7 @@ public enum Remedies {
         switch error {
         case .noPages: return "ingest documents first (colpali-ingest add FILE)"
         case .pooledPage: return "re-add the document with --pool-factor 1 --force to keep every patch vector"
+        case .noCandidateIndex: return "build one with colpali index create (once pages are loaded), or leave out --probes"
         default: return nil
         }
     }

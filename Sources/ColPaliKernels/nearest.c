@@ -1,15 +1,38 @@
 /*
  * Nearest centroid by dot product: for each row of x, the index of the
  * centroid with the largest <x_i, c_j> (the first on ties). The candidate
- * index assigns every token of every page with it, so it is a kernel of its
- * own: the AVX2 path reuses the MaxSim tile, x rows against centroid rows.
- * AVX-512 CPUs take the AVX2 path (the tile is not what limits it).
+ * index assigns every token of every page with it, so it is a small GEMM
+ * of its own. Centroids are laid out in panels of 24, each dimension-major
+ * and contiguous (k padded with copies of the last centroid, which never
+ * beat it: ties keep the first), so a 4-row x 24-centroid block accumulates
+ * in 12 AVX2 registers reading memory in order, with no horizontal sums,
+ * and the running maximum and its index stay per lane.
+ * AVX-512 CPUs take the AVX2 path.
  */
 #include "kernels_internal.h"
 
 #include <math.h>
 
-static void nearest_scalar(const float *x, int n, const float *c, int k, int dim,
+#define PANEL 24
+
+static inline size_t padded_k(int k) { return ((size_t)k + PANEL - 1) / PANEL * PANEL; }
+
+size_t colpali_nearest_layout_floats(int k, int dim)
+{
+    return padded_k(k) * (size_t)dim;
+}
+
+void colpali_nearest_layout(const float *centroids, int k, int dim, float *layout)
+{
+    size_t kp = padded_k(k);
+    for (size_t j = 0; j < kp; j++) {
+        const float *c = centroids + (j < (size_t)k ? j : (size_t)k - 1) * dim;
+        for (int d = 0; d < dim; d++)
+            layout[(j / PANEL) * PANEL * dim + (size_t)d * PANEL + j % PANEL] = c[d];
+    }
+}
+
+static void nearest_scalar(const float *x, int n, const float *layout, int k, int dim,
                            int32_t *index)
 {
     colpali_budget budget = {0};
@@ -18,14 +41,13 @@ static void nearest_scalar(const float *x, int n, const float *c, int k, int dim
         float best = -INFINITY;
         int32_t arg = 0;
         colpali_spend(&budget, (size_t)k * (size_t)dim);
-        for (int j = 0; j < k; j++) {
-            const float *cj = c + (size_t)j * dim;
+        for (size_t j = 0; j < (size_t)k; j++) {
             float s = 0;
             for (int d = 0; d < dim; d++)
-                s += xi[d] * cj[d];
+                s += xi[d] * layout[(j / PANEL) * PANEL * dim + (size_t)d * PANEL + j % PANEL];
             if (s > best) {
                 best = s;
-                arg = j;
+                arg = (int32_t)j;
             }
         }
         index[i] = arg;
@@ -33,48 +55,87 @@ static void nearest_scalar(const float *x, int n, const float *c, int k, int dim
 }
 
 #if COLPALI_X86
-#include "avx2_tile.h"
+#include <immintrin.h>
 
-AVX2 static void nearest_avx2(const float *x, int n, const float *c, int k, int dim,
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* Keep, per lane, the larger of best and acc and the index it came from. */
+AVX2 static inline void keep_max(__m256 *best, __m256i *arg, __m256 acc, int j)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 greater = _mm256_cmp_ps(acc, *best, _CMP_GT_OQ);
+    *best = _mm256_blendv_ps(*best, acc, greater);
+    *arg = _mm256_blendv_epi8(*arg, _mm256_add_epi32(_mm256_set1_epi32(j), lanes),
+                              _mm256_castps_si256(greater));
+}
+
+/* The lane with the largest value; the smallest index among equals. */
+AVX2 static inline int32_t lane_argmax(__m256 best, __m256i arg)
+{
+    float v[8];
+    int32_t a[8];
+    _mm256_storeu_ps(v, best);
+    _mm256_storeu_si256((__m256i *)a, arg);
+    int w = 0;
+    for (int l = 1; l < 8; l++)
+        if (v[l] > v[w] || (v[l] == v[w] && a[l] < a[w]))
+            w = l;
+    return a[w];
+}
+
+AVX2 static void nearest_avx2(const float *x, int n, const float *layout, int k, int dim,
                               int32_t *index)
 {
+    const size_t kp = padded_k(k);
     colpali_budget budget = {0};
-    for (int i0 = 0; i0 < n; i0 += 2) {
-        const float *xr[2];
-        for (int r = 0; r < 2; r++)
+    for (int i0 = 0; i0 < n; i0 += 4) {
+        const float *xr[4];
+        for (int r = 0; r < 4; r++)
             xr[r] = x + (size_t)(i0 + r < n ? i0 + r : n - 1) * dim;
-        colpali_spend(&budget, (size_t)2 * (size_t)k * (size_t)dim);
-        float best[2] = {-INFINITY, -INFINITY};
-        int32_t arg[2] = {0, 0};
-        for (int j = 0; j < k; j += 4) {
-            const float *cr[4];
-            for (int t = 0; t < 4; t++)
-                cr[t] = c + (size_t)(j + t < k ? j + t : k - 1) * dim;
-            float lanes[8];
-            _mm256_storeu_ps(lanes, tile_dots(xr, cr, dim));
-            /* Lane r * 4 + t is <x_{i0+r}, c_{j+t}>; the clamped tail repeats
-             * c_{k-1}, which a strict > never prefers to itself. */
-            for (int r = 0; r < 2; r++)
-                for (int t = 0; t < 4; t++)
-                    if (lanes[r * 4 + t] > best[r]) {
-                        best[r] = lanes[r * 4 + t];
-                        arg[r] = j + t < k ? j + t : k - 1;
-                    }
+        colpali_spend(&budget, (size_t)4 * kp * (size_t)dim);
+        __m256 best[4];
+        __m256i arg[4];
+        for (int r = 0; r < 4; r++) {
+            best[r] = _mm256_set1_ps(-INFINITY);
+            arg[r] = _mm256_setzero_si256();
         }
-        for (int r = 0; r < 2 && i0 + r < n; r++)
-            index[i0 + r] = arg[r];
+        for (size_t j = 0; j < kp; j += PANEL) {
+            __m256 acc[4][3];
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 3; v++)
+                    acc[r][v] = _mm256_setzero_ps();
+            const float *col = layout + j * dim;
+            for (int d = 0; d < dim; d++, col += PANEL) {
+                __m256 b0 = _mm256_loadu_ps(col);
+                __m256 b1 = _mm256_loadu_ps(col + 8);
+                __m256 b2 = _mm256_loadu_ps(col + 16);
+                for (int r = 0; r < 4; r++) {
+                    __m256 a = _mm256_broadcast_ss(xr[r] + d);
+                    acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+                    acc[r][2] = _mm256_fmadd_ps(a, b2, acc[r][2]);
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 3; v++)
+                    keep_max(&best[r], &arg[r], acc[r][v], (int)j + 8 * v);
+        }
+        for (int r = 0; r < 4 && i0 + r < n; r++) {
+            int32_t a = lane_argmax(best[r], arg[r]);
+            index[i0 + r] = a < k ? a : k - 1;
+        }
     }
 }
 #endif
 
-void colpali_nearest(const float *x, int n, const float *centroids, int k, int dim,
+void colpali_nearest(const float *x, int n, const float *layout, int k, int dim,
                      int32_t *index)
 {
 #if COLPALI_X86
     if (colpali_current_isa() >= ISA_AVX2) {
-        nearest_avx2(x, n, centroids, k, dim, index);
+        nearest_avx2(x, n, layout, k, dim, index);
         return;
     }
 #endif
-    nearest_scalar(x, n, centroids, k, dim, index);
+    nearest_scalar(x, n, layout, k, dim, index);
 }

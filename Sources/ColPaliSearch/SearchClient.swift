@@ -94,14 +94,14 @@ public final class SearchClient: Service, Sendable {
     // MARK: Searching
 
     /// Pages of `collection` best matching `question`: `candidates` pages
-    /// (default: limit x oversampling, at least 50) by the Hamming prefilter,
-    /// then exact MaxSim.
+    /// (default: limit x oversampling, at least 50) from the candidate index
+    /// or the Hamming prefilter, then exact MaxSim.
     public func search(_ question: String, in collection: String = Collection.defaultName, limit: Int = 10,
-                       candidates: Int? = nil, filter: SearchFilter = SearchFilter(),
+                       candidates: Int? = nil, probes: Int? = nil, filter: SearchFilter = SearchFilter(),
                        includeImages: Bool = false) async throws -> [PageHit] {
         let embedded = try await embed(question, for: collection)
         return try await search(embedding: embedded.embedding, in: collection, limit: limit, candidates: candidates,
-                                filter: filter, includeImages: includeImages)
+                                probes: probes, filter: filter, includeImages: includeImages)
     }
 
     /// Full-table `ORDER BY maxsim(...)`: exact, and as slow as the collection is large.
@@ -114,13 +114,19 @@ public final class SearchClient: Service, Sendable {
 
     /// For callers that embed elsewhere (colpali-engine on a GPU, say): the
     /// multi-vector must come from the collection's model.
+    ///
+    /// Candidates come from the pages' `colpali_ivf` index when there is a
+    /// built one (`probes`: centroids each query token probes, default the
+    /// server's `colpali.ivf_probes`), otherwise from the codes prefilter.
     public func search(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
-                       candidates: Int? = nil, filter: SearchFilter = SearchFilter(),
+                       candidates: Int? = nil, probes: Int? = nil, filter: SearchFilter = SearchFilter(),
                        includeImages: Bool = false) async throws -> [PageHit] {
         let target = try await self.collection(collection)
+        let stage = try await candidateStage(probes: probes)
         let query = try compose(embedding: embedding, collection: target, limit: limit,
-                                candidates: candidates ?? defaultCandidates(limit: limit), filter: filter, includeImages: includeImages)
-        return try await run(query, collection: target)
+                                candidates: candidates ?? defaultCandidates(limit: limit), stage: stage, filter: filter,
+                                includeImages: includeImages)
+        return try await run(query, collection: target, settings: Self.settings(probes: probes))
     }
 
     public func exactSearch(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
@@ -133,11 +139,43 @@ public final class SearchClient: Service, Sendable {
 
     /// The statement a search runs, with its parameters described.
     public func explain(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
-                        candidates: Int? = nil, exact: Bool = false, filter: SearchFilter = SearchFilter()) async throws -> String {
+                        candidates: Int? = nil, probes: Int? = nil, exact: Bool = false,
+                        filter: SearchFilter = SearchFilter()) async throws -> String {
         let target = try await self.collection(collection)
-        return try compose(embedding: embedding, collection: target, limit: limit,
-                           candidates: exact ? nil : candidates ?? defaultCandidates(limit: limit), filter: filter,
-                           includeImages: false).explanation
+        let stage = exact ? SearchQuery.CandidateStage.codes : try await candidateStage(probes: probes)
+        let settings = Self.settings(probes: exact ? nil : probes)
+        let query = try compose(embedding: embedding, collection: target, limit: limit,
+                                candidates: exact ? nil : candidates ?? defaultCandidates(limit: limit), stage: stage,
+                                filter: filter, includeImages: false)
+        return settings.map { "SET LOCAL \($0.name) = \($0.value);\n" }.joined() + query.explanation
+    }
+
+    /// Probes per query token a search may ask for (colpali_ivf's limit).
+    public static let maximumProbes = 65_536
+
+    /// The index stage when the pages have a built colpali_ivf index (one
+    /// built over an empty table has no centroids and is not used).
+    private func candidateStage(probes: Int?) async throws -> SearchQuery.CandidateStage {
+        if let probes, !(1...Self.maximumProbes).contains(probes) {
+            throw SearchError.outOfRange(name: "probes", value: probes, allowed: 1...Self.maximumProbes)
+        }
+        let built = try await session { c in
+            try await c.query("""
+                SELECT EXISTS (
+                    SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+                    WHERE i.indrelid = 'pages'::regclass AND a.amname = 'colpali_ivf' AND i.indisvalid
+                      -- CASE: the planner may test this before the access method
+                      AND CASE WHEN a.amname = 'colpali_ivf' THEN colpali_ivf_lists(i.indexrelid) > 0 END)
+                """, logger: self.logger).collect().first!.decode(Bool.self)
+        }
+        if built { return .index }
+        if probes != nil { throw SearchError.noCandidateIndex }
+        return .codes
+    }
+
+    /// Session settings of a search: numbers only, so they are written as literals.
+    private static func settings(probes: Int?) -> [(name: String, value: Int)] {
+        probes.map { [("colpali.ivf_probes", $0)] } ?? []
     }
 
     /// Most hits one search returns, and most candidates it reranks: each
@@ -191,32 +229,40 @@ public final class SearchClient: Service, Sendable {
     /// moment after the server ended its session (a restart, an
     /// administrator), and the next search should not fail for that. A query
     /// the server itself ended is not retried: that error is the answer.
-    func session<T: Sendable>(writes: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
-        async throws -> T {
+    func session<T: Sendable>(writes: Bool = false, locals: [String] = [],
+                              _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await once(body)
+            return try await once(locals: locals, body)
         } catch let error as PSQLError where !writes && (error.code == .serverClosedConnection || error.code == .clientClosedConnection) {
             logger.debug("connection was closed; trying once more", metadata: ["error": "\(DatabaseErrors.describe(error))"])
-            return try await once(body)
+            return try await once(locals: locals, body)
         }
     }
 
-    private func once<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        guard let tenant else { return try await client.withConnection { c in try await body(c) } }
-        // SET LOCAL rather than set_config(): Citus passes SET LOCAL on to the
-        // workers' shard queries, where row-level security reads it, once
-        // citus.propagate_set_commands says so (a placeholder elsewhere).
-        guard let literal = SQLLiteral.quote(tenant) else { throw SearchError.invalidFilter("the tenant contains a NUL character") }
+    /// `locals`: SET LOCAL statements of fixed text, run first in the transaction.
+    private func once<T: Sendable>(locals: [String], _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T {
+        var statements = locals
+        if let tenant {
+            // SET LOCAL rather than set_config(): Citus passes SET LOCAL on to the
+            // workers' shard queries, where row-level security reads it, once
+            // citus.propagate_set_commands says so (a placeholder elsewhere).
+            guard let literal = SQLLiteral.quote(tenant) else { throw SearchError.invalidFilter("the tenant contains a NUL character") }
+            statements += ["SET LOCAL citus.propagate_set_commands = 'local'", "SET LOCAL colpali.tenant = \(literal)"]
+        }
+        guard !statements.isEmpty else { return try await client.withConnection { c in try await body(c) } }
         return try await client.withConnection { connection in
             try await connection.transaction(logger: self.logger) { c in
-                _ = try await c.query("SET LOCAL citus.propagate_set_commands = 'local'", logger: self.logger)
-                _ = try await c.query(PostgresQuery(unsafeSQL: "SET LOCAL colpali.tenant = \(literal)"), logger: self.logger)
+                for statement in statements {
+                    _ = try await c.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                }
                 return try await body(c)
             }
         }
     }
 
-    private func compose(embedding: MultiVector, collection: Collection, limit: Int, candidates: Int?, filter: SearchFilter,
+    private func compose(embedding: MultiVector, collection: Collection, limit: Int, candidates: Int?,
+                         stage: SearchQuery.CandidateStage = .codes, filter: SearchFilter,
                          includeImages: Bool) throws -> SearchQuery {
         guard (1...Self.maximumLimit).contains(limit) else {
             throw SearchError.outOfRange(name: "limit", value: limit, allowed: 1...Self.maximumLimit)
@@ -240,12 +286,15 @@ public final class SearchClient: Service, Sendable {
         var codes = [UInt8](repeating: 0, count: embedding.rows * colpali_code_bytes(Int32(embedding.dim)))
         colpali_binary_quantize(embedding.values, Int32(embedding.rows), Int32(embedding.dim), &codes)
         return try SearchQuery.compose(query: embedding, codes: Data(codes), collection: collection, limit: limit,
-                                       candidates: candidates.map { max($0, limit) }, filter: scoped, includeImages: includeImages)
+                                       candidates: candidates.map { max($0, limit) }, stage: stage, filter: scoped,
+                                       includeImages: includeImages)
     }
 
-    private func run(_ query: SearchQuery, collection: Collection) async throws -> [PageHit] {
+    private func run(_ query: SearchQuery, collection: Collection, settings: [(name: String, value: Int)] = [])
+        async throws -> [PageHit] {
         logger.debug("search", metadata: ["sql": "\(query.explanation)"])
-        let rows = try await session { c in try await c.query(query.postgresQuery, logger: self.logger).collect() }
+        let locals = settings.map { "SET LOCAL \($0.name) = \($0.value)" }
+        let rows = try await session(locals: locals) { c in try await c.query(query.postgresQuery, logger: self.logger).collect() }
         var hits: [PageHit] = []
         for row in rows {
             let (score, documentID, pageID, pageNumber, uri, title, metadata, image, imageType) =

@@ -5,12 +5,23 @@ import PostgresNIO
 /// The SQL of a search, composed from fixed text and bind parameters only:
 /// nothing a caller passes is ever spliced into the statement.
 ///
-/// Two stages: candidates ranked by the binary prefilter over the codes
-/// (filters apply here), then an exact `maxsim` of the candidates only. An
-/// exact search skips the first stage. Ties are broken by page id in both
-/// stages (prefilter scores tie often), so the same rows give the same
+/// Two stages: candidates (filters apply here), then an exact `maxsim` of
+/// the candidates only. The candidates come from a `colpali_ivf` index when
+/// the pages have one (ORDER BY embedding <#> query: the index ranks pages
+/// without reading them, and the exact score of each candidate is computed
+/// once, in the same scan), otherwise from the binary prefilter over every
+/// page's codes. An exact search skips the first stage. Ties are broken by
+/// page id (prefilter scores tie often), so the same rows give the same
 /// answer on any server, one or a Citus cluster.
 public struct SearchQuery: Sendable {
+    /// Where a two-stage search finds its candidates.
+    public enum CandidateStage: Sendable, Equatable {
+        /// Hamming MaxSim over the sign-bit codes of every page: a scan of the codes.
+        case codes
+        /// The `colpali_ivf` index on the pages.
+        case index
+    }
+
     public let sql: String
     public let bindings: PostgresBindings
     /// Human-readable parameter list for --explain.
@@ -19,7 +30,7 @@ public struct SearchQuery: Sendable {
     public var postgresQuery: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 
     public static func compose(query: MultiVector, codes: Data, collection: Collection, limit: Int, candidates: Int?,
-                               filter: SearchFilter, includeImages: Bool) throws -> SearchQuery {
+                               stage: CandidateStage = .codes, filter: SearchFilter, includeImages: Bool) throws -> SearchQuery {
         var binds = PostgresBindings()
         var notes: [String] = []
         func parameter<T: PostgresEncodable>(_ value: T, _ note: String) throws -> String {
@@ -54,7 +65,26 @@ public struct SearchQuery: Sendable {
             p.document_id, p.id, p.page_number, d.source_uri, d.title, d.metadata::text, \(image)
             """
         let sql: String
-        if let candidates {
+        if let candidates, stage == .index {
+            let candidateParameter = try parameter(candidates, "candidates \(candidates)")
+            let limitParameter = try parameter(limit, "limit \(limit)")
+            // The scan computes each candidate's <#> (the exact score, negated)
+            // for its ORDER BY; selecting it too keeps that the only exact pass.
+            sql = """
+                WITH candidates AS (
+                    SELECT p.document_id, p.id, p.embedding <#> \(queryParameter) AS distance
+                    FROM pages p JOIN documents d ON d.id = p.document_id
+                    WHERE \(conditions.joined(separator: " AND "))
+                    ORDER BY p.embedding <#> \(queryParameter)
+                    LIMIT \(candidateParameter))
+                SELECT (-c.distance)::real AS score, \(output)
+                FROM candidates c
+                JOIN pages p ON p.document_id = c.document_id AND p.id = c.id
+                JOIN documents d ON d.id = p.document_id
+                ORDER BY score DESC, p.id
+                LIMIT \(limitParameter)
+                """
+        } else if let candidates {
             let codesParameter = try parameter(codes, "query sign-bit codes, \(codes.count) bytes")
             let dimParameter = try parameter(Int32(query.dim), "dimension \(query.dim)")
             let candidateParameter = try parameter(candidates, "candidates \(candidates)")

@@ -93,6 +93,8 @@ public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
     /// not the patches of a grid a map could be drawn on.
     case pooledPage(page: Int, factor: Int)
     case modelRequired
+    /// Probes were asked for, but the pages have no built colpali_ivf index.
+    case noCandidateIndex
 
     public var description: String {
         switch self {
@@ -114,6 +116,8 @@ public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
             return "page \(page) was stored with token pooling (factor \(factor)): its vectors are clusters of patches, so it has no similarity map"
         case .modelRequired:
             return "searching by text needs a model"
+        case .noCandidateIndex:
+            return "probes apply to a colpali_ivf index, and the pages have no built one"
         }
     }
 }

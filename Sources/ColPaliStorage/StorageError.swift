@@ -26,6 +26,10 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
     /// A read-only command found the local database stopped (it starts none).
     case localDatabaseStopped(dataDirectory: String)
     case query(String)
+    /// A candidate index asked for with a number of centroids it cannot have.
+    case invalidIndexLists(Int, allowed: ClosedRange<Int>)
+    /// CREATE INDEX returned, yet the catalog shows no colpali_ivf index on pages.
+    case indexMissingAfterBuild
 
     public var description: String {
         switch self {
@@ -71,6 +75,10 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
             return "the local database in \(directory) is not running"
         case .query(let message):
             return message
+        case .invalidIndexLists(let lists, let allowed):
+            return "an index of \(lists) lists is outside \(allowed.lowerBound)...\(allowed.upperBound)"
+        case .indexMissingAfterBuild:
+            return "the candidate index was built but is not in the catalog (was it dropped meanwhile?)"
         }
     }
 }

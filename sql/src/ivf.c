@@ -9,10 +9,12 @@
 
 #include "access/amapi.h"
 #include "access/reloptions.h"
+#include "commands/defrem.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
 #include "utils/guc.h"
+#include "utils/rel.h"
 #include "utils/selfuncs.h"
 
 #include "ivf.h"
@@ -51,14 +53,22 @@ static int
 ivf_stored_lists(Oid indexoid)
 {
 	Relation	index = index_open(indexoid, AccessShareLock);
-	Buffer		buffer = ReadBuffer(index, IVF_META_BLKNO);
 	int			lists;
 
-	LockBuffer(buffer, BUFFER_LOCK_SHARE);
-	lists = IvfPageGetMeta(BufferGetPage(buffer))->lists;
-	UnlockReleaseBuffer(buffer);
+	if (index->rd_rel->relam != get_index_am_oid("colpali_ivf", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a colpali_ivf index", RelationGetRelationName(index))));
+	lists = ivf_index_info(index)->lists;
 	index_close(index, AccessShareLock);
 	return lists;
+}
+
+PG_FUNCTION_INFO_V1(colpali_ivf_lists);
+Datum
+colpali_ivf_lists(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(ivf_stored_lists(PG_GETARG_OID(0)));
 }
 
 /*

@@ -102,9 +102,11 @@ typedef struct IvfIndexInfo
 	int			lists;
 	int			per_page;
 	float	   *centroids;		/* lists * dim, row-major */
+	float	   *layout;			/* the centroids as colpali_nearest reads them */
 } IvfIndexInfo;
 
 extern IvfIndexInfo *ivf_index_info(Relation index);
+extern float *ivf_nearest_layout(const float *centroids, int lists, int dim, MemoryContext context);
 extern void ivf_init_page(Page page, uint16 kind);
 extern float *ivf_page_vectors(Datum value, int expected_dim, int *rows, int *dim, const char *what);
 extern int	ivf_distinct_lists(const float *vectors, int rows, const IvfIndexInfo *info,

@@ -153,8 +153,11 @@ kmeans(BuildState *state, const float *tokens, int n, int lists, float *centroid
 	}
 	for (int iteration = 0; iteration < KMEANS_ITERATIONS; iteration++)
 	{
+		float	   *layout = ivf_nearest_layout(centroids, lists, dim, CurrentMemoryContext);
+
 		CHECK_FOR_INTERRUPTS();
-		colpali_nearest(tokens, n, centroids, lists, dim, assign);
+		colpali_nearest(tokens, n, layout, lists, dim, assign);
+		pfree(layout);
 		memset(centroids, 0, sizeof(float) * (Size) lists * dim);
 		memset(counts, 0, sizeof(int) * lists);
 		for (int i = 0; i < n; i++)
@@ -382,6 +385,8 @@ ivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		state->info.centroids = palloc_extended(sizeof(float) * (Size) state->info.lists * state->dim,
 												MCXT_ALLOC_HUGE);
 		kmeans(state, packed, tokens, state->info.lists, state->info.centroids);
+		state->info.layout = ivf_nearest_layout(state->info.centroids, state->info.lists, state->dim,
+												CurrentMemoryContext);
 		state->seen = palloc0(sizeof(bool) * state->info.lists);
 		state->posting_capacity = 1024;
 		state->postings = palloc(sizeof(Posting) * state->posting_capacity);

@@ -90,8 +90,21 @@ ivf_index_info(Relation index)
 			UnlockReleaseBuffer(buffer);
 		}
 	}
+	if (info->lists > 0)
+		info->layout = ivf_nearest_layout(info->centroids, info->lists, info->dim, index->rd_indexcxt);
 	index->rd_amcache = info;
 	return info;
+}
+
+float *
+ivf_nearest_layout(const float *centroids, int lists, int dim, MemoryContext context)
+{
+	float	   *layout = MemoryContextAllocExtended(context,
+													sizeof(float) * colpali_nearest_layout_floats(lists, dim),
+													MCXT_ALLOC_HUGE);
+
+	colpali_nearest_layout(centroids, lists, dim, layout);
+	return layout;
 }
 
 void
@@ -161,7 +174,7 @@ ivf_distinct_lists(const float *vectors, int rows, const IvfIndexInfo *info,
 {
 	int			count = 0;
 
-	colpali_nearest(vectors, rows, info->centroids, info->lists, info->dim, nearest);
+	colpali_nearest(vectors, rows, info->layout, info->lists, info->dim, nearest);
 	for (int i = 0; i < rows; i++)
 		if (!seen[nearest[i]])
 		{

@@ -100,10 +100,15 @@ int colpali_maxsim_total(const float *row_max, int nq, float *score);
 void colpali_similarity(const float *query, int nq, const float *doc, int nd,
                         int dim, float *out);
 
-/* For each of the n rows of x, the index of the centroid (k rows) with the
- * largest dot product, the lowest index on ties. NaN dot products never win:
- * check inputs for finiteness first. Requires n >= 1, k >= 1, dim >= 1. */
-void colpali_nearest(const float *x, int n, const float *centroids, int k, int dim,
+/* Nearest centroid by dot product. The centroids (k rows of dim) are first
+ * laid out for the kernel: colpali_nearest_layout_floats(k, dim) floats,
+ * filled by colpali_nearest_layout. colpali_nearest then gives, for each of
+ * the n rows of x, the index of the centroid with the largest dot product,
+ * the lowest index on ties. NaN products never win: check inputs for
+ * finiteness first. Requires n >= 1, k >= 1, dim >= 1. */
+size_t colpali_nearest_layout_floats(int k, int dim);
+void colpali_nearest_layout(const float *centroids, int k, int dim, float *layout);
+void colpali_nearest(const float *x, int n, const float *layout, int k, int dim,
                      int32_t *index);
 
 /* Index of the first NaN or infinite value in x[0..count), or -1. */

@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The pages' `colpali_ivf` index: the candidate stage that finds a
+/// question's likely pages without reading every page. It learns its
+/// centroids from the pages present when it is built, so it is made once
+/// pages are loaded and rebuilt when the corpus has changed character.
+/// Searches use it as soon as it is built; without it they fall back to the
+/// codes prefilter.
+public enum CandidateIndex {
+    public static let name = "pages_embedding_ivf"
+    public static let defaultLists = 1024
+    public static let allowedLists = 1...65_536
+
+    /// What the database has.
+    public struct Status: Sendable, Codable, Equatable {
+        public let name: String
+        /// Centroids; 0 when built over a table without pages (then unused).
+        public let lists: Int
+        public let bytes: Int64
+        /// False while a build is under way or after one failed.
+        public let valid: Bool
+    }
+
+    /// The index on `pages`, if there is one.
+    public static func status(on connection: PostgresConnection, logger: Logger) async throws -> Status? {
+        let rows = try await connection.query("""
+            SELECT c.relname, i.indisvalid, pg_relation_size(c.oid),
+                   CASE WHEN i.indisvalid AND a.amname = 'colpali_ivf' THEN colpali_ivf_lists(c.oid) ELSE 0 END
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+            WHERE i.indrelid = 'pages'::regclass AND a.amname = 'colpali_ivf'
+            ORDER BY c.relname LIMIT 1
+            """, logger: logger).collect()
+        guard let row = rows.first else { return nil }
+        let (name, valid, bytes, lists) = try row.decode((String, Bool, Int64, Int32).self)
+        return Status(name: name, lists: Int(lists), bytes: bytes, valid: valid)
+    }
+
+    /// Builds the index from the pages there are now (rebuilding it when it
+    /// exists, with `lists` centroids when given). Writes to pages wait
+    /// while it builds; searches go on.
+    public static func build(lists: Int? = nil, on connection: PostgresConnection, logger: Logger) async throws -> Status {
+        if let lists, !allowedLists.contains(lists) { throw StorageError.invalidIndexLists(lists, allowed: allowedLists) }
+        let existing = try await status(on: connection, logger: logger)
+        if let existing, lists == nil {
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "REINDEX INDEX \(existing.name)"), logger: logger)
+        } else {
+            if let existing {
+                _ = try await connection.query(PostgresQuery(unsafeSQL: "DROP INDEX \(existing.name)"), logger: logger)
+            }
+            // lists is a checked integer: the only value in this statement.
+            _ = try await connection.query(PostgresQuery(unsafeSQL: """
+                CREATE INDEX \(name) ON pages USING colpali_ivf (embedding) WITH (lists = \(lists ?? defaultLists))
+                """), logger: logger)
+        }
+        guard let built = try await status(on: connection, logger: logger) else { throw StorageError.indexMissingAfterBuild }
+        return built
+    }
+
+    /// Drops the index; false when there was none.
+    public static func drop(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        guard let existing = try await status(on: connection, logger: logger) else { return false }
+        _ = try await connection.query(PostgresQuery(unsafeSQL: "DROP INDEX \(existing.name)"), logger: logger)
+        return true
+    }
+}
