@@ -205,6 +205,64 @@ import TestSupport
         #expect(try await run(colpali, ["collections", "delete", "reports", "--yes"]).status == 1)
     }
 
+    /// Query vectors from a file search like the question they came from;
+    /// the candidate index is built, shown, used and dropped from the CLI.
+    @Test func queryEmbeddingsAndTheCandidateIndexFromTheCommandLine() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let environment = Fixtures.commandEnvironment(settings)
+        func run(_ binary: URL, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
+            try await ChildProcess.run(binary, arguments, environment: environment)
+        }
+        let sample = RepositoryPaths.root.appendingPathComponent("samples/annual-report.pdf").path
+        #expect(try await run(ingest, ["add", "--dpi", "72", sample]).status == 0)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-query-\(UUID().uuidString).npy")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let embedded = try await run(colpali, ["embed", "--query", "revenue by quarter", "--format", "npy", "--output", file.path])
+        #expect(embedded.status == 0, "\(embedded.error)")
+
+        func hits(_ json: String) throws -> [[String: Any]] {
+            try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        }
+        let byQuestion = try hits(try await run(colpali, ["search", "revenue by quarter", "--json"]).output)
+        let lines = try await run(colpali, ["search", "--query-embeddings", file.path, "--json"])
+        #expect(lines.status == 0, "\(lines.error)")
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(lines.output.utf8)) as? [String: Any])
+        let fromFile = try #require(line["hits"] as? [[String: Any]])
+        #expect(line["query"] as? Int == 0 && (line["timings_ms"] as? [String: Double])?["total"] != nil)
+        #expect(fromFile.compactMap { $0["page_id"] as? Int } == byQuestion.compactMap { $0["page_id"] as? Int })
+        #expect(fromFile.compactMap { $0["score"] as? Double } == byQuestion.compactMap { $0["score"] as? Double })
+        #expect(fromFile.first?.keys.sorted() == ["document_id", "page_id", "page_number", "score", "source_uri"])
+
+        let created = try await run(colpali, ["index", "create", "--lists", "4"])
+        #expect(created.status == 0 && created.output.contains("pages_embedding_ivf: 4 lists"), "\(created.output) \(created.error)")
+        let status = try await run(colpali, ["index", "status", "--json"])
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
+        #expect(shown["lists"] as? Int == 4 && shown["valid"] as? Bool == true)
+        let indexed = try await run(colpali, ["search", "--query-embeddings", file.path, "--json", "--probes", "2", "--candidates", "4"])
+        #expect(indexed.status == 0, "\(indexed.error)")
+        let indexedLine = try #require(try JSONSerialization.jsonObject(with: Data(indexed.output.utf8)) as? [String: Any])
+        // Four pages, all candidates: the same ranking and scores as without the index.
+        #expect((indexedLine["hits"] as? [[String: Any]])?.compactMap { $0["score"] as? Double }
+                == byQuestion.compactMap { $0["score"] as? Double })
+        #expect(try await run(colpali, ["index", "drop"]).output.contains("dropped"))
+        #expect(try await run(colpali, ["index", "status"]).output.contains("no candidate index"))
+
+        let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-garbage-\(UUID().uuidString).npy")
+        defer { try? FileManager.default.removeItem(at: garbage) }
+        try Data("not an array".utf8).write(to: garbage)
+        for (arguments, text) in [
+            (["search", "--query-embeddings", garbage.path], "not a NumPy .npy file"),
+            (["search", "x", "--query-embeddings", file.path], "not both"),
+            (["search"], "give a question, or --query-embeddings"),
+            (["search", "--query-embeddings", file.path, "--probes", "3"], "probes apply to a colpali_ivf index"),
+            (["index", "create", "--lists", "0"], "--lists must be between 1 and 65536"),
+        ] {
+            let result = try await run(colpali, arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.error.split(separator: "\n").count <= 2 && result.error.contains(text), "\(arguments): \(result.error)")
+        }
+    }
+
     @Test func searchErrorsAreOneLine() async throws {
         let environment = ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "HF_HUB_OFFLINE": "1",
                            "COLPALI_MODEL": Fixtures.model("hf-fp32").path]
