@@ -34,3 +34,10 @@ CREATE FUNCTION colpali_ivf_lists(index regclass) RETURNS integer
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION colpali_ivf_lists(regclass) IS
     'Centroids of a colpali_ivf index: 0 when it was built over a table without pages (REINDEX it to use it).';
+
+CREATE FUNCTION colpali_ivf_candidates(index regclass, query real[], candidates integer)
+    RETURNS TABLE (page tid, estimate real)
+    AS 'MODULE_PATHNAME', 'colpali_ivf_candidates'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION colpali_ivf_candidates(regclass, real[], integer) IS
+    'The first candidates a colpali_ivf index ranks for a query, with its estimate, reading no page: the first stage alone (probes from colpali.ivf_probes).';

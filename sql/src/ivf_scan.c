@@ -14,6 +14,8 @@
 #include <math.h>
 
 #include "access/relscan.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/array.h"
@@ -398,4 +400,50 @@ ivf_endscan(IndexScanDesc scan)
 		tidmap_destroy(state->returned);
 	pfree(state);
 	scan->opaque = NULL;
+}
+
+/*
+ * colpali_ivf_candidates(index, query, n): the first n TIDs the index ranks
+ * for the query, with its estimate, without reading any page: the first
+ * stage alone, for benchmarks and for seeing what the index does. Probes
+ * come from colpali.ivf_probes, as in a scan.
+ */
+PG_FUNCTION_INFO_V1(colpali_ivf_candidates);
+Datum
+colpali_ivf_candidates(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			indexoid = PG_GETARG_OID(0);
+	int32		wanted = PG_GETARG_INT32(2);
+	Relation	index;
+	IndexScanDesc scan;
+	ScanKeyData orderby;
+
+	if (wanted < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("colpali_ivf_candidates: the number of candidates is %d, it must be 0 or more", wanted)));
+	InitMaterializedSRF(fcinfo, 0);
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("colpali_ivf", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a colpali_ivf index", RelationGetRelationName(index))));
+	scan = ivf_beginscan(index, 0, 1);
+	MemSet(&orderby, 0, sizeof(orderby));
+	orderby.sk_argument = PG_GETARG_DATUM(1);
+	ivf_rescan(scan, NULL, 0, &orderby, 1);
+	for (int32 i = 0; i < wanted && ivf_gettuple(scan, ForwardScanDirection); i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = PointerGetDatum(&scan->xs_heaptid);
+		values[1] = Float4GetDatum((float4) -DatumGetFloat8(scan->xs_orderbyvals[0]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	ivf_endscan(scan);
+	IndexScanEnd(scan);
+	index_close(index, AccessShareLock);
+	return (Datum) 0;
 }

@@ -53,6 +53,14 @@ EXPLAIN (COSTS OFF) SELECT id FROM ivf_pages WHERE embedding <#> ivf_question() 
 SELECT id, round(maxsim(ivf_question(), embedding)::numeric, 2) AS score FROM (
     SELECT id, embedding FROM ivf_pages ORDER BY embedding <#> ivf_question() LIMIT 10) candidates
 ORDER BY maxsim(ivf_question(), embedding) DESC LIMIT 1;
+-- The first stage alone: the index's ranking, no page read.
+SELECT count(*) AS candidates, count(DISTINCT page) AS distinct_pages,
+       bool_and(estimate IS NOT NULL) AS estimated
+FROM colpali_ivf_candidates('ivf_index', ivf_question(), 10);
+SELECT id FROM ivf_pages WHERE ctid IN (SELECT page FROM colpali_ivf_candidates('ivf_index', ivf_question(), 10))
+ORDER BY maxsim(ivf_question(), embedding) DESC LIMIT 1;
+SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), -1);
+SELECT * FROM colpali_ivf_candidates('ivf_pages_pkey', ivf_question(), 1);
 -- The exact order without the index agrees.
 SET enable_indexscan = off;
 SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question() LIMIT 1;
