@@ -7,7 +7,8 @@
 #   scripts/mutate.sh [NAME...]        (default: all; names as listed below)
 #
 # Needs what the tests need (PostgreSQL with the extension; scripts/test.sh
-# sets that up). The Citus mutation runs only with COLPALI_TEST_CITUS_URL.
+# sets that up). Mutations of sql/ rebuild and install the extension, and
+# install the unmutated one after. The Citus mutation runs only with COLPALI_TEST_CITUS_URL.
 # Sources are changed in place and restored after each mutation (and on
 # exit); run it on a clean tree. Takes 20-40 minutes on 2 cores.
 set -euo pipefail
@@ -32,6 +33,10 @@ half-rounding-truncates|Sources/ColPaliKernels/half.c|HalfPrecisionTests|"      
 half-widening-skipped|Sources/ColPaliKernels/stream.c|HalfPrecisionTests|"            colpali_half_bytes_to_float(in, count, at);\n"|"            (void)at;\n"
 pool-skipped|Sources/ColPaliIngest/Pipeline/Ingestor.swift|pooledPagesKeepAThirdOfTheirVectors|"let pooled = try vectors.map { try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors }"|"let pooled = vectors"
 pooled-map-allowed|Sources/ColPaliSearch/SimilarityMap.swift|aPooledPageHasNoSimilarityMapButIsSearched|"guard factor == 1 else"|"guard factor >= 0 else"
+ivf-index-ignored|Sources/ColPaliSearch/SearchClient.swift|anIndexFindsTheAnswer|"if built { return .index }"|"if built && false { return .index }"
+ivf-rounds-stop|sql/src/ivf_scan.c|aSelectiveFilterStillFillsTheLimit|"state->last_round = probes >= lists || state->nq == 0;"|"state->last_round = true;"
+ivf-insert-skipped|sql/src/ivf_insert.c|anIndexFindsTheAnswer|"		append_posting(index, info, lists[i], heap_tid);"|"		(void) lists;"
+ivf-exact-score-dropped|Sources/ColPaliSearch/SearchQuery.swift|anIndexFindsTheAnswer|"SELECT (-c.distance)::real AS score"|"SELECT (-c.distance)::real * 0.999 AS score"
 pooling-leaves-first|Sources/ColPaliCore/TokenPooling.swift|TokenPoolingParityTests|"            if merge.left >= n { visit(merge.left, label) }\n            if merge.right >= n { visit(merge.right, label) }\n            if merge.left < n { leaf(merge.left, label) }\n            if merge.right < n { leaf(merge.right, label) }"|"            if merge.left < n { leaf(merge.left, label) }\n            if merge.right < n { leaf(merge.right, label) }\n            if merge.left >= n { visit(merge.left, label) }\n            if merge.right >= n { visit(merge.right, label) }"
 LIST
 )
@@ -64,6 +69,8 @@ open(path, "w").write(text.replace(old, new))
 PY
   then
     results+=("$name: COULD NOT BE APPLIED (the source changed: update the list)")
+  elif [[ $file == sql/* ]] && ! make -s -C sql install >/tmp/colpali-mutate-build.log 2>&1; then
+    results+=("$name: DID NOT COMPILE (see /tmp/colpali-mutate-build.log)")
   elif ! swift build --build-tests </dev/null >/tmp/colpali-mutate-build.log 2>&1; then
     results+=("$name: DID NOT COMPILE (see /tmp/colpali-mutate-build.log)")
   elif swift test --skip-build --filter "$filter" </dev/null >"/tmp/colpali-mutate-$name.log" 2>&1; then
@@ -73,6 +80,8 @@ PY
     results+=("$name: caught by ${failed:-a failing run (see /tmp/colpali-mutate-$name.log)}")
   fi
   restore
+  # The extension is installed system-wide: put the unmutated one back.
+  if [[ $file == sql/* ]]; then make -s -C sql install >/dev/null 2>&1; fi
 done 3<<< "$mutations"
 
 echo "-- rebuilding the unmutated sources"
