@@ -33,7 +33,7 @@ CREATE FUNCTION colpali_ivf_lists(index regclass) RETURNS integer
     AS 'MODULE_PATHNAME', 'colpali_ivf_lists'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION colpali_ivf_lists(regclass) IS
-    'Centroids of a colpali_ivf index: 0 when it was built over a table without pages (REINDEX it to use it).';
+    'Centroids of a colpali_ivf index: 0 when it was built over a table without pages (REINDEX it to use it); NULL for an index of another kind.';
 
 CREATE FUNCTION colpali_ivf_candidates(index regclass, query real[], candidates integer)
     RETURNS TABLE (page tid, estimate real)

@@ -50,6 +50,8 @@ import TestSupport
         var status: CandidateIndex.Status?
         try await corpusWithAnswer(settings, query: query) { status = try await self.build(settings, lists: 64) }
         #expect(status?.lists == 64 && status?.valid == true && (status?.bytes ?? 0) > 0 && status?.name == CandidateIndex.name)
+        // The statistics autovacuum would have gathered by now: the planner picks the index.
+        try await Database.withConnection(settings, logger: logger) { c in _ = try await c.query("ANALYZE", logger: logger) }
         let (explained, hits, exact) = try await helpers.withClient(settings) { client in
             (try await client.explain(embedding: query, in: Self.collection, probes: 2),
              try await client.search(embedding: query, in: Self.collection, limit: 5, candidates: 20),
@@ -68,10 +70,8 @@ import TestSupport
         }
         let byID = Dictionary(uniqueKeysWithValues: stored)
         #expect(hits.allSatisfy { byID[$0.pageID] == $0.score })
-        // The plan of the statement a search runs really scans the index
-        // (with the statistics autovacuum would have gathered by now).
+        // The plan of the statement a search runs really scans the index.
         let plan = try await Database.withConnection(settings, logger: logger) { c in
-            _ = try await c.query("ANALYZE", logger: logger)
             let collection = try #require(try await CollectionStore(logger: logger).find(Self.collection, on: c))
             let statement = try SearchQuery.compose(query: query, codes: Data(count: 8 * 16), collection: collection, limit: 5,
                                                     candidates: 20, stage: .index, filter: SearchFilter(), includeImages: false)
@@ -103,6 +103,23 @@ import TestSupport
         #expect(Set(one.map(\.pageNumber)) == Set(1...5))
         #expect(finance.count == 10 && finance.allSatisfy { $0.metadata["team"] == .string("finance") })
         #expect(exactFinance.count == 10)
+        // One document forced through the index with a one-token question and
+        // one probe: the first round reads one list of 64, later rounds find the rest.
+        let single = MultiVector(rows: 1, dim: 128, values: Array(query.values.prefix(128)))
+        let forced = try await Database.withConnection(settings, logger: logger) { c in
+            for setting in ["enable_seqscan", "enable_bitmapscan", "enable_sort"] {
+                _ = try await c.query(PostgresQuery(unsafeSQL: "SET \(setting) = off"), logger: logger)
+            }
+            _ = try await c.query("SET colpali.ivf_probes = 1", logger: logger)
+            let plan = try await c.query(
+                "EXPLAIN SELECT id FROM pages WHERE document_id = \(documentID) ORDER BY embedding <#> \(single) LIMIT 10",
+                logger: logger).collect().map { try $0.decode(String.self) }.joined()
+            #expect(plan.contains("Index Scan using \(CandidateIndex.name)"))
+            return try await c.query(
+                "SELECT id FROM pages WHERE document_id = \(documentID) ORDER BY embedding <#> \(single) LIMIT 10",
+                logger: logger).collect().count
+        }
+        #expect(forced == 5)
     }
 
     @Test func probesNeedABuiltIndexAndAnIndexOverNoPagesIsNotUsed() async throws {

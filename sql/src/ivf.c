@@ -48,27 +48,35 @@ ivf_options(Datum reloptions, bool validate)
 									  sizeof(IvfOptions), table, lengthof(table));
 }
 
-/* The number of centroids the meta page records (0 for an unbuilt index). */
+/*
+ * The number of centroids the meta page records (0 for an unbuilt index),
+ * or -1 when the index is not a colpali_ivf index.
+ */
 static int
 ivf_stored_lists(Oid indexoid)
 {
 	Relation	index = index_open(indexoid, AccessShareLock);
-	int			lists;
+	int			lists = -1;
 
-	if (index->rd_rel->relam != get_index_am_oid("colpali_ivf", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a colpali_ivf index", RelationGetRelationName(index))));
-	lists = ivf_index_info(index)->lists;
+	if (index->rd_rel->relam == get_index_am_oid("colpali_ivf", false))
+		lists = ivf_index_info(index)->lists;
 	index_close(index, AccessShareLock);
 	return lists;
 }
 
+/*
+ * colpali_ivf_lists(index): NULL for an index of another kind, so that a
+ * catalog query may call it on every index of a table in any order.
+ */
 PG_FUNCTION_INFO_V1(colpali_ivf_lists);
 Datum
 colpali_ivf_lists(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(ivf_stored_lists(PG_GETARG_OID(0)));
+	int			lists = ivf_stored_lists(PG_GETARG_OID(0));
+
+	if (lists < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(lists);
 }
 
 /*
@@ -88,7 +96,7 @@ ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		share;
 
 	if (path->indexorderbys == NIL ||
-		(lists = ivf_stored_lists(path->indexinfo->indexoid)) == 0)
+		(lists = ivf_stored_lists(path->indexinfo->indexoid)) <= 0)
 	{
 		*indexStartupCost = DBL_MAX;
 		*indexTotalCost = DBL_MAX;
