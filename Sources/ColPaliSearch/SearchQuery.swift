@@ -70,8 +70,10 @@ public struct SearchQuery: Sendable {
             let limitParameter = try parameter(limit, "limit \(limit)")
             // The scan computes each candidate's <#> (the exact score, negated)
             // for its ORDER BY; selecting it too keeps that the only exact pass.
+            // MATERIALIZED: inlined, the planner takes the index's estimated
+            // order for an exact one and sorts only the first rows it returns.
             sql = """
-                WITH candidates AS (
+                WITH candidates AS MATERIALIZED (
                     SELECT p.document_id, p.id, p.embedding <#> \(queryParameter) AS distance
                     FROM pages p JOIN documents d ON d.id = p.document_id
                     WHERE \(conditions.joined(separator: " AND "))

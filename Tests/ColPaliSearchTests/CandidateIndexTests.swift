@@ -202,4 +202,25 @@ import TestSupport
         #expect(counts.2 == 20 + 3 * 12 * 5)
         #expect(counts.0 == counts.2 && counts.1 == counts.2)
     }
+
+    /// With candidates covering the table, the index path is the exact search:
+    /// same pages, same order, same scores (the rerank is not the estimate).
+    @Test func indexedSearchEqualsExactWhenCandidatesCoverTheTable() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await helpers.corpus(settings, documents: 6, pagesEach: 5)
+        _ = try await build(settings, lists: 16)
+        try await Database.withConnection(settings, logger: logger) { c in _ = try await c.query("ANALYZE", logger: logger) }
+        var rng = SearchClientTests.Generator(state: 41)
+        for _ in 0..<5 {
+            let query = rng.matrix(7)
+            let (indexed, exact, explained) = try await helpers.withClient(settings) { client in
+                (try await client.search(embedding: query, in: Self.collection, limit: 10, candidates: 30),
+                 try await client.exactSearch(embedding: query, in: Self.collection, limit: 10),
+                 try await client.explain(embedding: query, in: Self.collection, candidates: 30))
+            }
+            #expect(explained.contains("<#>"))
+            #expect(indexed.map(\.pageID) == exact.map(\.pageID))
+            #expect(indexed.map(\.score) == exact.map(\.score))
+        }
+    }
 }

@@ -129,7 +129,7 @@ struct IndexBench: AsyncParsableCommand {
                             SELECT p.id FROM colpali_ivf_candidates('pages_embedding_ivf', $1, $N) c JOIN pages p ON p.ctid = c.page
                             """,
                         two: """
-                            WITH candidates AS (SELECT id, embedding <#> $1 AS distance FROM pages ORDER BY embedding <#> $1 LIMIT $N)
+                            WITH candidates AS MATERIALIZED (SELECT id, embedding <#> $1 AS distance FROM pages ORDER BY embedding <#> $1 LIMIT $N)
                             SELECT id FROM candidates ORDER BY distance, id LIMIT 10
                             """),
             ]
