@@ -20,7 +20,7 @@ struct SearchCommand: AsyncParsableCommand {
                                valueName: "file.npy"))
     var queryEmbeddings: String?
     @Option(help: "Number of pages to return.") var limit = 10
-    @Option(help: "Pages kept by the first stage for exact reranking (default: limit x 10, at least 50).") var candidates: Int?
+    @Option(help: "Pages kept by the first stage for exact reranking (default: limit x 10 from the codes prefilter, limit x 5 from the candidate index; at least 50).") var candidates: Int?
     @Option(help: "Centroids each query token probes in the candidate index (default: the server's colpali.ivf_probes, 8).")
     var probes: Int?
     @Flag(help: "Exact MaxSim over every page (slow on large tables).") var exact = false
