@@ -121,8 +121,7 @@ public final class SearchClient: Service, Sendable {
     public func search(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
                        candidates: Int? = nil, probes: Int? = nil, filter: SearchFilter = SearchFilter(),
                        includeImages: Bool = false) async throws -> [PageHit] {
-        let target = try await self.collection(collection)
-        let stage = try await candidateStage(probes: probes)
+        let (target, stage) = try await lookUp(collection, probes: probes)
         let query = try compose(embedding: embedding, collection: target, limit: limit,
                                 candidates: candidates ?? defaultCandidates(limit: limit, stage: stage), stage: stage,
                                 filter: filter, includeImages: includeImages)
@@ -141,8 +140,7 @@ public final class SearchClient: Service, Sendable {
     public func explain(embedding: MultiVector, in collection: String = Collection.defaultName, limit: Int = 10,
                         candidates: Int? = nil, probes: Int? = nil, exact: Bool = false,
                         filter: SearchFilter = SearchFilter()) async throws -> String {
-        let target = try await self.collection(collection)
-        let stage = exact ? SearchQuery.CandidateStage.codes : try await candidateStage(probes: probes)
+        let (target, stage) = try await lookUp(collection, probes: exact ? nil : probes, exact: exact)
         let settings = Self.settings(probes: exact ? nil : probes)
         let query = try compose(embedding: embedding, collection: target, limit: limit,
                                 candidates: exact ? nil : candidates ?? defaultCandidates(limit: limit, stage: stage), stage: stage,
@@ -153,24 +151,31 @@ public final class SearchClient: Service, Sendable {
     /// Probes per query token a search may ask for (colpali_ivf's limit).
     public static let maximumProbes = 65_536
 
-    /// The index stage when the pages have a built colpali_ivf index (one
-    /// built over an empty table has no centroids and is not used).
-    private func candidateStage(probes: Int?) async throws -> SearchQuery.CandidateStage {
+    /// The collection, and the index stage when the pages have a built
+    /// colpali_ivf index (one built over an empty table has no centroids and
+    /// is not used): both on one connection, one pool checkout.
+    private func lookUp(_ name: String, probes: Int?, exact: Bool = false) async throws
+        -> (Collection, SearchQuery.CandidateStage) {
+        guard Collection.isValidName(name) else { throw CollectionError.invalidName(name) }
         if let probes, !(1...Self.maximumProbes).contains(probes) {
             throw SearchError.outOfRange(name: "probes", value: probes, allowed: 1...Self.maximumProbes)
         }
-        let built = try await session { c in
-            try await c.query("""
+        let (found, built) = try await session { c in
+            let found = try await CollectionStore(logger: self.logger).find(name, on: c)
+            if exact { return (found, false) }
+            let built = try await c.query("""
                 SELECT EXISTS (
                     SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
                     WHERE i.indrelid = 'pages'::regclass AND a.amname = 'colpali_ivf' AND i.indisvalid
                       -- CASE: the planner may test this before the access method
                       AND CASE WHEN a.amname = 'colpali_ivf' THEN colpali_ivf_lists(i.indexrelid) > 0 END)
                 """, logger: self.logger).collect().first!.decode(Bool.self)
+            return (found, built)
         }
-        if built { return .index }
+        guard let found else { throw CollectionError.notFound(name) }
+        if built { return (found, .index) }
         if probes != nil { throw SearchError.noCandidateIndex }
-        return .codes
+        return (found, .codes)
     }
 
     /// Session settings of a search: numbers only, so they are written as literals.

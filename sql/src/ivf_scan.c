@@ -26,13 +26,15 @@
 #include "ivf.h"
 #include "multivector.h"
 
-/* TID -> score of the round, or membership of the set already returned. */
+/*
+ * TID -> 1 + its entry in the round (for rows the round's flat slots do not
+ * cover), or membership of the set already returned.
+ */
 typedef struct TidEntry
 {
 	uint64		key;
 	char		status;
-	float		score;
-	uint32		ordinal;		/* into the round's token masks */
+	uint32		ordinal;
 } TidEntry;
 
 static inline uint64
@@ -87,9 +89,8 @@ typedef struct IvfScanState
 	int			probes;			/* this round's probes per token */
 	bool		last_round;		/* every list has been read */
 	tidmap_hash *returned;
-	Ranked	   *ranked;
+	Ranked	   *ranked;			/* a heap: the best at [0] */
 	Size		ranked_count;
-	Size		next;
 } IvfScanState;
 
 IndexScanDesc
@@ -135,7 +136,7 @@ ivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	state->sims = NULL;
 	state->nq = 0;
 	state->ranked = NULL;
-	state->ranked_count = state->next = 0;
+	state->ranked_count = 0;
 	state->last_round = false;
 	state->probes = Min(ivf_probes, info->lists);
 	state->returned = tidmap_create(CurrentMemoryContext, 1024, NULL);
@@ -186,15 +187,35 @@ by_gain(const void *a, const void *b)
 	return x->list - y->list;
 }
 
-static int
-by_score(const void *a, const void *b, void *arg)
+/* Best first: the higher estimate, then the lower TID (repeatable). */
+static inline bool
+ranked_before(const Ranked *a, const Ranked *b)
 {
-	const Ranked *x = a,
-			   *y = b;
+	if (a->score != b->score)
+		return a->score > b->score;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
 
-	if (x->score != y->score)
-		return x->score > y->score ? -1 : 1;
-	return ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
+static void
+sift_down(Ranked *heap, Size count, Size at)
+{
+	for (;;)
+	{
+		Size		left = 2 * at + 1,
+					best = at;
+		Ranked		swap;
+
+		if (left < count && ranked_before(&heap[left], &heap[best]))
+			best = left;
+		if (left + 1 < count && ranked_before(&heap[left + 1], &heap[best]))
+			best = left + 1;
+		if (best == at)
+			return;
+		swap = heap[at];
+		heap[at] = heap[best];
+		heap[best] = swap;
+		at = best;
+	}
 }
 
 /* Every TID filed under `list`, page by page under a share lock. */
@@ -261,17 +282,30 @@ run_round(IndexScanDesc scan)
 	int		   *order;
 	tidmap_hash *round;
 	uint64	   *masks;
-	Size		mask_capacity = 1024;
+	Ranked	   *items;
+	Size		capacity = 1024;
 	uint32		entries = 0;
-	tidmap_iterator it;
-	TidEntry   *entry;
+	bool		any_returned = state->returned->members > 0;
+
+	/*
+	 * Pages of the table as it was when the round began are found by their
+	 * TID's place in a flat array (one slot per possible line pointer);
+	 * rows added since, beyond it, in a hash table.
+	 */
+	BlockNumber blocks = scan->heapRelation != NULL ? RelationGetNumberOfBlocks(scan->heapRelation) : 0;
+	Size		slot_count = (Size) blocks * MaxHeapTuplesPerPage;
+	uint32	   *slots;
 
 	MemoryContextReset(state->round_context);
 	old = MemoryContextSwitchTo(state->round_context);
 	list_tids = palloc0(sizeof(ItemPointerData *) * lists);
 	list_counts = palloc0(sizeof(Size) * lists);
-	round = tidmap_create(state->round_context, 4096, NULL);
-	masks = palloc0(sizeof(uint64) * Max(words, 1) * mask_capacity);
+	round = tidmap_create(state->round_context, 256, NULL);
+	masks = palloc0(sizeof(uint64) * Max(words, 1) * capacity);
+	items = palloc(sizeof(Ranked) * capacity);
+	if (slot_count > (Size) 64 * 1024 * 1024)
+		slot_count = 0;			/* over 256 MB of slots: the hash table alone */
+	slots = palloc_extended(sizeof(uint32) * Max(slot_count, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 
 	/* Each token's probed centroids, by gain over its imputed score. */
 	pairs = palloc(sizeof(Probe) * (Size) Max(state->nq, 1) * probes);
@@ -307,55 +341,58 @@ run_round(IndexScanDesc scan)
 			list_tids[pair->list] = read_list(scan->indexRelation, info, pair->list, &list_counts[pair->list]);
 		for (Size j = 0; j < list_counts[pair->list]; j++)
 		{
-			uint64		key = tid_key(&list_tids[pair->list][j]);
-			bool		found;
+			ItemPointerData *tid = &list_tids[pair->list][j];
+			BlockNumber block = ItemPointerGetBlockNumberNoCheck(tid);
+			OffsetNumber offset = ItemPointerGetOffsetNumberNoCheck(tid);
+			uint32	   *slot = NULL;
+			uint32		ordinal;
 			uint64	   *mask;
 
-			if (tidmap_lookup(state->returned, key) != NULL)
+			if (any_returned && tidmap_lookup(state->returned, tid_key(tid)) != NULL)
 				continue;
-			entry = tidmap_insert(round, key, &found);
-			if (!found)
+			if (block < blocks && offset >= FirstOffsetNumber && offset <= MaxHeapTuplesPerPage && slot_count > 0)
+				slot = &slots[(Size) block * MaxHeapTuplesPerPage + offset - 1];
+			else
 			{
-				if (entries == mask_capacity)
+				bool		found;
+				TidEntry   *entry = tidmap_insert(round, tid_key(tid), &found);
+
+				if (!found)
+					entry->ordinal = 0;
+				slot = &entry->ordinal;
+			}
+			if (*slot == 0)
+			{
+				if (entries == capacity)
 				{
-					masks = repalloc_huge(masks, sizeof(uint64) * Max(words, 1) * mask_capacity * 2);
-					memset(masks + (Size) Max(words, 1) * mask_capacity, 0,
-						   sizeof(uint64) * Max(words, 1) * mask_capacity);
-					mask_capacity *= 2;
+					masks = repalloc_huge(masks, sizeof(uint64) * Max(words, 1) * capacity * 2);
+					memset(masks + (Size) Max(words, 1) * capacity, 0, sizeof(uint64) * Max(words, 1) * capacity);
+					items = repalloc_huge(items, sizeof(Ranked) * capacity * 2);
+					capacity *= 2;
 				}
-				entry->score = 0;
-				entry->ordinal = entries++;
+				items[entries].tid = *tid;
+				items[entries].score = 0;
+				*slot = ++entries;
 			}
 			if (pair->token < 0)
 				continue;
-			mask = masks + (Size) entry->ordinal * words;
+			ordinal = *slot - 1;
+			mask = masks + (Size) ordinal * words;
 			if (!(mask[pair->token / 64] & (UINT64CONST(1) << (pair->token % 64))))
 			{
 				mask[pair->token / 64] |= UINT64CONST(1) << (pair->token % 64);
-				entry->score += pair->gain;
+				items[ordinal].score += pair->gain;
 			}
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
 
 	MemoryContextSwitchTo(old);
-	/* The ranking outlives the round's working memory until the next round. */
-	old = MemoryContextSwitchTo(state->round_context);
-	state->ranked = palloc_extended(sizeof(Ranked) * Max(entries, 1), MCXT_ALLOC_HUGE);
-	state->ranked_count = 0;
-	tidmap_start_iterate(round, &it);
-	while ((entry = tidmap_iterate(round, &it)) != NULL)
-	{
-		Ranked	   *r = &state->ranked[state->ranked_count++];
-
-		ItemPointerSetBlockNumber(&r->tid, (BlockNumber) (entry->key >> 16));
-		ItemPointerSetOffsetNumber(&r->tid, (OffsetNumber) (entry->key & 0xFFFF));
-		r->score = entry->score;
-	}
-	MemoryContextSwitchTo(old);
-	qsort_interruptible(state->ranked, state->ranked_count, sizeof(Ranked),
-						by_score, NULL);
-	state->next = 0;
+	/* A heap, built in linear time: a LIMIT takes only the first few out. */
+	state->ranked = items;
+	state->ranked_count = entries;
+	for (Size at = entries / 2; at-- > 0;)
+		sift_down(items, entries, at);
 	state->last_round = probes >= lists || state->nq == 0;
 	state->probes = (int) Min((int64) lists, (int64) probes * 4);
 }
@@ -367,11 +404,14 @@ ivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 
 	for (;;)
 	{
-		if (state->next < state->ranked_count)
+		if (state->ranked_count > 0)
 		{
-			Ranked	   *r = &state->ranked[state->next++];
+			Ranked		best = state->ranked[0];
+			Ranked	   *r = &best;
 			bool		found;
 
+			state->ranked[0] = state->ranked[--state->ranked_count];
+			sift_down(state->ranked, state->ranked_count, 0);
 			if (!state->last_round)
 				tidmap_insert(state->returned, tid_key(&r->tid), &found);
 			scan->xs_heaptid = r->tid;
