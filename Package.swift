@@ -5,6 +5,8 @@
 // Layering (one way only):
 //   executables  colpali, colpali-ingest  (ColPaliCLISupport: shared options)
 //        |
+//   server       ColPaliServer (the HTTP API and search page of `colpali serve`)
+//        |
 //   libraries    ColPaliIngest, ColPaliSearch -> ColPaliModel, ColPaliStorage
 //        |
 //   kernels      ColPaliKernels (C, shared with the Postgres extension in sql/),
@@ -23,6 +25,7 @@ let package = Package(
         .library(name: "ColPaliModel", targets: ["ColPaliModel"]),
         .library(name: "ColPaliSearch", targets: ["ColPaliSearch"]),
         .library(name: "ColPaliIngest", targets: ["ColPaliIngest"]),
+        .library(name: "ColPaliServer", targets: ["ColPaliServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -32,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The one MaxSim / binary-code kernel, in C: compiled into the
@@ -106,6 +111,23 @@ let package = Package(
             ]
         ),
 
+        // `colpali serve`: the HTTP API, the search page, metrics, access
+        // control. Above search and ingest, below the executables.
+        .target(
+            name: "ColPaliServer",
+            dependencies: [
+                "ColPaliCore", "ColPaliModel", "ColPaliStorage", "ColPaliSearch", "ColPaliIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources")]
+        ),
+
         // What both command lines share: database and model options, one-line errors.
         .target(
             name: "ColPaliCLISupport",
@@ -120,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "ColPaliCLI",
             dependencies: [
-                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel", "ColPaliSearch", "ColPaliIngest",
+                "ColPaliCLISupport", "ColPaliStorage", "ColPaliModel", "ColPaliSearch", "ColPaliIngest", "ColPaliServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -173,6 +195,12 @@ let package = Package(
         .testTarget(
             name: "ColPaliSearchTests",
             dependencies: ["ColPaliSearch", "ColPaliStorage", "ColPaliModel", "ColPaliKernels", "TestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        .testTarget(
+            name: "ColPaliServerTests",
+            dependencies: ["ColPaliServer", "ColPaliSearch", "ColPaliStorage", "ColPaliModel", "TestSupport",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(

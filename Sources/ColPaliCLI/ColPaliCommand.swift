@@ -14,7 +14,7 @@ struct ColPaliCommand: AsyncParsableCommand {
             commands that read never do. Exit status: 0 success, 1 failure, 64 usage error.
             """,
         version: ColPaliVersion.string,
-        subcommands: [SearchCommand.self, ExplainCommand.self, DocumentsCommand.self, CollectionsCommand.self, IndexCommand.self, EmbedCommand.self,
+        subcommands: [SearchCommand.self, ExplainCommand.self, ServeCommand.self, DocumentsCommand.self, CollectionsCommand.self, IndexCommand.self, EmbedCommand.self,
                       DatabaseCommand.self, MigrateCommand.self, DistributeCommand.self]
     )
 

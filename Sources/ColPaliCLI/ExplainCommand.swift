@@ -3,6 +3,7 @@ import ColPaliCLISupport
 import ColPaliIngest
 import ColPaliModel
 import ColPaliSearch
+import ColPaliServer
 import ColPaliStorage
 import Foundation
 
@@ -70,33 +71,17 @@ struct ExplainCommand: AsyncParsableCommand {
               + "document \(page.documentID) page \(page.pageNumber))")
     }
 
-    /// The stored page image, else the page rendered again from its source
-    /// (said on stderr), at the size the model saw.
+    /// The page to draw over; said on stderr when it was rendered from its source.
     static func background(of page: StoredPage) throws -> RGBImage {
-        if let image = page.image { return try RGBImage.decode(image.data, source: "page \(page.pageID)") }
-        let path = SourceURI.path(of: page.sourceURI)
-        let source: SourceFile
         do {
-            source = try SourceFile(path: path)
-        } catch {
-            throw CLIError("page \(page.pageID) has no stored image and its source cannot be read (\(error)); "
-                           + "ingest with --store-images jpeg to keep page images")
+            let (image, rendered) = try PageBackground.image(of: page)
+            if rendered {
+                let path = SourceURI.path(of: page.sourceURI)
+                FileHandle.standardError.write(Data("colpali: no image was stored for this page: drawn over page \(page.pageNumber) rendered from \(path)\n".utf8))
+            }
+            return image
+        } catch let failure as PageBackground.Failure {
+            throw CLIError("\(failure); ingest with --store-images jpeg to keep page images")
         }
-        guard source.contentHash == page.contentHash else {
-            throw CLIError("page \(page.pageID) has no stored image and its source \(path) changed since it was ingested; "
-                           + "ingest with --store-images jpeg to keep page images")
-        }
-        let image: RGBImage
-        if source.kind == .pdf {
-            let pdf = try PDFRenderer(data: source.data)
-            let points = pdf.pageSize(page.pageNumber)
-            let dpi = min(max(72 * Double(page.width) / max(points.width, 1), PDFRenderer.dpiRange.lowerBound),
-                          PDFRenderer.dpiRange.upperBound)
-            image = try pdf.render(page: page.pageNumber, dpi: dpi)
-        } else {
-            image = try RGBImage.decode(source.data, source: path)
-        }
-        FileHandle.standardError.write(Data("colpali: no image was stored for this page: drawn over page \(page.pageNumber) rendered from \(path)\n".utf8))
-        return image
     }
 }

@@ -203,8 +203,16 @@ public final class SearchClient: Service, Sendable {
     /// prompt format.
     public func embed(_ question: String, for collection: String = Collection.defaultName) async throws -> EmbeddedQuestion {
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw SearchError.emptyQuestion }
+        guard model != nil else { throw SearchError.modelRequired }
+        return try embed(question, into: try await self.collection(collection))
+    }
+
+    /// `embed(_:for:)` once the collection is in hand: the model's forward
+    /// pass alone, synchronous, for callers that run it on a thread of
+    /// their own (a server keeps it off the threads that answer requests).
+    package func embed(_ question: String, into target: Collection) throws -> EmbeddedQuestion {
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw SearchError.emptyQuestion }
         guard let model else { throw SearchError.modelRequired }
-        let target = try await self.collection(collection)
         guard target.accepts(identity: model.identity, name: model.identifier) else {
             throw CollectionError.otherModel(collection: target.name, collectionModel: target.modelName, model: model.identifier)
         }

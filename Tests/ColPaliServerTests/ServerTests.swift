@@ -1,0 +1,287 @@
+import ColPaliCore
+import ColPaliModel
+import ColPaliSearch
+@testable import ColPaliServer
+import ColPaliStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import Testing
+import TestSupport
+
+/// `colpali serve` over real HTTP against a real Postgres: answers equal the
+/// library's, every bad request gets a JSON error with the right status, and
+/// nothing is lost on the way.
+@Suite(.serialized, .enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.skipReason))) struct ServerTests {
+    let logger = TestPostgres.logger
+    static let writeToken = "write-token-0123456789abcdef"
+    static let readToken = "read-token-0123456789abcdef"
+
+    /// Documents of random 20-row pages in collection `default` (dimension 128); page 1 of document 1 with a PNG image.
+    func corpus(_ settings: ConnectionSettings, documents: Int = 4, pagesEach: Int = 3) async throws -> (image: Data, pages: [MultiVector]) {
+        var random = SeededRandom(7)
+        let image = try RGBImage(width: 8, height: 6, pixels: (0..<(8 * 6 * 3)).map { UInt8($0 % 251) }).pngData()
+        var pages: [MultiVector] = []
+        try await Database.withConnection(settings, logger: logger) { c in
+            let collection = try await CollectionStore(logger: logger).resolve(
+                "default", for: CollectionModel(identity: "name:test/model", name: "test/model", embeddingDimension: 128,
+                                                promptFormat: .transformers), create: true, on: c)
+            for d in 0..<documents {
+                let vectors = (0..<pagesEach).map { _ in MultiVector(rows: 20, dim: 128, values: random.unitRows(20, 128)) }
+                pages += vectors
+                _ = try await DocumentStore(logger: logger).store(
+                    NewDocument(key: DocumentKey(collectionID: collection.id, contentHash: Data(repeating: UInt8(d), count: 32)),
+                                sourceURI: "file:///corpus/doc\(d).pdf", title: "Document \(d)",
+                                metadata: ["team": .string(d % 2 == 0 ? "finance" : "legal")], sourcePageCount: pagesEach),
+                    pages: vectors.enumerated().map { index, vector in
+                        NewPage(pageNumber: index + 1, width: 8, height: 6,
+                                image: d == 0 && index == 0 ? PageImage(data: image, type: .png) : nil,
+                                embedding: vector, patchGrid: 4)
+                    }, replace: false, on: c)
+            }
+        }
+        return (image, pages)
+    }
+
+    func server(_ settings: ConnectionSettings, model: ColPali? = nil,
+                configure: (inout SearchServer.Configuration) -> Void = { _ in }) throws -> SearchServer {
+        var configuration = SearchServer.Configuration(database: settings)
+        configuration.port = 0
+        configuration.keys = try APIKeys.parse("read \(Self.readToken) reader; read,write \(Self.writeToken) writer")
+        configure(&configuration)
+        return SearchServer(configuration: configuration, model: model, logger: logger)
+    }
+
+    static func json(_ object: Any) -> ByteBuffer {
+        ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))
+    }
+
+    static func object(_ response: TestResponse) throws -> [String: Any] {
+        let value = try JSONSerialization.jsonObject(with: Data(buffer: response.body))
+        return try #require(value as? [String: Any], "not a JSON object: \(String(buffer: response.body))")
+    }
+
+    /// The error body every refusal carries.
+    static func error(_ response: TestResponse) throws -> (status: Int, code: String, message: String) {
+        #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+        let detail = try #require(try object(response)["error"] as? [String: Any])
+        return (detail["status"] as! Int, detail["code"] as! String, detail["message"] as! String)
+    }
+
+    static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)", .contentType: "application/json"] }
+
+    @Test func searchByVectorAnswersWhatTheLibraryAnswers() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let (_, pages) = try await corpus(settings)
+        var random = SeededRandom(11)
+        let query = MultiVector(rows: 6, dim: 128, values: random.unitRows(6, 128))
+        let expected = try await SearchClient.with(database: settings, model: nil, logger: logger) {
+            try await $0.search(embedding: query, limit: 5)
+        }
+        let rows = (0..<query.rows).map { Array(query.values[($0 * 128)..<(($0 + 1) * 128)]) }
+        try await server(settings).application().test(.live) { client in
+            try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
+                                     body: Self.json(["query_embedding": rows, "limit": 5])) { response in
+                #expect(response.status == .ok)
+                let body = try Self.object(response)
+                let hits = try #require(body["hits"] as? [[String: Any]])
+                #expect(hits.map { $0["page_id"] as! Int } == expected.map(\.pageID))
+                // Scores travel as JSON numbers: equal to the float the library computed.
+                #expect(hits.map { Float($0["score"] as! Double) } == expected.map(\.score))
+                #expect(hits.first?["source_uri"] as? String == expected.first?.sourceURI)
+                #expect((body["timings_ms"] as? [String: Double])?["total"] != nil)
+            }
+            // A filter narrows, as in the library.
+            try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
+                                     body: Self.json(["query_embedding": rows, "limit": 20,
+                                                      "filter": ["metadata": ["team": "legal"]]])) { response in
+                let hits = try #require(try Self.object(response)["hits"] as? [[String: Any]])
+                #expect(hits.count == pages.count / 2)
+                #expect(hits.allSatisfy { ($0["metadata"] as? [String: String])?["team"] == "legal" })
+            }
+        }
+    }
+
+    @Test func badRequestsGetAClearJSONErrorAndTheRightStatus() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 1, pagesEach: 1)
+        let row = [Float](repeating: 0.1, count: 128)
+        let cases: [(body: ByteBuffer, status: Int, says: String)] = [
+            (Self.json(["query_embedding": [row], "limt": 5]), 400, "unknown field 'limt'"),
+            (Self.json(["query_embedding": [row], "question": "x"]), 400, "not both"),
+            (Self.json(["limit": 5]), 400, "give a question or a query_embedding"),
+            (Self.json(["query_embedding": [Array(row.prefix(64))]]), 400, "64-dimensional"),
+            (Self.json(["query_embedding": [row, Array(row.prefix(5))]]), 400, "row 1 has 5 values"),
+            (Self.json(["query_embedding": [row], "limit": 0]), 400, "limit 0 is outside"),
+            (Self.json(["query_embedding": [row], "limit": "ten"]), 400, "limit must be an integer"),
+            (Self.json(["query_embedding": "[[1]]"]), 400, "query_embedding must be an array"),
+            (Self.json(["query_embedding": [row], "collection": "x'; DROP TABLE pages; --"]), 400, "is not a collection name"),
+            (Self.json(["query_embedding": [row], "collection": "nothere"]), 404, "there is no collection 'nothere'"),
+            (Self.json(["query_embedding": [row], "filter": ["source_prefix": "'; DELETE FROM documents; --"]]), 200, ""),
+            (Self.json(["question": "what is shown?"]), 400, "no model loaded"),
+            (ByteBuffer(string: "{not json"), 400, "not JSON"),
+            (ByteBuffer(string: ""), 400, "the body is empty"),
+            (ByteBuffer(bytes: [UInt8](repeating: 32, count: (8 << 20) + 1)), 413, "larger than"),
+        ]
+        try await server(settings).application().test(.live) { client in
+            for item in cases {
+                try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
+                                         body: item.body) { response in
+                    #expect(response.status.code == item.status, "\(item.says): \(String(buffer: response.body))")
+                    if item.status != 200 {
+                        let error = try Self.error(response)
+                        #expect(error.status == item.status)
+                        #expect(error.message.contains(item.says), "\(error.message)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "text/plain"],
+                                     body: Self.json(["query_embedding": [row]])) { response in
+                #expect(response.status == .unsupportedMediaType)
+            }
+            try await client.execute(uri: "/v1/nothing", method: .get) { response in
+                #expect(response.status == .notFound)
+                let answer = try Self.error(response)
+                #expect(answer.code == "not_found")
+            }
+            try await client.execute(uri: "/v1/documents?limit=abc", method: .get) { response in
+                let answer = try Self.error(response)
+                #expect(answer.message == "limit must be an integer from 1 to 1000")
+            }
+            try await client.execute(uri: "/v1/documents?colection=x", method: .get) { response in
+                let answer = try Self.error(response)
+                #expect(answer.message.contains("unknown query parameter 'colection'"))
+            }
+            try await client.execute(uri: "/v1/pages/0", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/v1/pages/999999", method: .get) { response in
+                #expect(response.status == .notFound)
+                let answer = try Self.error(response)
+                #expect(answer.message == "there is no page with id 999999")
+            }
+        }
+        // Nothing the requests said reached SQL as text: every table and row is still there.
+        let counts = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM pages)", logger: logger)
+                .collect().first!.decode((Int, Int).self)
+        }
+        #expect(counts == (1, 1))
+    }
+
+    @Test func writesNeedAWriteKeyAndDeletingRemovesTheDocument() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 2, pagesEach: 2)
+        let documents = try await SearchClient.with(database: settings, model: nil, logger: logger) { try await $0.documents() }
+        let target = try #require(documents.first).id
+        try await server(settings).application().test(.live) { client in
+            try await client.execute(uri: "/v1/documents/\(target)", method: .delete) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == "Bearer")
+                let answer = try Self.error(response)
+                #expect(answer.message.contains("write scope"))
+            }
+            try await client.execute(uri: "/v1/documents/\(target)", method: .delete, headers: Self.bearer(Self.readToken)) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/v1/documents", method: .get, headers: Self.bearer("wrong-token-0123456789abcdef")) { response in
+                #expect(response.status == .unauthorized)
+                let answer = try Self.error(response)
+                #expect(answer.message == "the API key is not valid")
+            }
+            // Reading without a key from this machine is allowed.
+            try await client.execute(uri: "/v1/documents/\(target)", method: .get) { response in
+                #expect(response.status == .ok)
+                let answer = try Self.object(response)
+                #expect(answer["id"] as? Int == target)
+            }
+            try await client.execute(uri: "/v1/documents/\(target)", method: .delete, headers: Self.bearer(Self.writeToken)) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/v1/documents/\(target)", method: .delete, headers: Self.bearer(Self.writeToken)) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/documents", method: .get, headers: Self.bearer(Self.readToken)) { response in
+                let listed = try #require(try Self.object(response)["documents"] as? [[String: Any]])
+                #expect(listed.map { $0["id"] as! Int } == documents.dropFirst().map(\.id))
+            }
+        }
+        let left = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT count(*) FROM pages p JOIN documents d ON d.id = p.document_id", logger: logger)
+                .collect().first!.decode(Int.self)
+        }
+        #expect(left == 2)
+    }
+
+    @Test func pagesImagesHealthMetricsAndTheOpenAPIDocument() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let (image, _) = try await corpus(settings, documents: 1, pagesEach: 2)
+        let pageIDs = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT id FROM pages ORDER BY page_number", logger: logger).collect().map { try $0.decode(Int.self) }
+        }
+        let server = try server(settings)
+        let routes = server.router().routes
+        try await server.application().test(.live) { client in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+                let answer = try Self.object(response)
+                #expect(answer["collections"] as? Int == 1)
+            }
+            try await client.execute(uri: "/v1/pages/\(pageIDs[0])/image", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "image/png")
+                #expect(Data(buffer: response.body) == image)
+            }
+            // No stored image, and the source file is not there: a 404 that does not name the server's paths.
+            try await client.execute(uri: "/v1/pages/\(pageIDs[1])/image", method: .get) { response in
+                #expect(response.status == .notFound)
+                let message = try Self.error(response).message
+                #expect(message.contains("no stored image") && !message.contains("/corpus/"))
+            }
+            try await client.execute(uri: "/v1/pages/\(pageIDs[1])", method: .get) { response in
+                let page = try Self.object(response)
+                #expect(page["page_number"] as? Int == 2 && page["has_stored_image"] as? Bool == false)
+            }
+            try await client.execute(uri: "/v1/pages/\(pageIDs[0])/map?question=x", method: .get) { response in
+                let answer = try Self.error(response)
+                #expect(answer.code == "model_required")
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"colpali_http_request_duration_seconds_count{route="/v1/pages/{id}/image",method="GET",status="200"} 1"#),
+                        "\(text)")
+                #expect(text.contains(#"colpali_ingest_queue_jobs_total{status="queued"} 0"#))
+            }
+            try await client.execute(uri: "/openapi.json", method: .get) { response in
+                let document = try Self.object(response)
+                #expect((document["openapi"] as? String)?.hasPrefix("3.") == true)
+                let paths = try #require(document["paths"] as? [String: [String: Any]])
+                // Every route the server has is described, with its methods.
+                for route in routes {
+                    #expect(paths[route.path]?[route.method.lowercased()] != nil, "\(route.method) \(route.path) is not in openapi.json")
+                }
+                #expect(paths.values.map(\.count).reduce(0, +) == routes.count)
+            }
+        }
+    }
+
+    @Test func callersOverTheRateLimitAreToldWhenToComeBack() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let app = try server(settings) { $0.rateLimit = .init(perSecond: 0.5, burst: 2) }.application()
+        try await app.test(.live) { client in
+            for _ in 0..<2 { try await client.execute(uri: "/v1/documents", method: .get) { #expect($0.status == .ok) } }
+            try await client.execute(uri: "/v1/documents", method: .get) { response in
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers[.retryAfter] == "2")
+                let answer = try Self.error(response)
+                #expect(answer.code == "rate_limited")
+            }
+            // A key is a caller of its own.
+            try await client.execute(uri: "/v1/documents", method: .get, headers: Self.bearer(Self.readToken)) { #expect($0.status == .ok) }
+        }
+    }
+}
