@@ -30,6 +30,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: "Requests a second per caller (API key, or address without one); 0 for no limit.")
     var rateLimit: Double = 50
     @Option(help: "Database connections in the pool.") var connections = 8
+    @Option(name: .customLong("upload-dir"), help: ArgumentHelp(
+        "Take uploads (POST /v1/documents) into this directory and queue them; run `colpali-ingest run --allow-root DIR` to ingest them.",
+        valueName: "dir"))
+    var uploadDirectory: String?
+    @Option(name: .customLong("max-upload-mb"), help: "The largest upload taken, in MiB.") var maximumUploadMiB = 100
     @Flag(name: .customLong("no-model"), help: "Load no model: searches must send query_embedding, and maps are unavailable.")
     var noModel = false
 
@@ -37,6 +42,14 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 or more") }
         guard (1...1_000).contains(connections) else { throw ValidationError("--connections must be from 1 to 1000") }
+        guard (1...4_096).contains(maximumUploadMiB) else { throw ValidationError("--max-upload-mb must be from 1 to 4096") }
+        if let uploadDirectory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: uploadDirectory, isDirectory: &isDirectory), isDirectory.boolValue,
+                  FileManager.default.isWritableFile(atPath: uploadDirectory) else {
+                throw ValidationError("--upload-dir \(uploadDirectory) is not a directory this user can write to")
+            }
+        }
     }
 
     func keys() throws -> APIKeys {
@@ -74,6 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.rateLimit = rateLimit > 0 ? .init(perSecond: rateLimit) : nil
         configuration.defaultCollection = scope.collection
         configuration.maximumConnections = connections
+        configuration.uploadDirectory = uploadDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL }
+        configuration.maximumUploadBytes = maximumUploadMiB << 20
         let server = SearchServer(configuration: configuration, model: model, logger: logger)
         let (host, keyCount) = (self.host, keys.keys.count)
         try await server.application(onRunning: { port in

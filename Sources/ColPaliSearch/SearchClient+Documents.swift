@@ -62,3 +62,45 @@ extension SearchClient {
         }
     }
 }
+
+/// A job of the ingest queue, as a client sees it.
+public struct IngestJobStatus: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable, CaseIterable { case queued, running, done, failed }
+    public let id: Int
+    public let state: State
+    public let attempts: Int
+    /// The document it made, once done.
+    public let documentID: Int?
+    public let error: String?
+    public let enqueuedAt: Date
+    public let finishedAt: Date?
+}
+
+extension SearchClient {
+    /// One job of the ingest queue.
+    public func job(id: Int) async throws -> IngestJobStatus {
+        let rows = try await client.withConnection { c in
+            try await c.query("""
+                SELECT id, status, attempts, document_id, error, enqueued_at, finished_at FROM ingest_jobs WHERE id = \(id)
+                """, logger: self.logger).collect()
+        }
+        guard let row = rows.first else { throw SearchError.jobNotFound(id) }
+        let (id, status, attempts, document, error, enqueued, finished) =
+            try row.decode((Int, String, Int, Int?, String?, Date, Date?).self)
+        return IngestJobStatus(id: id, state: IngestJobStatus.State(rawValue: status) ?? .failed, attempts: attempts,
+                               documentID: document, error: error, enqueuedAt: enqueued, finishedAt: finished)
+    }
+
+    /// Jobs in the ingest queue by state (every state present, 0 when none).
+    public func queueCounts() async throws -> [IngestJobStatus.State: Int] {
+        let rows = try await client.withConnection { c in
+            try await c.query("SELECT status, count(*)::bigint FROM ingest_jobs GROUP BY status", logger: self.logger).collect()
+        }
+        var counts = Dictionary(uniqueKeysWithValues: IngestJobStatus.State.allCases.map { ($0, 0) })
+        for row in rows {
+            let (status, count) = try row.decode((String, Int).self)
+            if let state = IngestJobStatus.State(rawValue: status) { counts[state] = count }
+        }
+        return counts
+    }
+}

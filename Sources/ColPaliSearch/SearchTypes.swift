@@ -89,6 +89,7 @@ public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
     case outOfRange(name: String, value: Int, allowed: ClosedRange<Int>)
     case pageNotFound(Int)
     case documentNotFound(Int)
+    case jobNotFound(Int)
     case pageNumberNotFound(document: Int, page: Int)
     /// The page's vectors were pooled at ingest: they are cluster means,
     /// not the patches of a grid a map could be drawn on.
@@ -113,6 +114,8 @@ public enum SearchError: Error, CustomStringConvertible, Sendable, Equatable {
             return "there is no page with id \(id)"
         case .documentNotFound(let id):
             return "there is no document with id \(id)"
+        case .jobNotFound(let id):
+            return "there is no ingest job with id \(id)"
         case .pageNumberNotFound(let document, let page):
             return "document \(document) has no page \(page)"
         case .pooledPage(let page, let factor):

@@ -31,6 +31,12 @@ public struct SearchServer: Sendable {
         public var defaultCollection = Collection.defaultName
         /// Pooled database connections.
         public var maximumConnections = 8
+        /// Where uploaded files are written for the ingest daemon (which must
+        /// be allowed to read it: `colpali-ingest run --allow-root DIR`);
+        /// nil: uploads are refused.
+        public var uploadDirectory: URL?
+        /// The largest upload taken (it is held in memory while parsed).
+        public var maximumUploadBytes = 100 << 20
 
         public init(database: ConnectionSettings) { self.database = database }
     }
@@ -91,6 +97,12 @@ public struct SearchServer: Sendable {
         add(reads, .get, "/v1/documents", documents.list)
         add(reads, .get, "/v1/documents/{id}", documents.get)
         add(writes, .delete, "/v1/documents/{id}", documents.delete)
+
+        let uploads = UploadAPI(client: client, directory: configuration.uploadDirectory,
+                                maximumBytes: configuration.maximumUploadBytes)
+        add(writes, .post, "/v1/documents", uploads.upload)
+        add(reads, .get, "/v1/jobs/{id}", uploads.job)
+        add(reads, .get, "/v1/queue", uploads.queue)
 
         let pages = PagesAPI(client: client, embedder: embedder)
         add(reads, .get, "/v1/pages/{id}", pages.get)

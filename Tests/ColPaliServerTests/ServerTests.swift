@@ -284,4 +284,69 @@ import TestSupport
             try await client.execute(uri: "/v1/documents", method: .get, headers: Self.bearer(Self.readToken)) { #expect($0.status == .ok) }
         }
     }
+
+    static func form(file: Data, filename: String = "report.pdf", options: String? = nil) -> (HTTPFields, ByteBuffer) {
+        var parts = [("Content-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\nContent-Type: application/pdf", file)]
+        if let options { parts.append(("Content-Disposition: form-data; name=\"options\"", Data(options.utf8))) }
+        return ([.authorization: "Bearer \(writeToken)", .contentType: "multipart/form-data; boundary=XyZ-123"],
+                ByteBuffer(bytes: MultipartTests.body(parts)))
+    }
+
+    @Test func uploadsLandInTheUploadDirectoryAndOnTheQueue() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 1, pagesEach: 1)
+        let directory = try RepositoryPaths.temporaryDirectory("uploads")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pdf = TestPDF.make(pages: [.init()], title: "Uploaded")
+        let app = try server(settings) {
+            $0.uploadDirectory = directory
+            $0.maximumUploadBytes = 64 * 1024
+        }.application()
+        try await app.test(.live) { client in
+            let (headers, body) = Self.form(file: pdf, filename: "../../etc/Quarterly report.pdf",
+                                             options: #"{"title": "Q3", "store_images": "jpeg", "collection": "default"}"#)
+            let job = try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: body) { response in
+                #expect(response.status == .accepted, "\(String(buffer: response.body))")
+                let accepted = try Self.object(response)
+                let file = try #require(accepted["file"] as? String)
+                // The client's name is cleaned and never a path.
+                #expect(file.hasSuffix("-Quarterly_report.pdf") && !file.contains("/"))
+                #expect(FileManager.default.contents(atPath: directory.appendingPathComponent(file).path) == pdf)
+                return try #require(accepted["job_id"] as? Int)
+            }
+            try await client.execute(uri: "/v1/jobs/\(job)", method: .get) { response in
+                let status = try Self.object(response)
+                #expect(status["state"] as? String == "queued" && status["attempts"] as? Int == 0)
+            }
+            try await client.execute(uri: "/v1/queue", method: .get) { response in
+                let counts = try Self.object(response)
+                #expect(counts["queued"] as? Int == 1 && counts["done"] as? Int == 0)
+            }
+            // Refusals, each with its status; none reaches the queue.
+            let refusals: [(HTTPFields, ByteBuffer, Int, String)] = [
+                (Self.form(file: Data("#!/bin/sh\nrm -rf /".utf8)).0, Self.form(file: Data("#!/bin/sh\nrm -rf /".utf8)).1, 415,
+                 "not a PDF, PNG or JPEG"),
+                (Self.form(file: pdf, options: #"{"titel": "x"}"#).0, Self.form(file: pdf, options: #"{"titel": "x"}"#).1, 400, "titel"),
+                (Self.form(file: pdf, options: #"{"collection": "nothere"}"#).0,
+                 Self.form(file: pdf, options: #"{"collection": "nothere"}"#).1, 404, "no collection 'nothere'"),
+                (Self.form(file: Data("%PDF-".utf8) + Data(count: 70 * 1024)).0,
+                 Self.form(file: Data("%PDF-".utf8) + Data(count: 70 * 1024)).1, 413, "larger than 65536 bytes"),
+                ([.authorization: "Bearer \(Self.writeToken)", .contentType: "application/pdf"], ByteBuffer(bytes: pdf), 415, "multipart"),
+                ([.contentType: "multipart/form-data; boundary=XyZ-123"], body, 401, "write scope"),
+            ]
+            for (headers, body, status, says) in refusals {
+                try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status.code == status, "\(says): \(String(buffer: response.body))")
+                    let error = try Self.error(response)
+                    #expect(error.message.contains(says), "\(error.message)")
+                }
+            }
+        }
+        let jobs = try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT options::text FROM ingest_jobs", logger: logger).collect().map { try $0.decode(String.self) }
+        }
+        #expect(jobs == [#"{"title": "Q3", "collection": "default", "store_images": "jpeg"}"#])
+        // Only the one file (no temporary leftovers).
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 1)
+    }
 }

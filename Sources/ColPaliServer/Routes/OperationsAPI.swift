@@ -44,14 +44,7 @@ struct OperationsAPI {
     /// Prometheus text format; the queue gauge is read at scrape time.
     func scrape(_ request: Request, context: ServerContext) async throws -> Response {
         do {
-            let rows = try await database.query("SELECT status, count(*)::bigint FROM ingest_jobs GROUP BY status",
-                                                logger: context.logger).collect()
-            var counts: [String: Int] = [:]
-            for row in rows {
-                let (status, count) = try row.decode((String, Int).self)
-                counts[status] = count
-            }
-            metrics.setQueue(counts)
+            metrics.setQueue(try await client.queueCounts())
         } catch {
             context.logger.warning("metrics: queue depth unavailable", metadata: ["error": "\(DatabaseErrors.describe(error))"])
         }

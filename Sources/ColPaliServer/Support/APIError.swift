@@ -56,7 +56,7 @@ extension APIError {
             return error
         case let error as SearchError:
             switch error {
-            case .pageNotFound, .pageNumberNotFound, .documentNotFound: return .notFound(error.description)
+            case .pageNotFound, .pageNumberNotFound, .documentNotFound, .jobNotFound: return .notFound(error.description)
             case .noPages: return APIError(.conflict, code: "no_pages", error.description)
             case .modelRequired:
                 return APIError(.badRequest, code: "model_required",

@@ -1,3 +1,4 @@
+import ColPaliSearch
 import Hummingbird
 import Prometheus
 
@@ -43,9 +44,9 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Jobs in the ingest queue by status, read from the database at scrape time.
-    func setQueue(_ counts: [String: Int]) {
-        for status in ["queued", "running", "done", "failed"] {
-            registry.makeGauge(descriptor: Self.queueJobs, labels: [("status", status)]).set(Int64(counts[status] ?? 0))
+    func setQueue(_ counts: [IngestJobStatus.State: Int]) {
+        for (state, count) in counts {
+            registry.makeGauge(descriptor: Self.queueJobs, labels: [("status", state.rawValue)]).set(Int64(count))
         }
     }
 
