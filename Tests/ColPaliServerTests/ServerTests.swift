@@ -349,4 +349,68 @@ import TestSupport
         // Only the one file (no temporary leftovers).
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 1)
     }
+
+    @Test func questionsAndSimilarityMapsWithTheModel() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let model = try await ColPali.load(Fixtures.model("hf-fp32").path, precision: .fp32,
+                                           locator: ModelLocator(environment: ["HF_HUB_OFFLINE": "1"]))
+        let files = ["doc0.png", "doc1.png"]
+        let images = try files.map { try RGBImage.load(contentsOf: Fixtures.image($0)) }
+        let vectors = try model.embedDocuments(images, format: .transformers)
+        try await Database.withConnection(settings, logger: logger) { c in
+            let collection = try await CollectionStore(logger: logger).resolve("default", for: CollectionModel(
+                identity: model.identity, name: model.identifier, embeddingDimension: 128, promptFormat: .transformers), create: true, on: c)
+            _ = try await DocumentStore(logger: logger).store(
+                NewDocument(key: DocumentKey(collectionID: collection.id, contentHash: Data(repeating: 7, count: 32)),
+                            sourceURI: "file:///docs.pdf", title: "Docs", sourcePageCount: 2),
+                pages: try vectors.enumerated().map { index, vector in
+                    NewPage(pageNumber: index + 1, width: images[index].width, height: images[index].height,
+                            image: PageImage(data: try images[index].pngData(), type: .png),
+                            embedding: MultiVector(rows: vector.rows, dim: 128, values: vector.values), patchGrid: model.patchGrid)
+                }, replace: false, on: c)
+        }
+        let expected = try await SearchClient.with(database: settings, model: model, logger: logger) {
+            try await $0.search("What is shown?", limit: 2)
+        }
+        try await server(settings, model: model).application().test(.live) { client in
+            try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
+                                     body: Self.json(["question": "What is shown?", "limit": 2])) { response in
+                let body = try Self.object(response)
+                let hits = try #require(body["hits"] as? [[String: Any]])
+                #expect(hits.map { $0["page_id"] as! Int } == expected.map(\.pageID))
+                #expect(hits.map { Float($0["score"] as! Double) } == expected.map(\.score))
+                #expect((body["timings_ms"] as? [String: Double])?["embed"] != nil)
+            }
+            let page = expected[0]
+            let question = "What%20is%20shown%3F"
+            let tokens = try await client.execute(uri: "/v1/pages/\(page.pageID)/map.json?question=\(question)", method: .get) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                let info = try Self.object(response)
+                #expect(info["grid"] as? Int == model.patchGrid)
+                return try #require(info["tokens"] as? [[String: Any]])
+            }
+            // The question's words only: no prompt, no padding.
+            let words = tokens.map { $0["text"] as! String }
+            #expect(!words.isEmpty && !words.contains("<pad>") && !words.contains("Question"), "\(words)")
+            #expect(words.joined() == "What is shown?", "\(words)")
+            for uri in ["/v1/pages/\(page.pageID)/map?question=\(question)",
+                        "/v1/pages/\(page.pageID)/map?question=\(question)&token=\(tokens[0]["index"] as! Int)"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType] == "image/png")
+                    let png = try RGBImage.decode(Data(buffer: response.body), source: "map")
+                    let index = page.pageNumber - 1
+                    #expect(png.width == images[index].width && png.height == images[index].height)
+                    #expect(png.pixels != images[index].pixels)
+                }
+            }
+            try await client.execute(uri: "/v1/pages/\(page.pageID)/map?question=\(question)&token=999", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/v1/pages/\(page.pageID)/map", method: .get) { response in
+                let error = try Self.error(response)
+                #expect(error.message == "question is required")
+            }
+        }
+    }
 }

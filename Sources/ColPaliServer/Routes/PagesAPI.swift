@@ -130,17 +130,19 @@ enum QuestionTokens {
         var start = 0
         while start < tokens.count, isSpecial(tokens[start]) { start += 1 }
         // Formats with a word before the question: skip through its colon.
-        if format != .engine_0_3_13, let colon = tokens[start...].firstIndex(where: { display($0).hasSuffix(":") }) {
+        if format != .engine_0_3_13,
+           let colon = tokens[start...].firstIndex(where: { display($0).trimmingCharacters(in: .whitespaces).hasSuffix(":") }) {
             start = colon + 1
         }
         let end = tokens[start...].firstIndex(of: "<pad>") ?? tokens.count
-        return (start..<end).filter { !display(tokens[$0]).isEmpty && !isSpecial(tokens[$0]) }
+        return (start..<end).filter { !display(tokens[$0]).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && !isSpecial(tokens[$0]) }
     }
 
     static func isSpecial(_ token: String) -> Bool { token.hasPrefix("<") && token.hasSuffix(">") && token.count > 2 }
 
-    /// SentencePiece marks a word start with U+2581.
+    /// SentencePiece marks a word start with U+2581: a space here, so that
+    /// the shown tokens joined give back the question's words.
     static func display(_ token: String) -> String {
-        token.replacingOccurrences(of: "\u{2581}", with: " ").trimmingCharacters(in: .whitespacesAndNewlines)
+        token.replacingOccurrences(of: "\u{2581}", with: " ")
     }
 }
