@@ -13,6 +13,9 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(docker-compose python3-venv)             # validate docker-compose.yml; hadolint from PyPI
 fi
+if [[ "${1:-}" == "--test" || "${1:-}" == "--browser" ]]; then
+  packages+=(chromium chromium-driver curl python3-venv)  # the search page's browser test (scripts/check-serve.sh)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

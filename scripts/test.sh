@@ -51,6 +51,9 @@ bash scripts/fuzz.sh 60
 echo "== deployment files (no Docker engine here)"
 bash scripts/check-deploy.sh
 
+echo "== colpali serve: the search page in Chromium, the OpenAPI document against the server"
+COLPALI_SCREENSHOTS="$root/.build/browser-screenshots" bash scripts/check-serve.sh "$url"
+
 echo "== swift test"
 COLPALI_TEST_DATABASE_URL="$url" swift test
 

@@ -57,7 +57,7 @@ public struct SearchServer: Sendable {
     }
 
     /// Paths anyone may fetch, without a key, from anywhere.
-    static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json"]
+    static let publicPaths: Set<String> = Set(["/healthz", "/readyz", "/openapi.json"] + WebPage.files.map(\.path))
 
     /// One route, as the OpenAPI document must describe it.
     struct RouteDescription: Hashable {
@@ -109,6 +109,10 @@ public struct SearchServer: Sendable {
         add(reads, .get, "/v1/pages/{id}/image", pages.image)
         add(reads, .get, "/v1/pages/{id}/map", pages.map)
         add(reads, .get, "/v1/pages/{id}/map.json", pages.mapInfo)
+
+        // The search page: not part of the API, so not in `routes`.
+        let page = WebPage()
+        for file in WebPage.files { router.get(RouterPath(file.path), use: page.serve) }
         return (router, routes)
     }
 

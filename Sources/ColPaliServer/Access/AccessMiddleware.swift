@@ -4,7 +4,7 @@ import Hummingbird
 /// Decides the caller of every request (401 for a wrong or missing key
 /// where one is needed) and applies the rate limit, before any route runs.
 /// Paths anyone may read (the page, health, the OpenAPI document) pass
-/// without a caller.
+/// without a caller unless they bring a key, which must then be valid.
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let policy: AccessPolicy
@@ -31,9 +31,7 @@ struct AccessMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    func isPublic(_ path: String) -> Bool {
-        publicPaths.contains(path) || path.hasPrefix("/static/")
-    }
+    func isPublic(_ path: String) -> Bool { publicPaths.contains(path) }
 }
 
 /// Refuses a route to callers without `scope`.
