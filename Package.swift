@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         // The one MaxSim / binary-code kernel, in C: compiled into the
@@ -108,6 +109,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // .npz files of embeddings computed elsewhere are zip archives.
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
 
@@ -206,7 +209,8 @@ let package = Package(
         .testTarget(
             name: "ColPaliIngestTests",
             dependencies: ["ColPaliIngest", "ColPaliIngestCLI", "ColPaliStorage", "ColPaliModel", "TestSupport",
-                           .product(name: "PostgresNIO", package: "postgres-nio")]
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
     ]
 )

@@ -10,7 +10,7 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "colpali-ingest",
         abstract: "Turn PDFs and page images into searchable pages in PostgreSQL.",
         version: ColPaliVersion.string,
-        subcommands: [AddCommand.self, RunCommand.self, RenderCommand.self]
+        subcommands: [AddCommand.self, RunCommand.self, ImportCommand.self, RenderCommand.self]
     )
 
     static func main() async {
