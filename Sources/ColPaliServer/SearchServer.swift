@@ -98,7 +98,7 @@ public struct SearchServer: Sendable {
         add(reads, .get, "/v1/documents/{id}", documents.get)
         add(writes, .delete, "/v1/documents/{id}", documents.delete)
 
-        let uploads = UploadAPI(client: client, directory: configuration.uploadDirectory,
+        let uploads = UploadAPI(client: client, database: database, directory: configuration.uploadDirectory,
                                 maximumBytes: configuration.maximumUploadBytes)
         add(writes, .post, "/v1/documents", uploads.upload)
         add(reads, .get, "/v1/jobs/{id}", uploads.job)

@@ -8,14 +8,7 @@ import ZIPFoundation
 /// Embedding files as NumPy and safetensors write them: read back exactly,
 /// in page order; anything else refused with the reason.
 @Suite struct EmbeddingFileTests {
-    static func npy(_ shape: [Int], _ values: [Float]) -> Data {
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
-        header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
-        data.append(contentsOf: Array(header.utf8))
-        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        return data
-    }
+    static func npy(_ shape: [Int], _ values: [Float]) -> Data { TestNumpy.npy(shape, values) }
 
     static func npz(_ arrays: [(String, Data)], compressed: Bool = false) throws -> Data {
         let archive = try Archive(data: Data(), accessMode: .create)

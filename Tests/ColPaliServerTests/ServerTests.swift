@@ -413,4 +413,56 @@ import TestSupport
             }
         }
     }
+
+    @Test func vectorsFromElsewhereAreImportedAtOnce() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let directory = try RepositoryPaths.temporaryDirectory("uploads")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let image = try Data(contentsOf: Fixtures.image("doc0.png"))
+        var random = SeededRandom(21)
+        let page = random.unitRows(28, 128)
+        @Sendable func form(_ embeddings: Data, name: String = "page.npy", model: String? = "tiny-colpali", grid: String? = "4") -> ByteBuffer {
+            var parts = [("Content-Disposition: form-data; name=\"file\"; filename=\"doc0.png\"", image),
+                         ("Content-Disposition: form-data; name=\"embeddings\"; filename=\"\(name)\"", embeddings),
+                         ("Content-Disposition: form-data; name=\"options\"", Data(#"{"collection": "imported", "title": "From a GPU"}"#.utf8))]
+            if let model { parts.append(("Content-Disposition: form-data; name=\"model\"", Data(model.utf8))) }
+            if let grid { parts.append(("Content-Disposition: form-data; name=\"patch_grid\"", Data(grid.utf8))) }
+            return ByteBuffer(bytes: MultipartTests.body(parts))
+        }
+        let headers: HTTPFields = [.authorization: "Bearer \(Self.writeToken)", .contentType: "multipart/form-data; boundary=XyZ-123"]
+        try await server(settings) { $0.uploadDirectory = directory }.application().test(.live) { client in
+            let refusals: [(ByteBuffer, Int, String)] = [
+                (form(TestNumpy.npy([2, 28, 128], page + page)), 422, "the embeddings hold 2 pages but the document has 1 selected"),
+                (form(TestNumpy.npy([28, 128], [Float.nan] + page.dropFirst())), 400, "NaN"),
+                (form(TestNumpy.npy([28, 128], page), model: nil), 400, "name the model"),
+                (form(TestNumpy.npy([28, 128], page), grid: nil), 422, "not 32 x 32 patches"),
+                (form(TestNumpy.npy([28, 128], page), name: "page.pt"), 415, ".npy, .npz or .safetensors"),
+            ]
+            for (body, status, says) in refusals {
+                try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status.code == status, "\(says): \(String(buffer: response.body))")
+                    let error = try Self.error(response)
+                    #expect(error.message.contains(says), "\(error.message)")
+                }
+            }
+            let document = try await client.execute(uri: "/v1/documents", method: .post, headers: headers,
+                                                    body: form(TestNumpy.npy([28, 128], page))) { response in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                let body = try Self.object(response)
+                #expect(body["pages"] as? Int == 1)
+                return try #require(body["document_id"] as? Int)
+            }
+            // Searchable at once with the same vectors: the page is its own best match, at its exact MaxSim.
+            let query = (0..<4).map { Array(page[($0 * 128)..<(($0 + 1) * 128)]) }
+            try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
+                                     body: Self.json(["query_embedding": query, "collection": "imported"])) { response in
+                let hits = try #require(try Self.object(response)["hits"] as? [[String: Any]])
+                #expect(hits.first?["document_id"] as? Int == document)
+                #expect(hits.first?["title"] as? String == "From a GPU")
+            }
+        }
+        #expect(try await Database.withConnection(settings, logger: logger) { c in
+            try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first!.decode(Int.self)
+        } == 1)
+    }
 }

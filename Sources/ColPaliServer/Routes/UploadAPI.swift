@@ -1,15 +1,21 @@
+import ColPaliCore
+import ColPaliIngest
 import ColPaliSearch
 import ColPaliStorage
 import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
+import PostgresNIO
 
 /// `POST /v1/documents`: a file into the upload directory and onto the
 /// ingest queue, for a `colpali-ingest run --allow-root UPLOAD_DIR` daemon;
-/// `GET /v1/jobs/{id}` and `GET /v1/queue` to follow it.
+/// `GET /v1/jobs/{id}` and `GET /v1/queue` to follow it. With an
+/// `embeddings` part (vectors computed elsewhere) the document is imported
+/// at once instead, no model run.
 struct UploadAPI {
     let client: SearchClient
+    let database: PostgresClient
     /// nil: this server takes no uploads.
     let directory: URL?
     let maximumBytes: Int
@@ -53,8 +59,11 @@ struct UploadAPI {
         } catch let error as Multipart.ParseError {
             throw APIError.invalid("\(error)")
         }
-        if let unknown = form.parts.first(where: { !["file", "options"].contains($0.name) }) {
-            throw APIError.invalid("unknown form field '\(unknown.name)' (known: file, options)")
+        if let unknown = form.parts.first(where: { !Self.fields.contains($0.name) }) {
+            throw APIError.invalid("unknown form field '\(unknown.name)' (known: \(Self.fields.joined(separator: ", ")))")
+        }
+        if form.part("embeddings") == nil, let stray = form.parts.first(where: { Self.importFields.contains($0.name) }) {
+            throw APIError.invalid("'\(stray.name)' applies to an import: send it with an 'embeddings' part")
         }
         guard let file = form.part("file"), file.filename != nil else {
             throw APIError.invalid("the form has no 'file' part with a filename")
@@ -73,8 +82,14 @@ struct UploadAPI {
                 throw APIError.invalid("options: \(APIError.describe(error))")
             }
         }
-        if let collection = options.collection { _ = try await client.collection(collection) }  // a clear 404 now, not a failed job later
+        // Queued uploads go to existing collections: a misspelt name is a 404
+        // now (and no file kept), not a new collection the daemon would make.
+        if form.part("embeddings") == nil, let collection = options.collection { _ = try await client.collection(collection) }
         let name = try Self.store(file.body, originalName: file.filename!, kind: kind, in: directory)
+        if let embeddings = form.part("embeddings") {
+            return try await importDocument(directory.appendingPathComponent(name), embeddings: embeddings, form: form,
+                                            options: options, context: context)
+        }
         let job = try await client.enqueue(file: directory.appendingPathComponent(name).path, options: options)
         context.logger.info("upload queued", metadata: ["job": "\(job)", "bytes": "\(file.body.count)",
                                                        "key": "\(context.caller?.keyName ?? "-")"])
@@ -105,6 +120,78 @@ struct UploadAPI {
             throw APIError(.internalServerError, code: "upload_not_stored", "the upload could not be stored on the server")
         }
         return name
+    }
+
+    static let importFields = ["embeddings", "model", "prompt_format", "patch_grid"]
+    static let fields = ["file", "options"] + importFields
+
+    struct Imported: Encodable {
+        let documentId: Int
+        let pages: Int
+        let outcome: String
+    }
+
+    /// The document with its vectors, stored now (201), as
+    /// `colpali-ingest import` stores it.
+    func importDocument(_ path: URL, embeddings part: Multipart.Part, form: Multipart, options: JobOptions,
+                        context: ServerContext) async throws -> Response {
+        func text(_ name: String) throws -> String? {
+            guard let part = form.part(name) else { return nil }
+            guard let value = String(data: part.body, encoding: .utf8) else { throw APIError.invalid("\(name) is not UTF-8 text") }
+            return value.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let format = try text("prompt_format").map { name -> PromptFormat in
+            guard let format = PromptFormat(rawValue: name) else { throw APIError.invalid("unknown prompt_format '\(name)'") }
+            return format
+        } ?? .transformers
+        let grid = try text("patch_grid").map { value -> Int in
+            guard let grid = Int(value), (1...256).contains(grid) else { throw APIError.invalid("patch_grid must be an integer from 1 to 256") }
+            return grid
+        } ?? Importer.defaultPatchGrid
+        // The reader maps the file: the part goes to a private temporary file first.
+        let ext = URL(fileURLWithPath: "/" + (part.filename ?? "")).pathExtension.lowercased()
+        guard ["npy", "npz", "safetensors"].contains(ext) else {
+            throw APIError(.unsupportedMediaType, code: "unsupported_type", "embeddings must be a .npy, .npz or .safetensors file")
+        }
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-embeddings-\(UUID().uuidString).\(ext)")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let vectors: EmbeddingFile
+        do {
+            try part.body.write(to: temporary, options: .withoutOverwriting)
+            vectors = try EmbeddingFile.read(contentsOf: temporary)
+        } catch let error as EmbeddingFile.ReadError {
+            throw APIError.invalid("embeddings: \(error)")
+        }
+        guard let model = try text("model") ?? vectors.modelName else {
+            throw APIError.invalid("name the model that computed the embeddings in a 'model' part")
+        }
+        let ingestOptions: IngestOptions
+        do {
+            ingestOptions = try IngestOptions().applying(options)
+        } catch let error as IngestOptions.OptionError {
+            throw APIError.invalid("options: \(error)")
+        }
+        let outcome: IngestOutcome
+        do {
+            let source = try SourceFile(path: path.path)
+            outcome = try await Importer(client: database, logger: context.logger).importDocument(
+                source, embeddings: vectors, modelName: model, promptFormat: format, patchGrid: grid, options: ingestOptions)
+        } catch let error as Importer.ImportError {
+            throw APIError(.unprocessableContent, code: "import_refused", "\(error)")
+        } catch let error where error is PDFError || error is SourceFile.ReadError {
+            throw APIError(.unprocessableContent, code: "unreadable_document", "\(error)")
+        }
+        context.logger.info("imported", metadata: ["outcome": "\(outcome)", "key": "\(context.caller?.keyName ?? "-")"])
+        switch outcome {
+        case .stored(let id, let pages):
+            return try JSONBody.response(Imported(documentId: id, pages: pages, outcome: outcome.description), status: .created)
+        case .addedPages(let id, let pages):
+            return try JSONBody.response(Imported(documentId: id, pages: pages.count, outcome: outcome.description), status: .created)
+        case .alreadyStored(let id), .updated(let id):
+            return try JSONBody.response(Imported(documentId: id, pages: 0, outcome: outcome.description))
+        case .failed(_, let reason):
+            throw APIError(.unprocessableContent, code: "unreadable_document", reason)
+        }
     }
 
     func job(_ request: Request, context: ServerContext) async throws -> Response {
