@@ -169,6 +169,7 @@ let package = Package(
                 "ColPaliModel", "ColPaliKernels", "ColPaliStorage", "ColPaliIngest", "ColPaliSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -38,6 +38,10 @@ ivf-rounds-stop|sql/src/ivf_scan.c|aSelectiveFilterStillFillsTheLimit|"if (state
 ivf-insert-skipped|sql/src/ivf_insert.c|anIndexFindsTheAnswer|"		append_posting(index, info, lists[i], heap_tid);"|"		(void) lists;"
 ivf-exact-score-dropped|Sources/ColPaliSearch/SearchQuery.swift|anIndexFindsTheAnswer|"SELECT (-c.distance)::real AS score"|"SELECT (-c.distance)::real * 0.999 AS score"
 pooling-leaves-first|Sources/ColPaliCore/TokenPooling.swift|TokenPoolingParityTests|"            if merge.left >= n { visit(merge.left, label) }\n            if merge.right >= n { visit(merge.right, label) }\n            if merge.left < n { leaf(merge.left, label) }\n            if merge.right < n { leaf(merge.right, label) }"|"            if merge.left < n { leaf(merge.left, label) }\n            if merge.right < n { leaf(merge.right, label) }\n            if merge.left >= n { visit(merge.left, label) }\n            if merge.right >= n { visit(merge.right, label) }"
+serve-write-scope-is-read|Sources/ColPaliServer/SearchServer.swift|writesNeedAWriteKey|"let writes = router.group().add(middleware: RequireScope(scope: .write, policy: policy))"|"let writes = router.group().add(middleware: RequireScope(scope: .read, policy: policy))"
+serve-remote-anonymous-allowed|Sources/ColPaliServer/Access/AccessPolicy.swift|AccessPolicyTests|"            guard isLocal else {"|"            guard isLocal || true else {"
+upload-type-unchecked|Sources/ColPaliServer/Routes/UploadAPI.swift|uploadsLandInTheUploadDirectory|"        if data.starts(with: [0xFF, 0xD8, 0xFF]) { return \"jpg\" }\n        return nil"|"        if data.starts(with: [0xFF, 0xD8, 0xFF]) { return \"jpg\" }\n        return \"pdf\""
+import-grid-unchecked|Sources/ColPaliIngest/Import/Importer.swift|importedVectorsAreStoredAsNativeIngestStoresThem|vectorsFromElsewhereAreImportedAtOnce|"guard grid >= 1, (0...64).contains(rows - grid * grid) else { return nil }"|"guard grid >= 1 else { return nil }"
 LIST
 )
 
