@@ -197,6 +197,8 @@ import TestSupport
                 #expect(response.status == .ok)
                 let answer = try Self.object(response)
                 #expect(answer["id"] as? Int == target)
+                // Empty fields are present as null, as the OpenAPI document says.
+                #expect(answer["error"] is NSNull)
             }
             try await client.execute(uri: "/v1/documents/\(target)", method: .delete, headers: Self.bearer(Self.writeToken)) { response in
                 #expect(response.status == .noContent)
@@ -393,6 +395,11 @@ import TestSupport
             let words = tokens.map { $0["text"] as! String }
             #expect(!words.isEmpty && !words.contains("<pad>") && !words.contains("Question"), "\(words)")
             #expect(words.joined() == "What is shown?", "\(words)")
+            // '+' for spaces, as urlencode writes a query string: the same question.
+            try await client.execute(uri: "/v1/pages/\(page.pageID)/map.json?question=What+is+shown%3F", method: .get) { response in
+                let again = try #require(try Self.object(response)["tokens"] as? [[String: Any]])
+                #expect(again.map { $0["text"] as! String } == words)
+            }
             for uri in ["/v1/pages/\(page.pageID)/map?question=\(question)",
                         "/v1/pages/\(page.pageID)/map?question=\(question)&token=\(tokens[0]["index"] as! Int)"] {
                 try await client.execute(uri: uri, method: .get) { response in

@@ -47,7 +47,7 @@ def main():
             vectors.append(model(**batch)[0].float().cpu())
     # One rows x dim tensor per page, named page_1, page_2, ...: pages may differ in rows.
     tensors = {f"page_{i + 1}": v.contiguous() for i, v in enumerate(vectors)}
-    out = args.out or args.document.with_suffix(".safetensors")
+    out = args.out or pathlib.Path(args.document.stem + ".safetensors")  # in the current directory
     save_file(tensors, str(out), metadata={"model": args.model})
     print(f"{len(vectors)} pages of {vectors[0].shape[0]} x {vectors[0].shape[1]} written to {out}")
     if args.out or not args.server:

@@ -8,9 +8,37 @@ struct DocumentsAPI {
     let client: SearchClient
 
     struct DocumentList: Encodable {
-        let documents: [DocumentSummary]
-        /// The offset of the next page of the list, when there may be one.
+        let documents: [DocumentJSON]
+        /// The offset of the next page of the list, when there may be one (null at the end).
         let nextOffset: Int?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(documents, forKey: .documents)
+            try c.encode(nextOffset, forKey: .nextOffset)
+        }
+        enum CodingKeys: String, CodingKey { case documents, nextOffset }
+    }
+
+    /// A document as the API writes it: every field present, null where empty.
+    struct DocumentJSON: Encodable {
+        let summary: DocumentSummary
+        enum CodingKeys: String, CodingKey {
+            case id, collection, tenant, sourceUri, title, pageCount, sourcePageCount, status, error, createdAt
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(summary.id, forKey: .id)
+            try c.encode(summary.collection, forKey: .collection)
+            try c.encode(summary.tenant, forKey: .tenant)
+            try c.encode(summary.sourceURI, forKey: .sourceUri)
+            try c.encode(summary.title, forKey: .title)
+            try c.encode(summary.pageCount, forKey: .pageCount)
+            try c.encode(summary.sourcePageCount, forKey: .sourcePageCount)
+            try c.encode(summary.status, forKey: .status)
+            try c.encode(summary.error, forKey: .error)
+            try c.encode(summary.createdAt, forKey: .createdAt)
+        }
     }
 
     func list(_ request: Request, context: ServerContext) async throws -> Response {
@@ -19,12 +47,12 @@ struct DocumentsAPI {
         let limit = try query.integer("limit", default: 100, range: 1...1_000)
         let offset = try query.integer("offset", default: 0, range: 0...Int(Int32.max))
         let documents = try await client.documents(in: query.string("collection"), limit: limit, offset: offset)
-        return try JSONBody.response(DocumentList(documents: documents,
+        return try JSONBody.response(DocumentList(documents: documents.map(DocumentJSON.init),
                                                   nextOffset: documents.count == limit ? offset + limit : nil))
     }
 
     func get(_ request: Request, context: ServerContext) async throws -> Response {
-        try JSONBody.response(try await client.document(id: try context.identifier("id")))
+        try JSONBody.response(DocumentJSON(summary: try await client.document(id: try context.identifier("id"))))
     }
 
     func delete(_ request: Request, context: ServerContext) async throws -> Response {
@@ -46,7 +74,9 @@ struct QueryParameters {
         var names: [String] = []
         for (name, value) in request.uri.queryParameters {
             names.append(String(name))
-            values[String(name)] = String(value).removingPercentEncoding ?? String(value)
+            // Form encoding, as browsers and Python's urlencode write it: '+' is a space.
+            let text = String(value).replacingOccurrences(of: "+", with: " ")
+            values[String(name)] = text.removingPercentEncoding ?? text
         }
         self.values = values
         self.names = names

@@ -106,6 +106,23 @@ public struct SearchResponse: Codable, Sendable, Equatable {
         public let title: String?
         public let metadata: Metadata
 
+        enum CodingKeys: String, CodingKey {
+            case rank, pageId, documentId, pageNumber, score, sourceUri, title, metadata
+        }
+
+        /// Every field present, `title` as null when there is none.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(rank, forKey: .rank)
+            try c.encode(pageId, forKey: .pageId)
+            try c.encode(documentId, forKey: .documentId)
+            try c.encode(pageNumber, forKey: .pageNumber)
+            try c.encode(score, forKey: .score)
+            try c.encode(sourceUri, forKey: .sourceUri)
+            try c.encode(title, forKey: .title)
+            try c.encode(metadata, forKey: .metadata)
+        }
+
         init(_ hit: PageHit) {
             rank = hit.rank
             pageId = hit.pageID

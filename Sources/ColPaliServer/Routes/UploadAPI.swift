@@ -195,7 +195,23 @@ struct UploadAPI {
     }
 
     func job(_ request: Request, context: ServerContext) async throws -> Response {
-        try JSONBody.response(try await client.job(id: try context.identifier("id")))
+        try JSONBody.response(JobJSON(job: try await client.job(id: try context.identifier("id"))))
+    }
+
+    /// A job as the API writes it: every field present, null where empty.
+    struct JobJSON: Encodable {
+        let job: IngestJobStatus
+        enum CodingKeys: String, CodingKey { case id, state, attempts, documentId, error, enqueuedAt, finishedAt }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(job.id, forKey: .id)
+            try c.encode(job.state, forKey: .state)
+            try c.encode(job.attempts, forKey: .attempts)
+            try c.encode(job.documentID, forKey: .documentId)
+            try c.encode(job.error, forKey: .error)
+            try c.encode(job.enqueuedAt, forKey: .enqueuedAt)
+            try c.encode(job.finishedAt, forKey: .finishedAt)
+        }
     }
 
     func queue(_ request: Request, context: ServerContext) async throws -> Response {
