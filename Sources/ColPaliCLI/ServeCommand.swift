@@ -35,6 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "dir"))
     var uploadDirectory: String?
     @Option(name: .customLong("max-upload-mb"), help: "The largest upload taken, in MiB.") var maximumUploadMiB = 100
+    @Option(name: .customLong("cors-origin"), help: ArgumentHelp(
+        "A web origin whose pages may call the API from a browser, e.g. https://app.example.com (repeatable; default none).",
+        valueName: "origin"))
+    var corsOrigins: [String] = []
     @Flag(name: .customLong("no-model"), help: "Load no model: searches must send query_embedding, and maps are unavailable.")
     var noModel = false
 
@@ -43,6 +47,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 or more") }
         guard (1...1_000).contains(connections) else { throw ValidationError("--connections must be from 1 to 1000") }
         guard (1...4_096).contains(maximumUploadMiB) else { throw ValidationError("--max-upload-mb must be from 1 to 4096") }
+        for origin in corsOrigins {
+            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                  url.path.isEmpty, url.query == nil else {
+                throw ValidationError("--cors-origin '\(origin)' is not an origin like https://app.example.com")
+            }
+        }
         if let uploadDirectory {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: uploadDirectory, isDirectory: &isDirectory), isDirectory.boolValue,
@@ -89,6 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maximumConnections = connections
         configuration.uploadDirectory = uploadDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL }
         configuration.maximumUploadBytes = maximumUploadMiB << 20
+        configuration.corsOrigins = corsOrigins
         let server = SearchServer(configuration: configuration, model: model, logger: logger)
         let (host, keyCount) = (self.host, keys.keys.count)
         try await server.application(onRunning: { port in

@@ -37,6 +37,9 @@ public struct SearchServer: Sendable {
         public var uploadDirectory: URL?
         /// The largest upload taken (it is held in memory while parsed).
         public var maximumUploadBytes = 100 << 20
+        /// Web origins (`https://app.example.com`) whose pages may call the
+        /// API from a browser; none by default.
+        public var corsOrigins: [String] = []
 
         public init(database: ConnectionSettings) { self.database = database }
     }
@@ -72,6 +75,7 @@ public struct SearchServer: Sendable {
         let policy = AccessPolicy(keys: configuration.keys)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
+        if !configuration.corsOrigins.isEmpty { router.add(middleware: CORSMiddleware(origins: Set(configuration.corsOrigins))) }
         router.add(middleware: AccessMiddleware(policy: policy, limiter: configuration.rateLimit.map(RateLimiter.init),
                                                 publicPaths: Self.publicPaths))
         let reads = router.group().add(middleware: RequireScope(scope: .read, policy: policy))

@@ -472,4 +472,36 @@ import TestSupport
             try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first!.decode(Int.self)
         } == 1)
     }
+
+    @Test func crossOriginCallsOnlyFromListedOrigins() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        let preflight: HTTPFields = [.origin: "https://app.example.com", .accessControlRequestMethod: "POST",
+                                     .accessControlRequestHeaders: "authorization, content-type"]
+        // Off by default: no CORS headers for anyone.
+        try await server(settings).application().test(.live) { client in
+            try await client.execute(uri: "/v1/documents", method: .get, headers: [.origin: "https://app.example.com"]) { response in
+                #expect(response.status == .ok && response.headers[.accessControlAllowOrigin] == nil)
+            }
+        }
+        try await server(settings) { $0.corsOrigins = ["https://app.example.com"] }.application().test(.live) { client in
+            try await client.execute(uri: "/v1/search", method: .options, headers: preflight) { response in
+                #expect(response.status == .noContent)
+                #expect(response.headers[.accessControlAllowOrigin] == "https://app.example.com")
+                #expect(response.headers[.accessControlAllowHeaders]?.contains("Authorization") == true)
+            }
+            try await client.execute(uri: "/v1/documents", method: .get, headers: [.origin: "https://app.example.com"]) { response in
+                #expect(response.headers[.accessControlAllowOrigin] == "https://app.example.com")
+            }
+            // Another origin: no permission, and its preflight does not pass access control.
+            try await client.execute(uri: "/v1/documents", method: .get, headers: [.origin: "https://evil.example"]) { response in
+                #expect(response.headers[.accessControlAllowOrigin] == nil)
+            }
+            var other = preflight
+            other[.origin] = "https://evil.example"
+            try await client.execute(uri: "/v1/search", method: .options, headers: other) { response in
+                #expect(response.headers[.accessControlAllowOrigin] == nil)
+                #expect(response.status != .noContent)
+            }
+        }
+    }
 }
