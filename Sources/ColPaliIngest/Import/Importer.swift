@@ -104,11 +104,7 @@ public struct Importer: Sendable {
             var page = NewPage(pageNumber: number, width: image.width, height: image.height, embedding: embeddings.pages[index],
                                patchGrid: grids[index])
             page.poolFactor = options.poolFactor
-            switch options.storeImages {
-            case .none: break
-            case .jpeg: page.image = PageImage(data: try image.jpegData(quality: options.jpegQuality), type: .jpeg)
-            case .png: page.image = PageImage(data: try image.pngData(), type: .png)
-            }
+            page.image = try options.storedImage(of: image)
             pages.append(page)
         }
         let document = NewDocument(key: key, sourceURI: source.uri, title: options.title ?? plan.title,

@@ -123,3 +123,13 @@ public struct IngestOptions: Sendable, Equatable {
     }
 }
 
+extension IngestOptions {
+    /// The page image kept with the vectors, as `storeImages` asks (nil for none).
+    func storedImage(of image: RGBImage) throws -> PageImage? {
+        switch storeImages {
+        case .none: return nil
+        case .jpeg: return PageImage(data: try image.jpegData(quality: jpegQuality), type: .jpeg)
+        case .png: return PageImage(data: try image.pngData(), type: .png)
+        }
+    }
+}

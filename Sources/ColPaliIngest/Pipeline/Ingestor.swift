@@ -269,11 +269,7 @@ public final class Ingestor: Sendable {
                 var page = NewPage(pageNumber: batch[index], width: image.width, height: image.height, embedding: vector,
                                    patchGrid: options.poolFactor > 1 ? 0 : grid)
                 page.poolFactor = options.poolFactor
-                switch options.storeImages {
-                case .none: break
-                case .jpeg: page.image = PageImage(data: try image.jpegData(quality: options.jpegQuality), type: .jpeg)
-                case .png: page.image = PageImage(data: try image.pngData(), type: .png)
-                }
+                page.image = try options.storedImage(of: image)
                 stored.append(page)
             }
             progress(PageProgress(source: source.path, pagesDone: stored.count, pagesTotal: numbers.count))

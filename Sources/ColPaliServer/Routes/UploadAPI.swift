@@ -46,13 +46,7 @@ struct UploadAPI {
         } catch {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", "\(error)")
         }
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: maximumBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "too_large", "the upload is larger than \(maximumBytes) bytes")
-        }
+        let buffer = try await JSONBody.collect(request, upTo: maximumBytes, what: "the upload")
         let form: Multipart
         do {
             form = try Multipart.parse(Data(buffer: buffer), boundary: boundary)

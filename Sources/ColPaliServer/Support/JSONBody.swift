@@ -28,18 +28,22 @@ enum JSONBody {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", "the body must be application/json")
         }
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: maximumBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "too_large", "the body is larger than \(maximumBytes) bytes")
-        }
+        let buffer = try await collect(request, upTo: maximumBytes, what: "the body")
         guard buffer.readableBytes > 0 else { throw APIError.invalid("the body is empty: send a JSON object") }
         do {
             return try decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
             throw APIError.invalid("the body is not valid: \(APIError.describe(error))")
+        }
+    }
+
+    /// The whole body, or a 413 that says the limit.
+    static func collect(_ request: Request, upTo limit: Int, what: String) async throws -> ByteBuffer {
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "too_large", "\(what) is larger than \(limit) bytes")
         }
     }
 
