@@ -11,7 +11,7 @@ public enum HeatmapOverlay {
         (0.00, (0, 0, 4)), (0.25, (81, 18, 124)), (0.50, (183, 55, 121)), (0.75, (252, 137, 97)), (1.00, (252, 253, 191)),
     ]
 
-    static func color(_ v: Float) -> (Float, Float, Float) {
+    package static func color(_ v: Float) -> (Float, Float, Float) {
         let x = min(max(v, 0), 1)
         for i in 1..<stops.count where x <= stops[i].0 {
             let (a, ca) = stops[i - 1], (b, cb) = stops[i]

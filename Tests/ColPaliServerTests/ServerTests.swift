@@ -400,17 +400,32 @@ import TestSupport
                 let again = try #require(try Self.object(response)["tokens"] as? [[String: Any]])
                 #expect(again.map { $0["text"] as! String } == words)
             }
-            for uri in ["/v1/pages/\(page.pageID)/map?question=\(question)",
-                        "/v1/pages/\(page.pageID)/map?question=\(question)&token=\(tokens[0]["index"] as! Int)"] {
+            let index = page.pageNumber - 1
+            var maps: [RGBImage] = []
+            for uri in ["/v1/pages/\(page.pageID)/map?question=\(question)&legend=false",
+                        "/v1/pages/\(page.pageID)/map?question=\(question)&token=\(tokens[0]["index"] as! Int)&legend=false",
+                        "/v1/pages/\(page.pageID)/map?question=\(question)"] {
                 try await client.execute(uri: uri, method: .get) { response in
                     #expect(response.status == .ok)
                     #expect(response.headers[.contentType] == "image/png")
-                    let png = try RGBImage.decode(Data(buffer: response.body), source: "map")
-                    let index = page.pageNumber - 1
-                    #expect(png.width == images[index].width && png.height == images[index].height)
-                    #expect(png.pixels != images[index].pixels)
+                    maps.append(try RGBImage.decode(Data(buffer: response.body), source: "map"))
                 }
             }
+            // The map alone is the page's size, and differs from the page and from one token's map.
+            #expect(maps[0].width == images[index].width && maps[0].height == images[index].height)
+            #expect(maps[0].pixels != images[index].pixels && maps[1].pixels != maps[0].pixels)
+            // With the legend: the same map on top (widened on white to be readable), a legend strip below.
+            let legend = maps[2]
+            #expect(legend.width == max(images[index].width, 360) && legend.height > images[index].height + 20)
+            let (pageWidth, pageHeight) = (images[index].width, images[index].height)
+            var top: [UInt8] = []
+            for y in 0..<pageHeight {
+                let start: Int = y * legend.width * 3
+                top += legend.pixels[start..<(start + pageWidth * 3)]
+            }
+            #expect(top == maps[0].pixels)
+            let strip = legend.pixels[(images[index].height * legend.width * 3)...]
+            #expect(Set(strip).count > 10, "the legend strip is blank")
             try await client.execute(uri: "/v1/pages/\(page.pageID)/map?question=\(question)&token=999", method: .get) { response in
                 #expect(response.status == .badRequest)
             }

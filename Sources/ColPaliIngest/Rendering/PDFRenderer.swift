@@ -94,20 +94,9 @@ public final class PDFRenderer: @unchecked Sendable {
         cairo_destroy(context)
         cairo_surface_flush(surface)
 
-        // RGB24 is one native-endian 32-bit word per pixel: 0x00RRGGBB.
-        let stride = Int(cairo_image_surface_get_stride(surface))
-        guard let data = cairo_image_surface_get_data(surface) else { throw PDFError.damaged("page \(number) rendered empty") }
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
-            let row = UnsafeRawPointer(data + y * stride)
-            for x in 0..<width {
-                let word = row.loadUnaligned(fromByteOffset: x * 4, as: UInt32.self)
-                let o = (y * width + x) * 3
-                pixels[o] = UInt8((word >> 16) & 0xFF)
-                pixels[o + 1] = UInt8((word >> 8) & 0xFF)
-                pixels[o + 2] = UInt8(word & 0xFF)
-            }
+        guard let image = CairoPixels.image(of: surface, width: width, height: height) else {
+            throw PDFError.damaged("page \(number) rendered empty")
         }
-        return RGBImage(width: width, height: height, pixels: pixels)
+        return image
     }
 }

@@ -1,4 +1,5 @@
 import ColPaliCore
+import ColPaliIngest
 import ColPaliModel
 import ColPaliSearch
 import Foundation
@@ -43,17 +44,32 @@ struct PagesAPI {
     /// `GET /v1/pages/{id}/map?question=...[&token=N]`: the question's
     /// similarity map over the page as PNG, for the whole question or one
     /// of its tokens (numbered as `GET /v1/pages/{id}/map.json` lists them).
+    /// Under the map, unless `legend=false`: the colour ramp and the
+    /// question's tokens, the drawn one marked.
     func map(_ request: Request, context: ServerContext) async throws -> Response {
-        let (map, page, query) = try await similarity(request, context: context, extra: ["token"])
+        let (map, page, query) = try await similarity(request, context: context, extra: ["token", "legend"])
         let token = try query.values["token"].map { text -> Int in
             guard let index = Int(text), map.tokens.indices.contains(index) else {
                 throw APIError.invalid("token must be an index from 0 to \(map.tokens.count - 1)")
             }
             return index
         }
+        let legend: Bool
+        switch query.values["legend"] {
+        case nil, "true": legend = true
+        case "false": legend = false
+        default: throw APIError.invalid("legend must be true or false")
+        }
+        let format = try await client.collection(page.collection).promptFormat
+        let shown = QuestionTokens.shown(map.tokens, format: format)
         let png = try await embedder.run {
             let values = token.map { map.normalized(token: $0) } ?? map.combined()
-            return try HeatmapOverlay.draw(values, grid: map.grid, over: try Self.background(page)).pngData()
+            var image = HeatmapOverlay.draw(values, grid: map.grid, over: try Self.background(page))
+            if legend {
+                image = MapLegend.draw(under: image, tokens: shown.map { QuestionTokens.display(map.tokens[$0]) },
+                                       selected: token.flatMap { shown.firstIndex(of: $0) }, color: HeatmapOverlay.color)
+            }
+            return try image.pngData()
         }
         return Self.imageResponse(png, type: "image/png")
     }

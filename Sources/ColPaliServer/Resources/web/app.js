@@ -121,7 +121,8 @@ async function openPage(hit, name) {
     const image = $("viewer-image");
     image.removeAttribute("src");
     image.alt = "Drawing the similarity map…";
-    const suffix = token === null ? "" : `&token=${token}`;
+    // The page shows its own legend and token chips: the map alone.
+    const suffix = (token === null ? "" : `&token=${token}`) + "&legend=false";
     try {
       image.src = await imageURL(`/v1/pages/${hit.page_id}/map?question=${q}${suffix}`);
       image.alt = "Page with the question's similarity map";
