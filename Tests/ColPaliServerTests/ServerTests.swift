@@ -429,6 +429,14 @@ import TestSupport
             try await client.execute(uri: "/v1/pages/\(page.pageID)/map?question=\(question)&token=999", method: .get) { response in
                 #expect(response.status == .badRequest)
             }
+            // A question past the model's limits (schemathesis found this one as a 500): 400, saying the limit.
+            let zalgo = String(repeating: "T\u{0330}\u{0331}o\u{035e} ", count: 60)
+            try await client.execute(uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
+                                     body: Self.json(["question": zalgo])) { response in
+                #expect(response.status == .badRequest)
+                let error = try Self.error(response)
+                #expect(error.message.contains("at most 256 tokens"), "\(error.message)")
+            }
             try await client.execute(uri: "/v1/pages/\(page.pageID)/map", method: .get) { response in
                 let error = try Self.error(response)
                 #expect(error.message == "question is required")

@@ -118,6 +118,8 @@ struct PagesAPI {
         } catch let failure as PageBackground.Failure {
             // The server's paths stay in its log.
             throw APIError(.notFound, code: "no_image", "page \(page.pageID) has no stored image and its source is not available: \(failure.kind)")
+        } catch let error where error is PDFError || error is ImageDecodingError {
+            throw APIError(.notFound, code: "no_image", "page \(page.pageID) cannot be drawn: its image or source does not decode (\(error))")
         }
     }
 

@@ -1,4 +1,5 @@
 import ColPaliCore
+import ColPaliModel
 import ColPaliSearch
 import ColPaliStorage
 import Foundation
@@ -64,6 +65,9 @@ extension APIError {
             case .pooledPage: return APIError(.conflict, code: "pooled_page", error.description)
             default: return .invalid(error.description)
             }
+        case let error as ProcessorError:
+            // A question the model does not take (too long, empty): the caller's to fix.
+            return .invalid(error.description)
         case let error as CollectionError:
             if case .notFound = error { return .notFound(error.description) }
             return .invalid(error.description)
