@@ -36,6 +36,19 @@ public enum JSONValue: Sendable, Hashable, Codable {
 /// Document metadata: a JSON object.
 public typealias Metadata = [String: JSONValue]
 
+extension JSONValue {
+    /// Whether a NUL character is in any key or string: PostgreSQL's text and
+    /// jsonb cannot hold one, so such a value must be refused before it is bound.
+    public var holdsNUL: Bool {
+        switch self {
+        case .string(let text): return text.unicodeScalars.contains("\0")
+        case .array(let values): return values.contains(where: \.holdsNUL)
+        case .object(let members): return members.contains { $0.key.unicodeScalars.contains("\0") || $0.value.holdsNUL }
+        case .null, .bool, .number: return false
+        }
+    }
+}
+
 extension Dictionary where Key == String, Value == JSONValue {
     /// Parses a JSON object; nil for anything else (an array, a number, bad JSON).
     public init?(json text: String) {

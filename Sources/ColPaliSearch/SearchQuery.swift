@@ -41,6 +41,11 @@ public struct SearchQuery: Sendable {
         let queryParameter = try parameter(query, "query multi-vector, real[\(query.rows)][\(query.dim)]")
         var conditions = ["d.collection_id = \(try parameter(collection.id, "collection \(collection.id) ('\(collection.name)')"))",
                           "d.status = 'ready'"]
+        let texts = [filter.tenant, filter.sourcePrefix].compactMap { $0 }.map(JSONValue.string)
+            + (filter.metadataContains.map { [.object($0)] } ?? [])
+        if texts.contains(where: \.holdsNUL) {
+            throw SearchError.invalidFilter("it holds a NUL character, which PostgreSQL text cannot hold")
+        }
         if let tenant = filter.tenant {
             conditions.append("d.tenant = \(try parameter(tenant, "tenant '\(tenant)'"))")
         }

@@ -77,6 +77,10 @@ extension APIError {
             // The router's own (unknown path, wrong method, body too large).
             let message = error.body ?? error.status.reasonPhrase
             return APIError(error.status, code: code(for: error.status), message)
+        case let error as PSQLError where DatabaseErrors.sqlState(error)?.hasPrefix("22") == true:
+            // A data exception: a value the request sent that PostgreSQL refuses, not an outage.
+            logger.info("database refused a value", metadata: ["error": "\(DatabaseErrors.describe(error))"])
+            return .invalid("a value in the request cannot be used by the database: \(DatabaseErrors.describe(error))")
         case is PSQLError, is StorageError:
             logger.error("database error", metadata: ["error": "\(DatabaseErrors.describe(error))"])
             return APIError(.serviceUnavailable, code: "database_unavailable", "the database could not answer this request")

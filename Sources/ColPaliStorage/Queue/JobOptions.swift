@@ -83,6 +83,10 @@ public struct JobOptions: Codable, Sendable, Equatable {
             try c.decodeIfPresent(String.self, forKey: .title)
         }
         metadata = try Self.field(c, .metadata, "metadata must be a JSON object") { try c.decodeIfPresent(Metadata.self, forKey: .metadata) }
+        let texts = [collection, tenant, pages, title].compactMap { $0 }.map(JSONValue.string) + (metadata.map { [.object($0)] } ?? [])
+        if texts.contains(where: \.holdsNUL) {
+            throw InvalidOption(message: "an option holds a NUL character, which PostgreSQL cannot store")
+        }
     }
 
     /// A field's value, or the field's own message when it has the wrong type.
