@@ -15,7 +15,8 @@ RUN --mount=type=cache,target=/src/.build \
     swift build -c release --static-swift-stdlib --product colpali-ingest \
  && swift build -c release --static-swift-stdlib --product colpali \
  && mkdir -p /out/bin \
- && cp .build/release/colpali-ingest .build/release/colpali /out/bin/
+ && cp .build/release/colpali-ingest .build/release/colpali /out/bin/ \
+ && cp -r .build/release/colpali-pg_ColPaliServer.resources /out/bin/
 
 FROM debian:12.12-slim
 RUN apt-get update \
@@ -23,8 +24,8 @@ RUN apt-get update \
       libopenblas0-pthread libpoppler-glib8 libpng16-16 libjpeg62-turbo fonts-dejavu-core ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 colpali \
- && mkdir -p /home/colpali/.cache/huggingface /inbox \
- && chown -R colpali:colpali /home/colpali
+ && mkdir -p /home/colpali/.cache/huggingface /inbox /uploads \
+ && chown -R colpali:colpali /home/colpali /uploads
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY migrations/ /usr/share/colpali/migrations/
 ENV HF_HOME=/home/colpali/.cache/huggingface \

@@ -248,7 +248,15 @@ for dockerfile in docker/*.Dockerfile; do
     if (( count > 1 )); then echo "$dockerfile: one swift build with $count --product flags builds only the last"; status=1; fi
     if [[ $line =~ --product[[:space:]]+([A-Za-z0-9_-]+) ]]; then built+=("${BASH_REMATCH[1]}"); fi
   done < <(grep -v '^[[:space:]]*#' "$dockerfile" | tr '\n' ' ' | sed 's/&&/\n/g' | grep 'swift build')
-  for binary in $(grep -o '\.build/release/[A-Za-z0-9_-]*' "$dockerfile" | sed 's|.*/||' | sort -u); do
+  for binary in $(grep -o '\.build/release/[A-Za-z0-9_.-]*' "$dockerfile" | sed 's|.*/||' | sort -u); do
+    if [[ $binary == *.resources ]]; then
+      # A target's resource bundle (colpali-pg_TARGET.resources): the target must declare resources.
+      target=${binary#colpali-pg_}; target=${target%.resources}
+      if ! grep -A20 "name: \"$target\"" Package.swift | grep -q 'resources:'; then
+        echo "$dockerfile: copies $binary, but Package.swift gives $target no resources"; status=1
+      fi
+      continue
+    fi
     if ! grep -qx "$binary" <<< "$products"; then echo "$dockerfile: copies $binary, which is not a product of Package.swift"; status=1; fi
     if [[ ${#built[@]} -gt 0 && ! " ${built[*]} " =~ " $binary " ]]; then echo "$dockerfile: copies $binary, which no swift build step makes"; status=1; fi
   done

@@ -126,9 +126,14 @@ extension SearchCommand {
     /// One search per query multi-vector of the file, no model: a table per
     /// query, or with --json one JSON object per line with its timings.
     func searchEmbeddings(from path: String, database: ConnectionSettings) async throws {
+        // The largest array NumpyArray takes, as float64, plus a header: refused before a byte is read.
+        let sizeLimit = UInt64(NumpyArray.maximumValues) * 8 + 65_536
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64, size > sizeLimit {
+            throw ValidationError("--query-embeddings \(path) is \(size) bytes, more than an array of \(NumpyArray.maximumValues) values")
+        }
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
             throw ValidationError("cannot read --query-embeddings \(path): \(error.localizedDescription)")
         }

@@ -53,13 +53,10 @@ struct OperationsAPI {
     }
 
     /// The OpenAPI document, as committed (Sources/ColPaliServer/Resources/openapi.json).
-    static let openAPIDocument: Data? = Bundle.module.url(forResource: "openapi", withExtension: "json",
-                                                          subdirectory: "Resources").flatMap { try? Data(contentsOf: $0) }
+    static let openAPIDocument: Data? = ServerResources.data("openapi.json")
 
     func openAPI(_ request: Request, context: ServerContext) async throws -> Response {
-        guard let data = Self.openAPIDocument else {
-            throw APIError(.internalServerError, code: "internal", "the OpenAPI document is missing from this build")
-        }
+        guard let data = Self.openAPIDocument else { throw ServerResources.missing }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -23,11 +23,7 @@ struct WebPage {
     static let assets: [String: Asset] = {
         var assets: [String: Asset] = [:]
         for (path, file, type) in files {
-            let name = (file as NSString).deletingPathExtension, ext = (file as NSString).pathExtension
-            if let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Resources/web"),
-               let data = try? Data(contentsOf: url) {
-                assets[path] = Asset(data: data, contentType: type)
-            }
+            if let data = ServerResources.data("web/" + file) { assets[path] = Asset(data: data, contentType: type) }
         }
         return assets
     }()
@@ -38,9 +34,7 @@ struct WebPage {
         "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
     func serve(_ request: Request, context: ServerContext) async throws -> Response {
-        guard let asset = Self.assets[request.uri.path] else {
-            throw APIError(.internalServerError, code: "internal", "the search page is missing from this build")
-        }
+        guard let asset = Self.assets[request.uri.path] else { throw ServerResources.missing }
         return Response(status: .ok,
                         headers: [.contentType: asset.contentType, .contentSecurityPolicy: Self.contentSecurityPolicy,
                                   .init("X-Content-Type-Options")!: "nosniff", .cacheControl: "no-cache"],
