@@ -89,6 +89,18 @@ import Testing
         #expect((0..<3).allSatisfy { _ in limiter.admit("a", now: later) == nil })
         #expect(limiter.admit("a", now: later) != nil)
     }
+
+    /// A flood of callers (one request each from fresh addresses) does not
+    /// grow memory without bound: full buckets are forgotten.
+    @Test func aFloodOfCallersIsForgottenOnceTheirBucketsRefill() {
+        let limiter = RateLimiter(limit: .init(perSecond: 10, burst: 20))
+        let start = ContinuousClock.now
+        for i in 0..<(RateLimiter.sweepThreshold + 1) { _ = limiter.admit("ip:\(i)", now: start) }
+        #expect(limiter.trackedCallers == RateLimiter.sweepThreshold + 1)
+        // Three seconds on, every bucket is full again: the next newcomer sweeps them.
+        #expect(limiter.admit("ip:late", now: start + .seconds(3)) == nil)
+        #expect(limiter.trackedCallers == 1)
+    }
 }
 
 @Suite struct QuestionTokensTests {

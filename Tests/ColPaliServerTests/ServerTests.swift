@@ -124,6 +124,9 @@ import TestSupport
             // A NUL in a filter (schemathesis found this one as a 503): PostgreSQL text cannot hold it.
             (Self.json(["query_embedding": [row], "filter": ["metadata": ["a\u{0}b": 1]]]), 400, "NUL character"),
             (Self.json(["query_embedding": [row], "filter": ["source_prefix": "file:///\u{0}"]]), 400, "NUL character"),
+            (Self.json(["query_embedding": [row], "filter": ["document_ids": Array(1...10_001)]]), 400, "at most 10000"),
+            (Self.json(["query_embedding": [row], "filter": ["metadata": ["k": String(repeating: "x", count: 17_000)]]]), 400,
+             "larger than 16384 bytes"),
             (Self.json(["question": "what is shown?"]), 400, "no model loaded"),
             (ByteBuffer(string: "{not json"), 400, "not JSON"),
             (ByteBuffer(string: ""), 400, "the body is empty"),

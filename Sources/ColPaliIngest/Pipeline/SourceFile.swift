@@ -58,7 +58,7 @@ public struct SourceFile: Sendable {
     /// that merely mentions "%PDF-" is not a damaged PDF).
     public var kind: Kind? { Self.kind(of: data, path: path) }
 
-    static func kind(of data: Data, path: String) -> Kind? {
+    public static func kind(of data: Data, path: String) -> Kind? {
         if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .png }
         if data.starts(with: [0xFF, 0xD8]) { return .jpeg }
         if data.starts(with: Array("%PDF-".utf8)) { return .pdf }

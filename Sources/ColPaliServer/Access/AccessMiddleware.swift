@@ -22,7 +22,7 @@ struct AccessMiddleware: RouterMiddleware {
             }
         }
         if let limiter, let wait = limiter.admit(context.rateKey) {
-            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+            let seconds = max(1, Int(wait.seconds.rounded(.up)))
             var error = APIError(.tooManyRequests, code: "rate_limited",
                                  "too many requests: at most \(limiter.limit.perSecond) a second (burst \(Int(limiter.limit.burst)))")
             error.headers[.retryAfter] = "\(seconds)"

@@ -19,36 +19,40 @@ public final class RateLimiter: Sendable {
         var updated: ContinuousClock.Instant
     }
 
+    struct State {
+        var buckets: [String: Bucket] = [:]
+        var lastSweep: ContinuousClock.Instant?
+    }
+
     public let limit: Limit
-    private let buckets = NIOLockedValueBox<[String: Bucket]>([:])
-    /// Buckets beyond this trigger a sweep of the full ones.
+    private let state = NIOLockedValueBox(State())
+    /// Buckets beyond this trigger a sweep of the full ones, at most once
+    /// per refill time: many callers at once cost one pass, not one each.
     static let sweepThreshold = 10_000
 
     public init(limit: Limit) { self.limit = limit }
 
     /// nil when the request may go ahead; otherwise how long until it may.
     public func admit(_ caller: String, now: ContinuousClock.Instant = .now) -> Duration? {
-        buckets.withLockedValue { buckets in
-            var bucket = buckets[caller] ?? Bucket(tokens: limit.burst, updated: now)
-            let elapsed = Double((now - bucket.updated).components.seconds)
-                + Double((now - bucket.updated).components.attoseconds) / 1e18
-            bucket.tokens = min(limit.burst, bucket.tokens + max(elapsed, 0) * limit.perSecond)
+        state.withLockedValue { state in
+            var bucket = state.buckets[caller] ?? Bucket(tokens: limit.burst, updated: now)
+            bucket.tokens = min(limit.burst, bucket.tokens + max((now - bucket.updated).seconds, 0) * limit.perSecond)
             bucket.updated = now
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
-                buckets[caller] = bucket
-                if buckets.count > Self.sweepThreshold { sweep(&buckets, now: now) }
-                return nil
-            }
-            buckets[caller] = bucket
-            return .milliseconds(Int64(((1 - bucket.tokens) / limit.perSecond * 1000).rounded(.up)))
+            let admitted = bucket.tokens >= 1
+            if admitted { bucket.tokens -= 1 }
+            state.buckets[caller] = bucket
+            if state.buckets.count > Self.sweepThreshold { sweep(&state, now: now) }
+            return admitted ? nil : .milliseconds(Int64(((1 - bucket.tokens) / limit.perSecond * 1000).rounded(.up)))
         }
     }
 
-    private func sweep(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
+    /// Forgets the buckets full again: their callers start afresh anyway.
+    private func sweep(_ state: inout State, now: ContinuousClock.Instant) {
         let refill = Duration.milliseconds(Int64(limit.burst / limit.perSecond * 1000) + 1)
-        buckets = buckets.filter { now - $0.value.updated < refill }
+        if let last = state.lastSweep, now - last < refill { return }
+        state.lastSweep = now
+        state.buckets = state.buckets.filter { now - $0.value.updated < refill }
     }
 
-    var trackedCallers: Int { buckets.withLockedValue { $0.count } }
+    var trackedCallers: Int { state.withLockedValue { $0.buckets.count } }
 }

@@ -35,7 +35,7 @@ struct PagesAPI {
     func image(_ request: Request, context: ServerContext) async throws -> Response {
         let page = try await client.page(id: try context.identifier("id"))
         if let stored = page.image {
-            return Self.imageResponse(stored.data, type: stored.type == .jpeg ? "image/jpeg" : "image/png")
+            return Self.imageResponse(stored.data, type: stored.type.rawValue)
         }
         let png = try await embedder.run { try Self.background(page).pngData() }
         return Self.imageResponse(png, type: "image/png")
@@ -47,7 +47,7 @@ struct PagesAPI {
     /// Under the map, unless `legend=false`: the colour ramp and the
     /// question's tokens, the drawn one marked.
     func map(_ request: Request, context: ServerContext) async throws -> Response {
-        let (map, page, query) = try await similarity(request, context: context, extra: ["token", "legend"])
+        let (map, page, format, query) = try await similarity(request, context: context, extra: ["token", "legend"])
         let token = try query.values["token"].map { text -> Int in
             guard let index = Int(text), map.tokens.indices.contains(index) else {
                 throw APIError.invalid("token must be an index from 0 to \(map.tokens.count - 1)")
@@ -60,7 +60,6 @@ struct PagesAPI {
         case "false": legend = false
         default: throw APIError.invalid("legend must be true or false")
         }
-        let format = try await client.collection(page.collection).promptFormat
         let shown = QuestionTokens.shown(map.tokens, format: format)
         let png = try await embedder.run {
             let values = token.map { map.normalized(token: $0) } ?? map.combined()
@@ -89,8 +88,7 @@ struct PagesAPI {
     /// `GET /v1/pages/{id}/map.json?question=...`: the question's tokens
     /// (without the prompt and padding) and how well each matched the page.
     func mapInfo(_ request: Request, context: ServerContext) async throws -> Response {
-        let (map, page, _) = try await similarity(request, context: context, extra: [])
-        let format = try await client.collection(page.collection).promptFormat
+        let (map, _, format, _) = try await similarity(request, context: context, extra: [])
         let tokens = QuestionTokens.shown(map.tokens, format: format).map { index in
             MapInfo.Token(index: index, text: QuestionTokens.display(map.tokens[index]), best: map.scores[index].max() ?? 0)
         }
@@ -98,7 +96,7 @@ struct PagesAPI {
     }
 
     private func similarity(_ request: Request, context: ServerContext, extra: Set<String>) async throws
-        -> (SimilarityMap, StoredPage, QueryParameters) {
+        -> (SimilarityMap, StoredPage, PromptFormat, QueryParameters) {
         let query = QueryParameters(request)
         try query.allowOnly(Set(["question"]).union(extra))
         guard let question = query.string("question"), !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
@@ -109,7 +107,7 @@ struct PagesAPI {
         let target = try await client.collection(page.collection)
         let embedded = try await embedder.run { try client.embed(question, into: target) }
         let map = try await client.similarityMap(embedding: embedded.embedding, tokens: embedded.tokens, pageID: page.pageID)
-        return (map, page, query)
+        return (map, page, target.promptFormat, query)
     }
 
     static func background(_ page: StoredPage) throws -> RGBImage {

@@ -89,6 +89,13 @@ public struct SearchRequest: Codable, Sendable, Equatable {
     func searchFilter() throws -> SearchFilter {
         guard let filter else { return SearchFilter() }
         if let prefix = filter.sourcePrefix, prefix.isEmpty { throw APIError.invalid("filter.source_prefix is empty") }
+        // Bounds on what a filter may cost the database (the CLI's --metadata has the same 16 KiB).
+        if let ids = filter.documentIds, ids.count > SearchAPI.maximumFilterIDs {
+            throw APIError.invalid("filter.document_ids has \(ids.count) ids; at most \(SearchAPI.maximumFilterIDs)")
+        }
+        if let metadata = filter.metadata, metadata.jsonText.utf8.count > SearchAPI.maximumFilterMetadataBytes {
+            throw APIError.invalid("filter.metadata is larger than \(SearchAPI.maximumFilterMetadataBytes) bytes of JSON")
+        }
         return SearchFilter(documentIDs: filter.documentIds, metadataContains: filter.metadata, sourcePrefix: filter.sourcePrefix,
                             createdAfter: filter.createdAfter, createdBefore: filter.createdBefore, tenant: filter.tenant)
     }
@@ -177,6 +184,8 @@ struct SearchAPI {
     let defaultCollection: String
 
     static let maximumQueryRows = 1_024
+    static let maximumFilterIDs = 10_000
+    static let maximumFilterMetadataBytes = 16 * 1024
 
     func search(_ request: Request, context: ServerContext) async throws -> SearchResponse {
         let body = try await JSONBody.decode(SearchRequest.self, from: request)

@@ -20,15 +20,6 @@ struct UploadAPI {
     let directory: URL?
     let maximumBytes: Int
 
-    /// What a file must start with to be taken: the ingest pipeline reads
-    /// PDF, PNG and JPEG, and anything else would only fail in the queue.
-    static func kind(of data: Data) -> String? {
-        if data.starts(with: Array("%PDF-".utf8)) { return "pdf" }
-        if data.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "png" }
-        if data.starts(with: [0xFF, 0xD8, 0xFF]) { return "jpg" }
-        return nil
-    }
-
     struct Accepted: Encodable {
         let jobId: Int
         let file: String
@@ -63,7 +54,9 @@ struct UploadAPI {
             throw APIError.invalid("the form has no 'file' part with a filename")
         }
         guard !file.body.isEmpty else { throw APIError.invalid("the file is empty") }
-        guard let kind = Self.kind(of: file.body) else {
+        // Ingest's own sniffing, by content alone (no leniency for a client's
+        // ".pdf" name): what would only fail in the queue is refused now.
+        guard let kind = SourceFile.kind(of: file.body, path: "") else {
             throw APIError(.unsupportedMediaType, code: "unsupported_type", "the file is not a PDF, PNG or JPEG")
         }
         var options = JobOptions()
@@ -79,7 +72,7 @@ struct UploadAPI {
         // Queued uploads go to existing collections: a misspelt name is a 404
         // now (and no file kept), not a new collection the daemon would make.
         if form.part("embeddings") == nil, let collection = options.collection { _ = try await client.collection(collection) }
-        let name = try Self.store(file.body, originalName: file.filename!, kind: kind, in: directory)
+        let name = try Self.store(file.body, originalName: file.filename!, kind: kind == .jpeg ? "jpg" : kind.rawValue, in: directory)
         if let embeddings = form.part("embeddings") {
             return try await importDocument(directory.appendingPathComponent(name), embeddings: embeddings, form: form,
                                             options: options, context: context)

@@ -11,9 +11,7 @@ public struct ServerContext: RequestContext {
     /// Set by the access middleware before any route runs.
     public var caller: AccessPolicy.Caller?
     /// The largest request body a route collects (uploads say their own).
-    public var maxUploadSize: Int { ServerContext.maximumBodyBytes }
-
-    static let maximumBodyBytes = 8 << 20
+    public var maxUploadSize: Int { JSONBody.maximumBytes }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
