@@ -1,49 +1,19 @@
 /*
- * bf16 GEMM with AVX-512 BF16: C[m, n] = A[m, k] . W[n, k]^T.
- *
- * vdpbf16ps multiplies pairs of bf16 and accumulates into float32: lane j
- * gets a[2j] * b[2j] + a[2j+1] * b[2j+1]. The microkernel holds an 8 x 48
- * tile of C in 24 registers; per k-pair it loads 3 vectors of packed weights
- * (48 output columns x 2) and broadcasts one (k, k+1) pair of A per row.
- * Weights are packed once: panel p, k-pair q, column j, element e at
- * ((p * kpairs + q) * 48 + j) * 2 + e. K is blocked so a weight sub-panel
- * stays in cache while every row of A passes over it.
+ * bf16 GEMM, C[m, n] = A[m, k] . W[n, k]^T: weight packing, A conversion,
+ * the choice of kernel, and the portable kernel. The layout is described in
+ * gemm_internal.h; the kernels per instruction set are in gemm_*.c.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "colpali_kernels.h"
-#include "colpali_math.h"
+#include "gemm_internal.h"
 
-#define MR 8
-#define NRV 3
-#define NR (NRV * 16)
-#define KC 1024
-
-_Static_assert(NR == COLPALI_BF16_PANEL, "panel width");
-
-static inline uint16_t round_to_bf16(float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, 4);
-    if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu))
-        return (uint16_t)((bits >> 16) | 0x40); /* quiet NaN */
-    bits += 0x7FFFu + ((bits >> 16) & 1u);
-    return (uint16_t)(bits >> 16);
-}
-
-static inline float bf16_to_float(uint16_t value)
-{
-    uint32_t bits = (uint32_t)value << 16;
-    float out;
-    memcpy(&out, &bits, 4);
-    return out;
-}
-
-int colpali_bf16_panel_count(int n) { return (n + NR - 1) / NR; }
+int colpali_bf16_panel_count(int n) { return (n + PANEL - 1) / PANEL; }
 
 size_t colpali_bf16_packed_bytes(int n, int k)
 {
-    return (size_t)colpali_bf16_panel_count(n) * (size_t)colpali_bf16_stride(k) * NR * sizeof(uint16_t);
+    return (size_t)colpali_bf16_panel_count(n) * (size_t)colpali_bf16_stride(k) * PANEL * sizeof(uint16_t);
 }
 
 /* Fills panel p from READ(row, col), zero beyond the matrix. Columns go in
@@ -52,14 +22,14 @@ size_t colpali_bf16_packed_bytes(int n, int k)
  * weights). */
 #define PACK_PANEL(READ)                                                                                           \
     do {                                                                                                           \
-        uint16_t *panel = packed + (size_t)p * kpairs * NR * 2;                                                   \
-        const int rows_here = n - p * NR < NR ? n - p * NR : NR;                                                   \
+        uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;                                                 \
+        const int rows_here = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;                                       \
         for (int q0 = 0; q0 < kpairs; q0 += 32) {                                                                  \
             const int q1 = q0 + 32 < kpairs ? q0 + 32 : kpairs;                                                    \
-            for (int j = 0; j < NR; j++) {                                                                         \
-                const size_t row = (size_t)p * NR + j;                                                             \
+            for (int j = 0; j < PANEL; j++) {                                                                      \
+                const size_t row = (size_t)p * PANEL + j;                                                          \
                 for (int q = q0; q < q1; q++) {                                                                    \
-                    uint16_t *out = panel + ((size_t)q * NR + j) * 2;                                              \
+                    uint16_t *out = panel + ((size_t)q * PANEL + j) * 2;                                           \
                     const int col = 2 * q;                                                                         \
                     out[0] = j < rows_here && col < k ? READ(row, col) : 0;                                        \
                     out[1] = j < rows_here && col + 1 < k ? READ(row, col + 1) : 0;                                \
@@ -71,23 +41,26 @@ size_t colpali_bf16_packed_bytes(int n, int k)
 void colpali_bf16_pack_rows(const uint16_t *const *rows, int n, int k, uint16_t *packed, int panel_begin,
                             int panel_end)
 {
-    const int kpairs = colpali_bf16_stride(k) / 2;
+    const int kpairs = colpali_packed_pairs(k);
     for (int p = panel_begin; p < panel_end; p++) {
-        if ((k & 1) == 0 && (p + 1) * NR <= n) {
+        if ((k & 1) == 0 && (p + 1) * PANEL <= n) {
             /* The common case, a full panel of an even-width weight: a
-             * transpose of 32-bit (k, k+1) pairs, in cache-sized blocks. */
-            uint32_t *panel = (uint32_t *)(packed + (size_t)p * kpairs * NR * 2);
-            for (int q0 = 0; q0 < kpairs; q0 += 64) {
-                const int q1 = q0 + 64 < kpairs ? q0 + 64 : kpairs;
-                for (int j = 0; j < NR; j++) {
-                    const uint16_t *row = rows[(size_t)p * NR + j];
+             * transpose of 32-bit (k, k+1) pairs, in cache-sized blocks,
+             * then zeros for the padding pairs. */
+            uint32_t *panel = (uint32_t *)(packed + (size_t)p * kpairs * PANEL * 2);
+            const int pairs = k / 2;
+            for (int q0 = 0; q0 < pairs; q0 += 64) {
+                const int q1 = q0 + 64 < pairs ? q0 + 64 : pairs;
+                for (int j = 0; j < PANEL; j++) {
+                    const uint16_t *row = rows[(size_t)p * PANEL + j];
                     for (int q = q0; q < q1; q++) {
                         uint32_t pair;
                         memcpy(&pair, row + 2 * q, 4);
-                        panel[(size_t)q * NR + j] = pair;
+                        panel[(size_t)q * PANEL + j] = pair;
                     }
                 }
             }
+            memset(panel + (size_t)pairs * PANEL, 0, (size_t)(kpairs - pairs) * PANEL * 4);
         } else {
 #define READ_ROWS(row, col) rows[row][col]
             PACK_PANEL(READ_ROWS);
@@ -99,164 +72,186 @@ void colpali_bf16_pack_rows(const uint16_t *const *rows, int n, int k, uint16_t 
 void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_stride, int n, int k, uint16_t *packed,
                                int panel_begin, int panel_end)
 {
-    const int kpairs = colpali_bf16_stride(k) / 2;
+    const int kpairs = colpali_packed_pairs(k);
     for (int p = panel_begin; p < panel_end; p++) {
-#define READ_STRIDED(row, col) round_to_bf16(w[(row) * row_stride + (size_t)(col) * col_stride])
+#define READ_STRIDED(row, col) colpali_round_to_bf16(w[(row) * row_stride + (size_t)(col) * col_stride])
         PACK_PANEL(READ_STRIDED);
 #undef READ_STRIDED
     }
 }
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+/* ---- choice of kernel ------------------------------------------------------ */
 
-int colpali_bf16_native(void)
+static const char *const kernel_names[] = {"portable", "avx2", "avx512bf16", "amx", "amx-emulated"};
+
+const char *colpali_bf16_kernel_name(colpali_gemm_kernel kernel)
 {
-    static int cpu_has_bf16 = -1;
-    if (cpu_has_bf16 < 0) {
+    return kernel >= COLPALI_GEMM_PORTABLE && kernel <= COLPALI_GEMM_AMX_EMULATED ? kernel_names[kernel] : "unknown";
+}
+
+static int usable(colpali_gemm_kernel kernel)
+{
+    switch (kernel) {
+    case COLPALI_GEMM_PORTABLE:
+    case COLPALI_GEMM_AMX_EMULATED:
+        return 1;
+#if COLPALI_MATH_X86
+    case COLPALI_GEMM_AVX2:
+        /* The elementwise kernels' probe (AVX2, FMA and F16C). */
+        return strcmp(colpali_kernel_isa(), "scalar") != 0;
+    case COLPALI_GEMM_AVX512BF16:
         __builtin_cpu_init();
-        cpu_has_bf16 = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-    }
-    return cpu_has_bf16 && strcmp(colpali_kernel_isa(), "avx512") == 0;
-}
-
-BF16_TARGET static void convert_native(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out)
-{
-    const int stride = colpali_bf16_stride(k);
-    for (int r = row_begin; r < row_end; r++) {
-        const float *src = a + (size_t)r * lda;
-        uint16_t *dst = out + (size_t)r * stride;
-        int i = 0;
-        for (; i + 32 <= k; i += 32) {
-            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
-            _mm512_storeu_si512(dst + i, (__m512i)v);
-        }
-        for (; i < k; i++)
-            dst[i] = round_to_bf16(src[i]);
-        if (stride > k)
-            dst[k] = 0;
-    }
-}
-
-/* One MR x NR tile over kpairs k-pairs; `rows` and `cols` trim the edges. */
-BF16_TARGET static void micro_tile(int kpairs, const uint16_t *a, int a_stride, int rows, const uint16_t *b,
-                                   float *c, int ldc, int cols, int accumulate, const float *bias)
-{
-    __m512 acc[MR][NRV];
-    const uint32_t *arow[MR];
-    for (int r = 0; r < MR; r++) {
-        arow[r] = (const uint32_t *)(a + (size_t)(r < rows ? r : rows - 1) * a_stride);
-        for (int v = 0; v < NRV; v++)
-            acc[r][v] = _mm512_setzero_ps();
-    }
-    for (int q = 0; q < kpairs; q++) {
-        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + ((size_t)q * NR + 0) * 2);
-        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + ((size_t)q * NR + 16) * 2);
-        const __m512bh b2 = (__m512bh)_mm512_loadu_si512(b + ((size_t)q * NR + 32) * 2);
-        for (int r = 0; r < MR; r++) {
-            const __m512bh pair = (__m512bh)_mm512_set1_epi32((int)arow[r][q]);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], pair, b0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], pair, b1);
-            acc[r][2] = _mm512_dpbf16_ps(acc[r][2], pair, b2);
-        }
-    }
-    for (int v = 0; v < NRV; v++) {
-        const int col = v * 16;
-        if (col >= cols)
-            break;
-        const int count = cols - col < 16 ? cols - col : 16;
-        const __mmask16 mask = (__mmask16)((1u << count) - 1u);
-        const __m512 add = bias ? _mm512_maskz_loadu_ps(mask, bias + col) : _mm512_setzero_ps();
-        for (int r = 0; r < rows; r++) {
-            float *dst = c + (size_t)r * ldc + col;
-            __m512 value = _mm512_add_ps(acc[r][v], add);
-            if (accumulate)
-                value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, dst));
-            _mm512_mask_storeu_ps(dst, mask, value);
-        }
-    }
-}
-
-BF16_TARGET static void gemm_native(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c,
-                                    int ldc, const float *bias, int panel_begin, int panel_end)
-{
-    const int stride = colpali_bf16_stride(k);
-    const int kpairs = stride / 2;
-    /* Rows in blocks of about 4 MiB of A, so a block stays in the last-level
-     * cache while every weight panel passes over it (wide-K layers such as
-     * Gemma's down projection would otherwise stream A from memory once per
-     * panel). */
-    int block_rows = (int)((4u << 20) / ((size_t)stride * 2));
-    block_rows = block_rows < MR ? MR : block_rows / MR * MR;
-    for (int m0 = 0; m0 < m; m0 += block_rows) {
-        const int m1 = m0 + block_rows < m ? m0 + block_rows : m;
-        for (int p = panel_begin; p < panel_end; p++) {
-            const uint16_t *panel = packed + (size_t)p * kpairs * NR * 2;
-            const int cols = n - p * NR < NR ? n - p * NR : NR;
-            for (int q0 = 0; q0 < kpairs; q0 += KC / 2) {
-                const int block = kpairs - q0 < KC / 2 ? kpairs - q0 : KC / 2;
-                const int last = q0 + block == kpairs;
-                for (int r0 = m0; r0 < m1; r0 += MR) {
-                    const int rows = m1 - r0 < MR ? m1 - r0 : MR;
-                    micro_tile(block, a + (size_t)r0 * stride + 2 * q0, stride, rows, panel + (size_t)q0 * NR * 2,
-                               c + (size_t)r0 * ldc + p * NR, ldc, cols, q0 > 0,
-                               last && bias ? bias + (size_t)p * NR : NULL);
-                }
-            }
-        }
-    }
-}
-#else
-int colpali_bf16_native(void) { return 0; }
+        return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl");
+    case COLPALI_GEMM_AMX:
+        return colpali_amx_usable();
 #endif
-
-/* Portable path: the same products, one at a time. */
-static void gemm_portable(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
-                          const float *bias, int panel_begin, int panel_end)
-{
-    const int stride = colpali_bf16_stride(k);
-    const int kpairs = stride / 2;
-    for (int p = panel_begin; p < panel_end; p++) {
-        const uint16_t *panel = packed + (size_t)p * kpairs * NR * 2;
-        for (int j = 0; j < NR && p * NR + j < n; j++) {
-            for (int r = 0; r < m; r++) {
-                float sum = 0;
-                for (int q = 0; q < kpairs; q++)
-                    for (int e = 0; e < 2; e++)
-                        sum += bf16_to_float(a[(size_t)r * stride + 2 * q + e]) *
-                               bf16_to_float(panel[((size_t)q * NR + j) * 2 + e]);
-                c[(size_t)r * ldc + p * NR + j] = sum + (bias ? bias[p * NR + j] : 0.0f);
-            }
-        }
+    default:
+        return 0;
     }
 }
+
+static int kernel_named(const char *name)
+{
+    for (int i = 0; i <= COLPALI_GEMM_AMX_EMULATED; i++)
+        if (strcmp(name, kernel_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int process_kernel = -1;
+static _Thread_local int forced_kernel = -1;
+
+static int choose_process_kernel(void)
+{
+    const char *wanted = getenv("COLPALI_GEMM");
+    if (wanted && *wanted && strcmp(wanted, "auto") != 0) {
+        const int named = kernel_named(wanted);
+        if (named >= 0 && named != COLPALI_GEMM_AMX_EMULATED && usable((colpali_gemm_kernel)named))
+            return named;
+    }
+    /* AMX first: where it exists, vdpbf16ps can run at half the fp32 FMA
+     * rate (measured on a Xeon, cpu family 6 model 207), tiles at 12x it. */
+    const colpali_gemm_kernel order[] = {COLPALI_GEMM_AMX, COLPALI_GEMM_AVX512BF16, COLPALI_GEMM_AVX2};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (usable(order[i]))
+            return order[i];
+    return COLPALI_GEMM_PORTABLE;
+}
+
+colpali_gemm_kernel colpali_bf16_kernel(void)
+{
+    if (forced_kernel >= 0)
+        return (colpali_gemm_kernel)forced_kernel;
+    /* A benign race: every thread computes and stores the same value. */
+    if (process_kernel < 0)
+        process_kernel = choose_process_kernel();
+    return (colpali_gemm_kernel)process_kernel;
+}
+
+int colpali_bf16_force_kernel(const char *name)
+{
+    if (strcmp(name, "auto") == 0) {
+        forced_kernel = -1;
+        return 0;
+    }
+    const int named = kernel_named(name);
+    if (named < 0 || !usable((colpali_gemm_kernel)named))
+        return -1;
+    forced_kernel = named;
+    return 0;
+}
+
+int colpali_bf16_reads_float(void)
+{
+    const colpali_gemm_kernel kernel = colpali_bf16_kernel();
+    return kernel == COLPALI_GEMM_AVX2 || kernel == COLPALI_GEMM_PORTABLE;
+}
+
+/* ---- A to bf16, and the kernels ---------------------------------------------- */
 
 void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out)
 {
-#if defined(__x86_64__)
-    if (colpali_bf16_native()) {
-        convert_native(a, lda, k, row_begin, row_end, out);
+#if COLPALI_MATH_X86
+    if (usable(COLPALI_GEMM_AVX512BF16)) {
+        colpali_bf16_from_float_avx512bf16(a, lda, k, row_begin, row_end, out);
         return;
     }
 #endif
     const int stride = colpali_bf16_stride(k);
     for (int r = row_begin; r < row_end; r++) {
+        uint16_t *dst = out + (size_t)r * stride;
         for (int i = 0; i < k; i++)
-            out[(size_t)r * stride + i] = round_to_bf16(a[(size_t)r * lda + i]);
-        if (stride > k)
-            out[(size_t)r * stride + k] = 0;
+            dst[i] = colpali_round_to_bf16(a[(size_t)r * lda + i]);
+        memset(dst + k, 0, (size_t)(stride - k) * sizeof(uint16_t));
+    }
+}
+
+void colpali_gemm_portable(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
+                           const float *bias, int panel_begin, int panel_end)
+{
+    const int stride = colpali_bf16_stride(k);
+    const int kpairs = colpali_packed_pairs(k);
+    for (int p = panel_begin; p < panel_end; p++) {
+        const uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;
+        for (int j = 0; j < PANEL && p * PANEL + j < n; j++) {
+            for (int r = 0; r < m; r++) {
+                float sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += colpali_bf16_to_float(a[(size_t)r * stride + i]) *
+                           colpali_bf16_to_float(panel[((size_t)(i / 2) * PANEL + j) * 2 + (i & 1)]);
+                c[(size_t)r * ldc + p * PANEL + j] = sum + (bias ? bias[p * PANEL + j] : 0.0f);
+            }
+        }
+    }
+}
+
+void colpali_gemm_portable_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,
+                                 int ldc, const float *bias, int panel_begin, int panel_end)
+{
+    const int kpairs = colpali_packed_pairs(k);
+    for (int p = panel_begin; p < panel_end; p++) {
+        const uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;
+        for (int j = 0; j < PANEL && p * PANEL + j < n; j++) {
+            for (int r = 0; r < m; r++) {
+                float sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += a[(size_t)r * lda + i] *
+                           colpali_bf16_to_float(panel[((size_t)(i / 2) * PANEL + j) * 2 + (i & 1)]);
+                c[(size_t)r * ldc + p * PANEL + j] = sum + (bias ? bias[p * PANEL + j] : 0.0f);
+            }
+        }
     }
 }
 
 void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end)
 {
-#if defined(__x86_64__)
-    if (colpali_bf16_native()) {
-        gemm_native(a, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+    switch (colpali_bf16_kernel()) {
+#if COLPALI_MATH_X86
+    case COLPALI_GEMM_AMX:
+        colpali_gemm_amx(a, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+        return;
+    case COLPALI_GEMM_AVX512BF16:
+        colpali_gemm_avx512bf16(a, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+        return;
+#endif
+    case COLPALI_GEMM_AMX_EMULATED:
+        colpali_gemm_amx_emulated(a, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+        return;
+    default:
+        colpali_gemm_portable(a, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+    }
+}
+
+void colpali_bf16_gemm_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,
+                             int ldc, const float *bias, int panel_begin, int panel_end)
+{
+#if COLPALI_MATH_X86
+    if (colpali_bf16_kernel() == COLPALI_GEMM_AVX2) {
+        colpali_gemm_avx2(a, lda, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
         return;
     }
 #endif
-    gemm_portable(a, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+    colpali_gemm_portable_float(a, lda, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
 }

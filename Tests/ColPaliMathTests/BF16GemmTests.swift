@@ -1,8 +1,11 @@
 import ColPaliMath
 import Testing
 
-/// The bf16 GEMM equals a double-precision product of the bf16-rounded
-/// operands (it only rounds inputs; accumulation is float32).
+/// Every bf16 GEMM kernel this machine can run (and the AMX kernel's tiling
+/// on the C model of the tile instructions, everywhere) equals a
+/// double-precision product of its operands: the bf16 weights, and A as the
+/// kernel reads it (rounded to bf16 for amx and avx512bf16, float32 for avx2
+/// and portable). Accumulation is float32, so they agree to ~1e-5.
 struct BF16GemmTests {
     static func bf16(_ x: Float) -> Float {
         var bits = x.bitPattern
@@ -10,8 +13,23 @@ struct BF16GemmTests {
         return Float(bitPattern: bits)
     }
 
-    @Test(arguments: [(28, 192, 64), (1, 1, 1), (9, 47, 33), (1030, 100, 2048), (17, 49, 3000), (64, 96, 1152)])
-    func matchesReference(m: Int, n: Int, k: Int) {
+    static let allKernels = ["portable", "avx2", "avx512bf16", "amx", "amx-emulated"]
+    static let kernels = allKernels.filter { name in
+        defer { _ = colpali_bf16_force_kernel("auto") }
+        return colpali_bf16_force_kernel(name) == 0
+    }
+
+    /// (m, n, k): edges of every blocking (rows not a multiple of 6, 8 or 32;
+    /// columns not a multiple of 16 or 48; k odd, not a multiple of 32, and
+    /// beyond one k block of each kernel).
+    static let shapes = [(28, 192, 64), (1, 1, 1), (9, 47, 33), (33, 100, 2048), (17, 49, 3000), (64, 96, 1152),
+                         (197, 50, 72), (40, 145, 4304), (7, 16, 1030)]
+
+    @Test(arguments: kernels, shapes)
+    func matchesReference(kernel: String, shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        #expect(colpali_bf16_force_kernel(kernel) == 0)
+        defer { _ = colpali_bf16_force_kernel("auto") }
         var state: UInt32 = 12345
         func random() -> Float {
             state = state &* 1_664_525 &+ 1_013_904_223
@@ -22,32 +40,59 @@ struct BF16GemmTests {
         let bias = (0..<n).map { _ in random() }
         let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: colpali_bf16_packed_bytes(Int32(n), Int32(k)) / 2)
         defer { packed.deallocate() }
+        // Poison, so a kernel reading padding the packing did not write fails.
+        packed.initialize(repeating: 0x7FC1, count: colpali_bf16_packed_bytes(Int32(n), Int32(k)) / 2)
+        let panels = colpali_bf16_panel_count(Int32(n))
         if k % 3 == 0 {
-            colpali_bf16_pack_strided(w, k, 1, Int32(n), Int32(k), packed, 0, colpali_bf16_panel_count(Int32(n)))
+            colpali_bf16_pack_strided(w, k, 1, Int32(n), Int32(k), packed, 0, panels)
         } else {
             // From bf16 rows, as checkpoints store weights.
             let rounded = w.map { UInt16(Self.bf16($0).bitPattern >> 16) }
             rounded.withUnsafeBufferPointer { base in
                 let rows: [UnsafePointer<UInt16>?] = (0..<n).map { base.baseAddress! + $0 * k }
-                colpali_bf16_pack_rows(rows, Int32(n), Int32(k), packed, 0, colpali_bf16_panel_count(Int32(n)))
+                colpali_bf16_pack_rows(rows, Int32(n), Int32(k), packed, 0, panels)
             }
         }
-        let stride = Int(colpali_bf16_stride(Int32(k)))
-        var converted = [UInt16](repeating: 0, count: m * stride)
-        colpali_bf16_from_float(a, Int32(k), Int32(k), 0, Int32(m), &converted)
         var c = [Float](repeating: .nan, count: m * n)
-        let panels = colpali_bf16_panel_count(Int32(n))
+        let readsFloat = colpali_bf16_reads_float() != 0
         // Two halves, as two threads would run them.
-        colpali_bf16_gemm(converted, Int32(m), Int32(k), packed, Int32(n), &c, Int32(n), bias, 0, panels / 2)
-        colpali_bf16_gemm(converted, Int32(m), Int32(k), packed, Int32(n), &c, Int32(n), bias, panels / 2, panels)
+        for (begin, end) in [(0, panels / 2), (panels / 2, panels)] {
+            if readsFloat {
+                colpali_bf16_gemm_float(a, Int32(k), Int32(m), Int32(k), packed, Int32(n), &c, Int32(n), bias, begin, end)
+            } else {
+                let stride = Int(colpali_bf16_stride(Int32(k)))
+                var converted = [UInt16](repeating: 0xFFFF, count: m * stride)
+                colpali_bf16_from_float(a, Int32(k), Int32(k), 0, Int32(m), &converted)
+                colpali_bf16_gemm(converted, Int32(m), Int32(k), packed, Int32(n), &c, Int32(n), bias, begin, end)
+            }
+        }
         var worst = 0.0
         for i in 0..<m {
             for j in 0..<n {
                 var sum = Double(bias[j])
-                for p in 0..<k { sum += Double(Self.bf16(a[i * k + p])) * Double(Self.bf16(w[j * k + p])) }
+                for p in 0..<k {
+                    let x = readsFloat ? a[i * k + p] : Self.bf16(a[i * k + p])
+                    sum += Double(x) * Double(Self.bf16(w[j * k + p]))
+                }
                 worst = max(worst, abs(sum - Double(c[i * n + j])) / max(1, abs(sum)))
             }
         }
-        #expect(worst < 1e-4, "m=\(m) n=\(n) k=\(k): \(worst)")
+        #expect(worst < 1e-4, "\(kernel) m=\(m) n=\(n) k=\(k): \(worst)")
+    }
+
+    @Test func refusesUnknownKernelsAndKeepsTheCurrentOne() {
+        let before = colpali_bf16_kernel()
+        #expect(colpali_bf16_force_kernel("no-such-kernel") == -1)
+        #expect(colpali_bf16_kernel() == before)
+        // The emulation is for tests only: never the automatic choice.
+        #expect(colpali_bf16_kernel() != COLPALI_GEMM_AMX_EMULATED)
+    }
+
+    @Test func forcingIsPerThreadAndUndone() {
+        #expect(colpali_bf16_force_kernel("portable") == 0)
+        #expect(colpali_bf16_kernel() == COLPALI_GEMM_PORTABLE)
+        #expect(String(cString: colpali_bf16_kernel_name(colpali_bf16_kernel())) == "portable")
+        #expect(colpali_bf16_force_kernel("auto") == 0)
+        #expect(colpali_bf16_kernel() != COLPALI_GEMM_AMX_EMULATED)
     }
 }

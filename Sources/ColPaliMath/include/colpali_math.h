@@ -1,7 +1,7 @@
 /*
  * colpali_math.h: the numeric kernels of the native ColPali model that
- * OpenBLAS does not provide: a bf16 matrix multiply for AVX-512 BF16
- * (vdpbf16ps) with weights packed once at load time, and the elementwise
+ * OpenBLAS does not provide: a bf16-weight matrix multiply (AMX, AVX-512
+ * BF16 or AVX2) with weights packed once at load time, and the elementwise
  * operations of SigLIP and Gemma (norms, GELU, softmax, RoPE), vectorised.
  *
  * Matrices are row-major float32 unless said otherwise. Functions that take
@@ -19,18 +19,48 @@ extern "C" {
 
 /* ---- bf16 GEMM: C[m, n] = A[m, k] . W[n, k]^T (+ bias) -------------------
  * W (a Linear layer's weight, [out, in]) is packed once into panels of
- * COLPALI_BF16_PANEL output columns, k in pairs. A is converted to bf16 per
- * call (colpali_bf16_from_float). Accumulation is float32. */
+ * COLPALI_BF16_PANEL output columns, k in pairs, and stays bf16: half the
+ * memory of float32. Accumulation is float32. One kernel per instruction
+ * set, chosen at run time (best first):
+ *   amx         AMX-BF16 tiles (tdpbf16ps), where the CPU has them and
+ *               Linux grants the process the tile state;
+ *   avx512bf16  vdpbf16ps;
+ *   avx2        bf16 weights widened to float32 in registers, FMA;
+ *   portable    plain C, the same products (slow).
+ * amx and avx512bf16 read A as bf16 (colpali_bf16_from_float, then
+ * colpali_bf16_gemm); avx2 and portable read it as float
+ * (colpali_bf16_gemm_float), so A is not rounded. */
 
 #define COLPALI_BF16_PANEL 48
 
-/* 1 when the AVX-512 BF16 kernel runs: the CPU has it and the kernel
- * instruction set (colpali_kernel_isa, which tests may force lower) is
- * avx512. Otherwise a portable (slow) path computes the same products. */
-int colpali_bf16_native(void);
+typedef enum {
+    COLPALI_GEMM_PORTABLE = 0,
+    COLPALI_GEMM_AVX2 = 1,
+    COLPALI_GEMM_AVX512BF16 = 2,
+    COLPALI_GEMM_AMX = 3,
+    /* The AMX kernel's tiling on a C model of the tile instructions
+     * (Intel's pseudocode for tileloadd, tdpbf16ps, tilestored): for tests
+     * on machines without AMX; never chosen automatically. */
+    COLPALI_GEMM_AMX_EMULATED = 4,
+} colpali_gemm_kernel;
 
-/* Row stride, in bf16 elements, of a k-wide bf16 matrix (k rounded up to even). */
-static inline int colpali_bf16_stride(int k) { return (k + 1) & ~1; }
+/* The kernel the calling thread uses: its forced one, else the process's
+ * (COLPALI_GEMM=amx|avx512bf16|avx2|portable when set and usable, else the
+ * best this CPU supports; decided once). */
+colpali_gemm_kernel colpali_bf16_kernel(void);
+const char *colpali_bf16_kernel_name(colpali_gemm_kernel kernel);
+
+/* Forces a kernel by name for the calling thread only ("auto" undoes it).
+ * Returns -1, changing nothing, for an unknown name or one this machine
+ * cannot run. */
+int colpali_bf16_force_kernel(const char *name);
+
+/* 1 when the calling thread's kernel reads A as float. */
+int colpali_bf16_reads_float(void);
+
+/* Row stride, in bf16 elements, of a k-wide bf16 matrix: k rounded up to a
+ * multiple of 32 (one AMX tile row), the padding zero. */
+static inline int colpali_bf16_stride(int k) { return (k + 31) & ~31; }
 
 /* Size in bytes of the packed form of an n x k weight. */
 size_t colpali_bf16_packed_bytes(int n, int k);
@@ -50,13 +80,20 @@ void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_str
                                int panel_begin, int panel_end);
 
 /* Rows [row_begin, row_end) of a float matrix (stride lda) to bf16 with
- * row stride colpali_bf16_stride(k), odd k padded with a zero. */
+ * row stride colpali_bf16_stride(k), padded with zeros. */
 void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out);
 
 /* Output column panels [panel_begin, panel_end) of C (stride ldc) for all m
- * rows; bias may be NULL. Panels are independent: split them across threads. */
+ * rows; bias may be NULL. Panels are independent: split them across threads.
+ * A is bf16 with row stride colpali_bf16_stride(k). Call it when
+ * colpali_bf16_reads_float() is 0; otherwise it runs the portable kernel. */
 void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end);
+
+/* The same with A float (row stride lda). Call it when
+ * colpali_bf16_reads_float() is 1; otherwise it runs the portable kernel. */
+void colpali_bf16_gemm_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,
+                             int ldc, const float *bias, int panel_begin, int panel_end);
 
 /* ---- elementwise: rows [row_begin, row_end) of a rows x dim matrix --------
  * AVX-512, AVX2+FMA or baseline code, following colpali_kernel_isa(). */

@@ -56,14 +56,10 @@ struct AttentionLayout {
         let length = segment.count
         let base = qkv.row(segment.lowerBound)
         let ld = qkv.cols
-        let dStride = Int(colpali_bf16_stride(Int32(headDim)))
-        let tStride = Int(colpali_bf16_stride(Int32(length)))
         let keyPanels = Int(colpali_bf16_panel_count(Int32(length)))
         let valuePanels = Int(colpali_bf16_panel_count(Int32(headDim)))
         let keys = UnsafeSendable(workspace.bf16(.keys, count: colpali_bf16_packed_bytes(Int32(length), Int32(headDim)) / 2))
         let values = UnsafeSendable(workspace.bf16(.values, count: colpali_bf16_packed_bytes(Int32(headDim), Int32(length)) / 2))
-        let queries = UnsafeSendable(workspace.bf16(.queries, count: length * dStride))
-        let probabilities = UnsafeSendable(workspace.bf16(.probabilities, count: length * tStride))
         let scores = UnsafeSendable(workspace.floats(.scores, count: length * length))
         let (t, d) = (Int32(length), Int32(headDim))
         var packedGroup = -1
@@ -80,22 +76,15 @@ struct AttentionLayout {
                 }
                 packedGroup = kv
             }
-            let q = UnsafeSendable(UnsafePointer(base + head * headDim))
-            context.parallel(length, minimumChunk: 64) { begin, end in
-                colpali_bf16_from_float(q.value, Int32(ld), d, Int32(begin), Int32(end), queries.value)
-            }
-            context.parallel(keyPanels) { begin, end in
-                colpali_bf16_gemm(queries.value, t, d, keys.value, t, scores.value, t, nil, Int32(begin), Int32(end))
-            }
+            BF16Product(packed: keys.value, n: length, k: headDim)
+                .apply(base + head * headDim, lda: ld, rows: length, into: scores.value, ldc: length, bias: nil,
+                       converted: .queries, workspace: workspace, context: context)
             context.parallel(length, minimumChunk: 32) { begin, end in
                 colpali_softmax_rows(scores.value, t, t, scale, Int32(begin), Int32(end))
-                colpali_bf16_from_float(scores.value, t, t, Int32(begin), Int32(end), probabilities.value)
             }
-            let target = UnsafeSendable(out.row(segment.lowerBound) + head * headDim)
-            context.parallel(valuePanels) { begin, end in
-                colpali_bf16_gemm(probabilities.value, t, t, values.value, d, target.value, Int32(out.cols), nil,
-                                  Int32(begin), Int32(end))
-            }
+            BF16Product(packed: values.value, n: headDim, k: length)
+                .apply(scores.value, lda: length, rows: length, into: out.row(segment.lowerBound) + head * headDim,
+                       ldc: out.cols, bias: nil, converted: .probabilities, workspace: workspace, context: context)
         }
     }
 }

@@ -14,10 +14,13 @@ public struct ComputeContext: Sendable {
         openblas_set_num_threads(Int32(self.threads))
     }
 
-    /// Calls body(begin, end) on disjoint chunks covering 0..<count, in parallel.
-    package func parallel(_ count: Int, minimumChunk: Int = 1, _ body: (Int, Int) -> Void) {
+    /// Calls body(begin, end) on disjoint chunks covering 0..<count, in
+    /// parallel: `chunksPerThread` chunks per thread, handed to threads as
+    /// they become free. Waiting threads sleep (libdispatch), never spin, so
+    /// another process on the same cores slows the pass in proportion.
+    package func parallel(_ count: Int, minimumChunk: Int = 1, chunksPerThread: Int = 1, _ body: (Int, Int) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(threads, max(1, count / max(1, minimumChunk)))
+        let chunks = min(threads * max(1, chunksPerThread), max(1, count / max(1, minimumChunk)))
         if chunks == 1 {
             body(0, count)
             return

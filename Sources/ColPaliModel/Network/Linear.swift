@@ -102,18 +102,10 @@ final class Linear: @unchecked Sendable {
                             1, x, Int32(lda), w.baseAddress, Int32(inFeatures), beta, out.pointer, Int32(outFeatures))
             }
         case .packed(let storage):
-            let packed = UnsafeSendable(UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self)))
-            let stride = Int(colpali_bf16_stride(Int32(inFeatures)))
-            let converted = UnsafeSendable(workspace.bf16(.linearInput, count: rows * stride))
-            context.parallel(rows, minimumChunk: 16) { begin, end in
-                colpali_bf16_from_float(x, Int32(lda), Int32(inFeatures), Int32(begin), Int32(end), converted.value)
-            }
-            let panels = Int(colpali_bf16_panel_count(Int32(outFeatures)))
-            let bias = UnsafeSendable(UnsafePointer(self.bias))
-            context.parallel(panels) { begin, end in
-                colpali_bf16_gemm(converted.value, Int32(rows), Int32(inFeatures), packed.value, Int32(outFeatures), out.pointer,
-                                  Int32(outFeatures), bias.value, Int32(begin), Int32(end))
-            }
+            let product = BF16Product(packed: storage.pointer.assumingMemoryBound(to: UInt16.self), n: outFeatures,
+                                      k: inFeatures)
+            product.apply(x, lda: lda, rows: rows, into: out.pointer, ldc: outFeatures, bias: bias.map { UnsafePointer($0) },
+                          converted: .linearInput, workspace: workspace, context: context)
         }
     }
 }
