@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Native ColPali vs PyTorch (transformers ColPaliForRetrieval) at full size,
 # on the same random-weight checkpoint, in one run: seconds per page, seconds
-# per query, peak RSS, ratios; and how close the embeddings are.
+# per query, peak RSS, ratios; the native GEMMs' GFLOP/s against the measured
+# peak of the instruction they run on (bench/peak_gflops.c); and how close
+# the embeddings are.
 #
-#   bench/model_speed.sh [--skip-fp32]
+#   bench/model_speed.sh [--skip-fp32] [--contended]
+#
+# --contended runs the bf16 pair a second time beside one CPU-bound process
+# (a shell busy loop) and prints how much each one's time grew.
+# COLPALI_GEMM=avx2|avx512bf16|amx picks the native bf16 kernel (default: the
+# best this CPU runs). COLPALI_BENCH_PAGES / COLPALI_BENCH_QUERIES: how many
+# are timed (default 2 and 8).
 #
 # Needs the Python reference environment (scripts/fixtures/requirements.txt)
 # at $COLPALI_REF_PYTHON (default /work/pyenv/ref/bin/python) and writes the
@@ -14,8 +22,17 @@ cd "$(dirname "$0")/.."
 python=${COLPALI_REF_PYTHON:-/work/pyenv/ref/bin/python}
 model=${COLPALI_BENCH_MODEL:-$HOME/.cache/colpali-bench/colpali-random-fullsize}
 threads=${COLPALI_THREADS:-2}
+pages=${COLPALI_BENCH_PAGES:-2}
+queries=${COLPALI_BENCH_QUERIES:-8}
 dtypes="bf16 fp32"
-[[ "${1:-}" == "--skip-fp32" ]] && dtypes="bf16"
+contended=0
+for arg in "$@"; do
+  case "$arg" in
+    --skip-fp32) dtypes="bf16" ;;
+    --contended) contended=1 ;;
+    *) echo "usage: bench/model_speed.sh [--skip-fp32] [--contended]" >&2; exit 2 ;;
+  esac
+done
 out=$(mktemp -d /tmp/colpali-bench-model-XXXXXX)
 
 if [[ ! -f "$model/model.safetensors.index.json" ]]; then
@@ -24,6 +41,9 @@ if [[ ! -f "$model/model.safetensors.index.json" ]]; then
 fi
 echo "== building"
 swift build -c release --product colpali-bench >/dev/null
+cc -O2 -pthread -o "$out/peak_gflops" bench/peak_gflops.c
+echo "== peak of each matrix instruction, $threads threads"
+"$out/peak_gflops" "$threads" 2 | tee "$out/peak.jsonl"
 "$python" - "$out/page.png" <<'PY'
 import sys
 import numpy as np
@@ -31,36 +51,76 @@ from PIL import Image
 Image.fromarray((np.random.default_rng(0).random((1100, 850, 3)) * 255).astype("uint8")).save(sys.argv[1])
 PY
 
-for dtype in $dtypes; do
-  echo "== pytorch $dtype"
-  "$python" bench/pytorch_colpali.py --model "$model" --dtype "$dtype" --threads "$threads" \
-    --image "$out/page.png" --dump "$out/torch-$dtype" 2>/dev/null | tail -1 | tee "$out/torch-$dtype.json"
-  echo "== native $dtype"
-  .build/release/colpali-bench model --model "$model" --precision "$dtype" --threads "$threads" \
-    --image "$out/page.png" --dump "$out/native-$dtype" | tee "$out/native-$dtype.json"
-done
+# run_pair DTYPE SUFFIX: PyTorch then native, results in $out/{torch,native}-DTYPE-SUFFIX.json.
+run_pair() {
+  local dtype=$1 suffix=$2
+  echo "== pytorch $dtype $suffix"
+  "$python" bench/pytorch_colpali.py --model "$model" --dtype "$dtype" --threads "$threads" --pages "$pages" \
+    --queries "$queries" --image "$out/page.png" --dump "$out/torch-$dtype" 2>/dev/null | tail -1 \
+    | tee "$out/torch-$dtype-$suffix.json"
+  echo "== native $dtype $suffix"
+  COLPALI_PROFILE=1 .build/release/colpali-bench model --model "$model" --precision "$dtype" --threads "$threads" \
+    --pages "$pages" --queries "$queries" --image "$out/page.png" --dump "$out/native-$dtype" \
+    2>"$out/native-$dtype-$suffix.profile" | tee "$out/native-$dtype-$suffix.json"
+}
 
-"$python" - "$out" "$model" $dtypes <<'PY'
-import glob, json, os, sys
+for dtype in $dtypes; do
+  run_pair "$dtype" quiet
+done
+if [[ $contended == 1 ]]; then
+  echo "== the bf16 pair again, beside one CPU-bound process"
+  bash -c 'while :; do :; done' &
+  busy=$!
+  trap 'kill $busy 2>/dev/null' EXIT
+  run_pair bf16 contended
+  kill $busy
+fi
+
+"$python" - "$out" "$model" "$contended" $dtypes <<'PY'
+import glob, json, os, re, sys
 import numpy as np
-out, model, dtypes = sys.argv[1], sys.argv[2], sys.argv[3:]
+out, model, contended, dtypes = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4:]
 checkpoint_gb = sum(os.path.getsize(f) for f in glob.glob(os.path.join(model, "*.safetensors"))) / 1e9
 load = lambda name: json.load(open(os.path.join(out, name + ".json")))
+peaks = {p["instruction"]: p["gflops"] for p in map(json.loads, open(os.path.join(out, "peak.jsonl")))}
+instruction = {"amx": "amx-tdpbf16ps", "avx512bf16": "vdpbf16ps-zmm", "avx2": "fp32-fma-ymm",
+               "openblas-sgemm": "fp32-fma-zmm" if "fp32-fma-zmm" in peaks else "fp32-fma-ymm"}
+
+def gemm_rate(profile):
+    """GFLOP/s of the Linear layers over every forward pass (COLPALI_PROFILE lines)."""
+    seconds = flop = 0.0
+    for line in open(profile):
+        m = re.match(r"\s+linear \S+\s+([\d.]+) s\s+([\d.]+) GFLOP/s", line)
+        if m:
+            seconds += float(m.group(1))
+            flop += float(m.group(1)) * float(m.group(2))
+    return flop / seconds if seconds else float("nan")
+
 print()
 print(f"{'':14}{'s/page':>10}{'s/query':>10}{'peak RSS GB':>13}{'load s':>9}")
 for d in dtypes:
     for who in ("torch", "native"):
-        r = load(f"{who}-{d}")
+        r = load(f"{who}-{d}-quiet")
         print(f"{who + ' ' + d:14}{r['seconds_per_page']:>10}{r['seconds_per_query']:>10}{r['peak_rss_gb']:>13}{r['load_seconds']:>9}")
 print()
 for d in dtypes:
-    t, n = load(f"torch-{d}"), load(f"native-{d}")
-    print(f"{d}: native is {t['seconds_per_page'] / n['seconds_per_page']:.2f}x PyTorch per page, "
-          f"{t['seconds_per_query'] / n['seconds_per_query']:.2f}x per query, RSS {n['peak_rss_gb'] / t['peak_rss_gb']:.2f}x; "
-          f"page {n['page_tokens']} x {n['page_dim']}")
+    t, n = load(f"torch-{d}-quiet"), load(f"native-{d}-quiet")
+    print(f"{d}: native takes {n['seconds_per_page'] / t['seconds_per_page']:.2f}x PyTorch's time per page, "
+          f"{n['seconds_per_query'] / t['seconds_per_query']:.2f}x per query (goal: at most 0.75); "
+          f"RSS {n['peak_rss_gb'] / t['peak_rss_gb']:.2f}x; page {n['page_tokens']} x {n['page_dim']}")
+    kernel = n.get("gemm_kernel", "?")
+    rate = gemm_rate(os.path.join(out, f"native-{d}-quiet.profile"))
+    peak = peaks.get(instruction.get(kernel, ""), float("nan"))
+    print(f"{d}: GEMM kernel {kernel}: {rate:.0f} GFLOP/s over the Linear layers, "
+          f"{rate / peak:.0%} of the {instruction.get(kernel, '?')} peak ({peak:.0f} GFLOP/s)")
 if "bf16" in dtypes:
-    rss = load("native-bf16")["peak_rss_gb"] * 1024**3 / 1e9
-    print(f"native bf16 peak RSS is {rss / checkpoint_gb:.2f}x the bf16 checkpoint ({checkpoint_gb:.2f} GB)")
+    rss = load("native-bf16-quiet")["peak_rss_gb"] * 1024**3 / 1e9
+    print(f"native bf16 peak RSS is {rss / checkpoint_gb:.2f}x the bf16 checkpoint ({checkpoint_gb:.2f} GB; goal: at most 1.3x)")
+if contended:
+    for who in ("torch", "native"):
+        q, c = load(f"{who}-bf16-quiet"), load(f"{who}-bf16-contended")
+        print(f"beside one busy process, {who} bf16 took {c['seconds_per_page'] / q['seconds_per_page']:.2f}x its "
+              f"quiet time per page, {c['seconds_per_query'] / q['seconds_per_query']:.2f}x per query")
 reference = "fp32" if "fp32" in dtypes else "bf16"
 for kind in ("page", "query"):
     ref = np.load(os.path.join(out, f"torch-{reference}", f"{kind}.npy"))

@@ -50,6 +50,7 @@ struct ModelBench: AsyncParsableCommand {
         }
         let result: [String: Any] = [
             "framework": "colpali-pg native", "dtype": precision.rawValue, "threads": context.threads,
+            "gemm_kernel": precision == .bf16 ? Precision.bf16Kernel : "openblas-sgemm",
             "load_seconds": (loadSeconds * 10).rounded() / 10,
             "seconds_per_page": (perPage * 100).rounded() / 100,
             "seconds_per_query": (perQuery * 1000).rounded() / 1000,

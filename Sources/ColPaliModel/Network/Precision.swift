@@ -12,4 +12,8 @@ public enum Precision: String, Sendable, CaseIterable {
     /// bf16 wherever a vector kernel runs it, else fp32 (the portable bf16
     /// path is exact but slow).
     public static var fastest: Precision { colpali_bf16_kernel() != COLPALI_GEMM_PORTABLE ? .bf16 : .fp32 }
+
+    /// The matrix kernel bf16 runs on here ("amx", "avx512bf16", "avx2" or
+    /// "portable"; COLPALI_GEMM chooses another), for logs and benchmarks.
+    package static var bf16Kernel: String { String(cString: colpali_bf16_kernel_name(colpali_bf16_kernel())) }
 }
