@@ -19,7 +19,7 @@ public struct ModelOptions: ParsableArguments {
     public var promptFormat: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Matrix precision: fp32 (exact), bf16 (fast, needs AVX-512 BF16) or auto. Default: $COLPALI_PRECISION, else auto.",
+        "Matrix precision: fp32 (exact), bf16 (fast, half the memory; AMX, AVX-512 BF16 or AVX2) or auto. Default: $COLPALI_PRECISION, else auto.",
         valueName: "precision"))
     public var precision: String?
 

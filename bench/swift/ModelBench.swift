@@ -36,10 +36,10 @@ struct ModelBench: AsyncParsableCommand {
         let warmQuery = try net.embedQueries([texts[0]], format: .transformers)[0]
         started = Date()
         for _ in 0..<pages { _ = try net.embedDocuments([page], format: .transformers) }
-        let perPage = Date().timeIntervalSince(started) / Double(pages)
+        let perPage = pages > 0 ? Date().timeIntervalSince(started) / Double(pages) : 0
         started = Date()
         for text in texts { _ = try net.embedQueries([text], format: .transformers) }
-        let perQuery = Date().timeIntervalSince(started) / Double(texts.count)
+        let perQuery = queries > 0 ? Date().timeIntervalSince(started) / Double(texts.count) : 0
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

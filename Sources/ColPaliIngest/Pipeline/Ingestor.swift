@@ -61,6 +61,8 @@ public struct IngestInterrupted: Error {}
 /// Where the time of one stored document went.
 public struct IngestTimings: Sendable {
     public var pages = 0
+    /// Rendering or decoding pages; after the first batch it runs beside
+    /// the model, so it is not all added to the document's time.
     public var render = 0.0
     public var embed = 0.0
     /// Token pooling, when asked for.
@@ -242,23 +244,45 @@ public final class Ingestor: Sendable {
         let timings: IngestTimings
     }
 
-    /// The plan's pages rendered and embedded, in order.
+    /// Images of one batch of pages, and how long making them took.
+    private struct RenderedBatch: Sendable {
+        let images: [RGBImage]
+        let seconds: Double
+    }
+
+    /// The plan's pages rendered and embedded, in order. The next batch is
+    /// rendered (or decoded) on another thread while the model embeds this
+    /// one, so the model never waits for poppler after the first batch.
     private func embed(_ plan: Plan, of source: SourceFile, options: IngestOptions, shouldStop: @Sendable () -> Bool,
                        progress: @Sendable (PageProgress) -> Void) async throws -> EmbeddedPages {
         var timings = IngestTimings()
         let grid = model.patchGrid
         var stored: [NewPage] = []
         let numbers = plan.pages
-        for batchStart in stride(from: 0, to: numbers.count, by: batchSize) {
-            if shouldStop() { throw IngestInterrupted() }
-            let batch = Array(numbers[batchStart..<min(batchStart + batchSize, numbers.count)])
-            var clock = Date()
+        let batches = stride(from: 0, to: numbers.count, by: batchSize).map {
+            Array(numbers[$0..<min($0 + batchSize, numbers.count)])
+        }
+        let (renderer, alpha, dpi) = (plan.renderer, promptFormat.alphaHandling, options.dpi)
+        @Sendable func render(_ batch: [Int]) throws -> RenderedBatch {
+            let clock = Date()
             let images = try batch.map { number -> RGBImage in
-                if let renderer = plan.renderer { return try renderer.render(page: number, dpi: options.dpi) }
-                return try RGBImage.decode(source.data, source: source.path, alpha: promptFormat.alphaHandling)
+                if let renderer { return try renderer.render(page: number, dpi: dpi) }
+                return try RGBImage.decode(source.data, source: source.path, alpha: alpha)
             }
-            timings.render += Date().timeIntervalSince(clock)
-            clock = Date()
+            return RenderedBatch(images: images, seconds: Date().timeIntervalSince(clock))
+        }
+        // One batch ahead, never more: rendering is cheap next to the model,
+        // and every rendered page is held in memory until it is embedded.
+        var next = batches.first.map { batch in Task.detached { try render(batch) } }
+        defer { next?.cancel() }
+        for (index, batch) in batches.enumerated() {
+            if shouldStop() { throw IngestInterrupted() }
+            guard let pending = next else { break }
+            let rendered = try await pending.value
+            next = index + 1 < batches.count ? Task.detached { [batch = batches[index + 1]] in try render(batch) } : nil
+            let images = rendered.images
+            timings.render += rendered.seconds
+            var clock = Date()
             let vectors = try model.embedDocuments(images, format: promptFormat)
             timings.embed += Date().timeIntervalSince(clock)
             clock = Date()
