@@ -187,41 +187,38 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
     }
 }
 
+/* The portable kernels, one product at a time; A_AT(r, i) reads A. */
+#define PORTABLE_GEMM(A_AT)                                                                                        \
+    do {                                                                                                           \
+        const int kpairs = colpali_packed_pairs(k);                                                                \
+        for (int p = panel_begin; p < panel_end; p++) {                                                            \
+            const uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;                                       \
+            for (int j = 0; j < PANEL && p * PANEL + j < n; j++) {                                                 \
+                for (int r = 0; r < m; r++) {                                                                      \
+                    float sum = 0;                                                                                 \
+                    for (int i = 0; i < k; i++)                                                                    \
+                        sum += A_AT(r, i) * colpali_bf16_to_float(panel[((size_t)(i / 2) * PANEL + j) * 2 + (i & 1)]); \
+                    c[(size_t)r * ldc + p * PANEL + j] = sum + (bias ? bias[p * PANEL + j] : 0.0f);                \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+    } while (0)
+
 void colpali_gemm_portable(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                            const float *bias, int panel_begin, int panel_end)
 {
     const int stride = colpali_bf16_stride(k);
-    const int kpairs = colpali_packed_pairs(k);
-    for (int p = panel_begin; p < panel_end; p++) {
-        const uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;
-        for (int j = 0; j < PANEL && p * PANEL + j < n; j++) {
-            for (int r = 0; r < m; r++) {
-                float sum = 0;
-                for (int i = 0; i < k; i++)
-                    sum += colpali_bf16_to_float(a[(size_t)r * stride + i]) *
-                           colpali_bf16_to_float(panel[((size_t)(i / 2) * PANEL + j) * 2 + (i & 1)]);
-                c[(size_t)r * ldc + p * PANEL + j] = sum + (bias ? bias[p * PANEL + j] : 0.0f);
-            }
-        }
-    }
+#define BF16_AT(r, i) colpali_bf16_to_float(a[(size_t)(r) * stride + (i)])
+    PORTABLE_GEMM(BF16_AT);
+#undef BF16_AT
 }
 
 void colpali_gemm_portable_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,
                                  int ldc, const float *bias, int panel_begin, int panel_end)
 {
-    const int kpairs = colpali_packed_pairs(k);
-    for (int p = panel_begin; p < panel_end; p++) {
-        const uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;
-        for (int j = 0; j < PANEL && p * PANEL + j < n; j++) {
-            for (int r = 0; r < m; r++) {
-                float sum = 0;
-                for (int i = 0; i < k; i++)
-                    sum += a[(size_t)r * lda + i] *
-                           colpali_bf16_to_float(panel[((size_t)(i / 2) * PANEL + j) * 2 + (i & 1)]);
-                c[(size_t)r * ldc + p * PANEL + j] = sum + (bias ? bias[p * PANEL + j] : 0.0f);
-            }
-        }
-    }
+#define FLOAT_AT(r, i) a[(size_t)(r) * lda + (i)]
+    PORTABLE_GEMM(FLOAT_AT);
+#undef FLOAT_AT
 }
 
 void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
