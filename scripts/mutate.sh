@@ -46,6 +46,7 @@ amx-b-tile-stride|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"TILE_LOA
 amx-last-rows-not-copied|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"memcpy(last_rows, a + (size_t)full_rows * stride, (size_t)(m - full_rows) * a_stride);"|"(void)full_rows;"
 avx2-odd-weights-as-even|Sources/ColPaliMath/gemm_avx2.c|BF16GemmTests|"_mm256_castsi256_ps(_mm256_and_si256(p0, high))"|"_mm256_castsi256_ps(_mm256_slli_epi32(p0, 16))"
 render-ahead-wrong-batch|Sources/ColPaliIngest/Pipeline/Ingestor.swift|storesEveryPageOfAPDFThenSkipsTheSameContent|"Task.detached { [batch = batches[index + 1]] in try render(batch) }"|"Task.detached { [batch = batches[index]] in try render(batch) }"
+ivf-vacuum-keeps-dead|sql/src/ivf_vacuum.c|concurrentWritersLeaveTheIndexComplete|"\t\t\t\tif (!dead[i])\n\t\t\t\t\tcopy_tids[at++]"|"\t\t\t\tif (dead[i])\n\t\t\t\t\tcopy_tids[at++]"
 LIST
 )
 

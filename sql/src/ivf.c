@@ -9,13 +9,22 @@
 
 #include "access/amapi.h"
 #include "access/reloptions.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/selfuncs.h"
+#include "utils/syscache.h"
 
 #include "ivf.h"
 
@@ -117,10 +126,85 @@ ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	*indexPages = costs.numIndexPages;
 }
 
+/*
+ * amvalidate (SELECT amvalidate(opclass oid)): an operator class of
+ * colpali_ivf indexes multihalfvec and has exactly one member, strategy 1,
+ * an ordering operator (multihalfvec, real[]) returning float8, and no
+ * support functions. Each problem is reported at INFO, as PostgreSQL's own
+ * access methods do, and the answer is false.
+ */
 static bool
 ivf_validate(Oid opclassoid)
 {
-	return true;
+	bool		valid = true;
+	HeapTuple	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	Form_pg_opclass classform;
+	Oid			family;
+	char	   *classname;
+	char	   *typename;
+	CatCList   *operators;
+	CatCList   *procedures;
+	bool		has_order = false;
+
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	family = classform->opcfamily;
+	classname = pstrdup(NameStr(classform->opcname));
+	typename = format_type_be(classform->opcintype);
+	if (strcmp(typename, "multihalfvec") != 0)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class \"%s\" of access method colpali_ivf is for type %s",
+						classname, typename),
+				 errdetail("colpali_ivf indexes multihalfvec columns only.")));
+		valid = false;
+	}
+
+	operators = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(family));
+	for (int i = 0; i < operators->n_members; i++)
+	{
+		Form_pg_amop member = (Form_pg_amop) GETSTRUCT(&operators->members[i]->tuple);
+
+		if (member->amopstrategy != 1 || member->amoppurpose != AMOP_ORDER ||
+			strcmp(format_type_be(member->amoplefttype), "multihalfvec") != 0 ||
+			member->amoprighttype != FLOAT4ARRAYOID ||
+			get_op_rettype(member->amopopr) != FLOAT8OID)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator class \"%s\" of access method colpali_ivf has an unsupported operator %s as strategy %d",
+							classname, format_operator(member->amopopr), member->amopstrategy),
+					 errdetail("Only strategy 1, ORDER BY multihalfvec <#> real[] returning double precision, is supported.")));
+			valid = false;
+		}
+		else
+			has_order = true;
+	}
+	if (!has_order)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class \"%s\" of access method colpali_ivf has no ordering operator",
+						classname)));
+		valid = false;
+	}
+	ReleaseCatCacheList(operators);
+
+	procedures = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(family));
+	if (procedures->n_members > 0)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class \"%s\" of access method colpali_ivf has support functions",
+						classname),
+				 errdetail("colpali_ivf uses none.")));
+		valid = false;
+	}
+	ReleaseCatCacheList(procedures);
+	ReleaseSysCache(classtup);
+	return valid;
 }
 
 PG_FUNCTION_INFO_V1(colpali_ivf_handler);

@@ -21,6 +21,9 @@ ivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	BlockNumber blocks = RelationGetNumberOfBlocks(index);
 
+	/* A posting page holds at most this many TIDs. */
+	bool	   *dead = palloc(BLCKSZ / sizeof(ItemPointerData) * sizeof(bool));
+
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	stats->estimated_count = true;
@@ -41,10 +44,15 @@ ivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			UnlockReleaseBuffer(buffer);
 			continue;
 		}
+		/* Ask about each TID once (the callback is a lookup in the set of
+		 * dead TIDs), then compact the page by the answers. */
 		tids = IvfPagePostings(page);
 		for (int i = 0; i < opaque->count; i++)
-			if (!callback(&tids[i], callback_state))
+		{
+			dead[i] = callback(&tids[i], callback_state);
+			if (!dead[i])
 				kept++;
+		}
 		if (kept < opaque->count)
 		{
 			GenericXLogState *xlog = GenericXLogStart(index);
@@ -54,7 +62,7 @@ ivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			int			at = 0;
 
 			for (int i = 0; i < copy_opaque->count; i++)
-				if (!callback(&copy_tids[i], callback_state))
+				if (!dead[i])
 					copy_tids[at++] = copy_tids[i];
 			stats->tuples_removed += copy_opaque->count - at;
 			copy_opaque->count = (uint16) at;
@@ -63,6 +71,7 @@ ivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		}
 		UnlockReleaseBuffer(buffer);
 	}
+	pfree(dead);
 	/* Pages, not postings (a page is in one list per centroid it has). */
 	stats->num_index_tuples = info->num_heap_tuples;
 	stats->num_pages = blocks;

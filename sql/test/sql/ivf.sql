@@ -116,5 +116,17 @@ SELECT count(DISTINCT id) AS distinct_pages FROM (SELECT id FROM ivf_unlogged OR
 RESET enable_sort;
 RESET enable_seqscan;
 
+-- amvalidate: the extension's operator class is valid; one for another
+-- type, or serving another strategy, is not, and says why.
+SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'multihalfvec_maxsim_ops';
+CREATE OPERATOR CLASS ivf_wrong_type_ops FOR TYPE real[] USING colpali_ivf AS
+    OPERATOR 1 <#> (multihalfvec, real[]) FOR ORDER BY float_ops;
+SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'ivf_wrong_type_ops';
+DROP OPERATOR FAMILY ivf_wrong_type_ops USING colpali_ivf;
+CREATE OPERATOR CLASS ivf_search_ops FOR TYPE multihalfvec USING colpali_ivf AS
+    OPERATOR 2 <#> (multihalfvec, real[]) FOR ORDER BY float_ops;
+SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'ivf_search_ops';
+DROP OPERATOR FAMILY ivf_search_ops USING colpali_ivf;
+
 DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged;
 DROP FUNCTION ivf_question(), ivf_page(int, int), ivf_row(int);
