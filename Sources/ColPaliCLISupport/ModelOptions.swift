@@ -39,6 +39,9 @@ public struct ModelOptions: ParsableArguments {
     }
 
     public func resolvedPrecision() throws -> Precision {
+        if let problem = Precision.bf16KernelProblem(ProcessInfo.processInfo.environment["COLPALI_GEMM"] ?? "") {
+            throw ValidationError("COLPALI_GEMM: \(problem)")
+        }
         let name = precision ?? ProcessInfo.processInfo.environment["COLPALI_PRECISION"] ?? "auto"
         if name == "auto" { return .fastest }
         guard let value = Precision(rawValue: name) else { throw ValidationError("unknown precision '\(name)' (fp32, bf16 or auto)") }

@@ -149,16 +149,21 @@ colpali_gemm_kernel colpali_bf16_kernel(void)
     return (colpali_gemm_kernel)process_kernel;
 }
 
+int colpali_bf16_kernel_available(const char *name)
+{
+    const int named = kernel_named(name);
+    return named < 0 ? -1 : usable((colpali_gemm_kernel)named);
+}
+
 int colpali_bf16_force_kernel(const char *name)
 {
     if (strcmp(name, "auto") == 0) {
         forced_kernel = -1;
         return 0;
     }
-    const int named = kernel_named(name);
-    if (named < 0 || !usable((colpali_gemm_kernel)named))
+    if (colpali_bf16_kernel_available(name) != 1)
         return -1;
-    forced_kernel = named;
+    forced_kernel = kernel_named(name);
     return 0;
 }
 

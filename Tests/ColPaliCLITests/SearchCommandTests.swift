@@ -251,8 +251,17 @@ import TestSupport
         let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-garbage-\(UUID().uuidString).npy")
         defer { try? FileManager.default.removeItem(at: garbage) }
         try Data("not an array".utf8).write(to: garbage)
+        // Larger than any array the reader takes: refused by its size before
+        // a byte is read (sparse, so it costs no disk).
+        let huge = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-huge-\(UUID().uuidString).npy")
+        defer { try? FileManager.default.removeItem(at: huge) }
+        #expect(FileManager.default.createFile(atPath: huge.path, contents: nil))
+        let handle = try FileHandle(forWritingTo: huge)
+        try handle.truncate(atOffset: UInt64(NumpyArray.maximumValues) * 8 + 65_537)
+        try handle.close()
         for (arguments, text) in [
             (["search", "--query-embeddings", garbage.path], "not a NumPy .npy file"),
+            (["search", "--query-embeddings", huge.path], "more than an array of"),
             (["search", "x", "--query-embeddings", file.path], "not both"),
             (["search"], "give a question, or --query-embeddings"),
             (["search", "--query-embeddings", file.path, "--probes", "3"], "probes apply to a colpali_ivf index"),
@@ -270,6 +279,15 @@ import TestSupport
         for (arguments, text) in [(["search", ""], "empty"), (["search", "x"], "cannot reach the database"),
                                   (["search", "x", "--limit", "0"], "--limit")] {
             let result = try await ChildProcess.run(colpali, arguments, environment: environment)
+            #expect(result.status != 0)
+            #expect(result.error.split(separator: "\n").count == 1 && result.error.contains(text), "\(result.error)")
+        }
+        // A matrix kernel that does not exist, or that this CPU cannot run, is named, not ignored.
+        for (kernel, text) in [("avx9000", "'avx9000' is not a matrix kernel"), ("amx-emulated", "is not a matrix kernel")]
+            + (Precision.bf16KernelProblem("amx") == nil ? [] : [("amx", "cannot run the 'amx' matrix kernel")]) {
+            var withKernel = environment
+            withKernel["COLPALI_GEMM"] = kernel
+            let result = try await ChildProcess.run(colpali, ["search", "x"], environment: withKernel)
             #expect(result.status != 0)
             #expect(result.error.split(separator: "\n").count == 1 && result.error.contains(text), "\(result.error)")
         }

@@ -133,6 +133,20 @@ ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
  * support functions. Each problem is reported at INFO, as PostgreSQL's own
  * access methods do, and the answer is false.
  */
+/* By the type's own name, so a schema off the search_path does not matter. */
+static bool
+is_multihalfvec(Oid type)
+{
+	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	bool		result;
+
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	result = strcmp(NameStr(((Form_pg_type) GETSTRUCT(tuple))->typname), "multihalfvec") == 0;
+	ReleaseSysCache(tuple);
+	return result;
+}
+
 static bool
 ivf_validate(Oid opclassoid)
 {
@@ -152,7 +166,7 @@ ivf_validate(Oid opclassoid)
 	family = classform->opcfamily;
 	classname = pstrdup(NameStr(classform->opcname));
 	typename = format_type_be(classform->opcintype);
-	if (strcmp(typename, "multihalfvec") != 0)
+	if (!is_multihalfvec(classform->opcintype))
 	{
 		ereport(INFO,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -168,7 +182,7 @@ ivf_validate(Oid opclassoid)
 		Form_pg_amop member = (Form_pg_amop) GETSTRUCT(&operators->members[i]->tuple);
 
 		if (member->amopstrategy != 1 || member->amoppurpose != AMOP_ORDER ||
-			strcmp(format_type_be(member->amoplefttype), "multihalfvec") != 0 ||
+			!is_multihalfvec(member->amoplefttype) ||
 			member->amoprighttype != FLOAT4ARRAYOID ||
 			get_op_rettype(member->amopopr) != FLOAT8OID)
 		{

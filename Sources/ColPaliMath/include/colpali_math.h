@@ -50,6 +50,10 @@ typedef enum {
 colpali_gemm_kernel colpali_bf16_kernel(void);
 const char *colpali_bf16_kernel_name(colpali_gemm_kernel kernel);
 
+/* 1 when the kernel of that name runs on this machine, 0 when it exists
+ * but cannot run here, -1 for an unknown name. */
+int colpali_bf16_kernel_available(const char *name);
+
 /* Forces a kernel by name for the calling thread only ("auto" undoes it).
  * Returns -1, changing nothing, for an unknown name or one this machine
  * cannot run. */

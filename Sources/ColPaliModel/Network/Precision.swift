@@ -16,4 +16,18 @@ public enum Precision: String, Sendable, CaseIterable {
     /// The matrix kernel bf16 runs on here ("amx", "avx512bf16", "avx2" or
     /// "portable"; COLPALI_GEMM chooses another), for logs and benchmarks.
     package static var bf16Kernel: String { String(cString: colpali_bf16_kernel_name(colpali_bf16_kernel())) }
+
+    /// The kernels COLPALI_GEMM may name.
+    package static let bf16KernelNames = ["amx", "avx512bf16", "avx2", "portable"]
+
+    /// Why COLPALI_GEMM's value cannot be used here, or nil when it can
+    /// ("auto" and empty included). The kernel choice itself falls back to
+    /// the automatic order silently; commands check first and say so.
+    package static func bf16KernelProblem(_ name: String) -> String? {
+        if name.isEmpty || name == "auto" { return nil }
+        guard bf16KernelNames.contains(name) else {
+            return "'\(name)' is not a matrix kernel (\(bf16KernelNames.joined(separator: ", ")) or auto)"
+        }
+        return colpali_bf16_kernel_available(name) == 1 ? nil : "this CPU (or its kernel) cannot run the '\(name)' matrix kernel"
+    }
 }
