@@ -15,8 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export COLPALI_MIGRATIONS_DIR=$PWD/migrations
 
-# name | file | tests (swift test --filter; | between names) | Python literal of the text to
-# replace | of its replacement (the literals must not contain |)
+# name | file | tests (swift test --filter; | between names; or pg_regress:FILE... for the
+# extension's regression files) | Python literal of the text to replace | of its replacement
+# (the literals must not contain |)
 mutations=$(cat <<'LIST'
 prefilter-order|Sources/ColPaliSearch/SearchQuery.swift|SearchQueryTests|prefilterKeepsTheAnswer|"p.embedding_codes, \\(dimParameter)) DESC, p.id"|"p.embedding_codes, \\(dimParameter)) ASC, p.id"
 exact-rerank-skipped|Sources/ColPaliSearch/SearchQuery.swift|twoStageEqualsExact|scoresAreTheExactMaxSim|prefilterKeepsTheAnswer|"SELECT maxsim(\\(queryParameter), p.embedding) AS score, \\(output)\n                FROM candidates c"|"SELECT maxsim_hamming(\\(codesParameter), p.embedding_codes, \\(dimParameter))::real AS score, \\(output)\n                FROM candidates c"
@@ -46,6 +47,10 @@ amx-b-tile-stride|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"TILE_LOA
 amx-last-rows-not-copied|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"memcpy(last_rows, a + (size_t)full_rows * stride, (size_t)(m - full_rows) * a_stride);"|"(void)full_rows;"
 avx2-odd-weights-as-even|Sources/ColPaliMath/gemm_avx2.c|BF16GemmTests|"_mm256_castsi256_ps(_mm256_and_si256(p0, high))"|"_mm256_castsi256_ps(_mm256_slli_epi32(p0, 16))"
 render-ahead-wrong-batch|Sources/ColPaliIngest/Pipeline/Ingestor.swift|storesEveryPageOfAPDFThenSkipsTheSameContent|"Task.detached { [batch = batches[index + 1]] in try render(batch) }"|"Task.detached { [batch = batches[index]] in try render(batch) }"
+ivf-credit-per-list|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (credit->token != token)\n"|"\t\tif (credit->token >= 0)\n"
+ivf-probes-least-similar|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (more_similar(sims, c, out[0]))\n"|"\t\tif (!more_similar(sims, c, out[0]))\n"
+similarity-tile-misplaced|Sources/ColPaliKernels/maxsim_avx2.c|similarityMatrixHoldsEveryDotProduct|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[r * 4 + c];"|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[c * 2 + r];"
+gemm-out-of-memory-crashes|Sources/ColPaliMath/gemm_avx2.c|computesTheProductWithoutMemoryForBuffers|"    if (a_block == NULL) {"|"    if (a_block == NULL && m < 0) {"
 ivf-vacuum-keeps-dead|sql/src/ivf_vacuum.c|concurrentWritersLeaveTheIndexComplete|"\t\t\t\tif (!dead[i])\n\t\t\t\t\tcopy_tids[at++]"|"\t\t\t\tif (dead[i])\n\t\t\t\t\tcopy_tids[at++]"
 LIST
 )
@@ -56,6 +61,18 @@ restore() {
   for file in "${!originals[@]}"; do cp "${originals[$file]}" "$file"; rm -f "${originals[$file]}"; unset "originals[$file]"; done
 }
 trap 'restore; echo "(sources restored)"' EXIT
+
+# pg_regress connects as libpq does: host, port and user from the tests' database URL.
+regress_env() {
+  python3 - "${COLPALI_TEST_DATABASE_URL:?set COLPALI_TEST_DATABASE_URL (scripts/test.sh shows how)}" <<'PY'
+import sys, urllib.parse as u
+url = u.urlparse(sys.argv[1])
+q = u.parse_qs(url.query)
+values = {"PGHOST": q.get("host", [url.hostname or ""])[0], "PGPORT": q.get("port", [str(url.port or "")])[0],
+          "PGUSER": q.get("user", [url.username or ""])[0]}
+print(" ".join(f"{k}={v}" for k, v in values.items() if v))
+PY
+}
 
 results=()
 # The list is read on descriptor 3: the builds and tests below must not eat it.
@@ -88,6 +105,12 @@ PY
     results+=("$name: COULD NOT BE APPLIED (the source changed: update the list)")
   elif [[ $file == sql/* ]] && ! make -s -C sql install >/tmp/colpali-mutate-build.log 2>&1; then
     results+=("$name: DID NOT COMPILE (see /tmp/colpali-mutate-build.log)")
+  elif [[ $filter == pg_regress:* ]]; then
+    if env $(regress_env) make -s -C sql installcheck REGRESS="${filter#pg_regress:}" </dev/null >"/tmp/colpali-mutate-$name.log" 2>&1; then
+      results+=("$name: NOT CAUGHT by $filter")
+    else
+      results+=("$name: caught by $filter")
+    fi
   elif ! swift build --build-tests </dev/null >/tmp/colpali-mutate-build.log 2>&1; then
     results+=("$name: DID NOT COMPILE (see /tmp/colpali-mutate-build.log)")
   elif swift test --skip-build --filter "$filter" </dev/null >"/tmp/colpali-mutate-$name.log" 2>&1; then

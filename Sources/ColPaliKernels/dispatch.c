@@ -84,6 +84,19 @@ int colpali_maxsim_rowmax_update(const float *query, int nq, const float *doc, i
     }
 }
 
+void colpali_similarity(const float *query, int nq, const float *doc, int nd,
+                        int dim, float *out)
+{
+#if COLPALI_X86
+    /* AVX-512 CPUs run the AVX2 tile: this is not where a search spends its time. */
+    if (colpali_current_isa() >= ISA_AVX2) {
+        colpali_similarity_avx2(query, nq, doc, nd, dim, out);
+        return;
+    }
+#endif
+    colpali_similarity_scalar(query, nq, doc, nd, dim, out);
+}
+
 int colpali_maxsim_rowmax(const float *query, int nq, const float *doc, int nd,
                           int dim, float *row_max)
 {

@@ -22,6 +22,8 @@ int colpali_current_isa(void);
 
 int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int dim,
                           float *row_max);
+void colpali_similarity_scalar(const float *query, int nq, const float *doc, int nd,
+                               int dim, float *out);
 float colpali_maxsim_binary_scalar(const float *q, int nq, const uint8_t *codes,
                                    int nd, int dim, float *table);
 float colpali_maxsim_hamming_portable(const uint8_t *qc, int nq, const uint8_t *dc,
@@ -29,6 +31,8 @@ float colpali_maxsim_hamming_portable(const uint8_t *qc, int nq, const uint8_t *
 #if COLPALI_X86
 int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd, int dim,
                         float *row_max);
+void colpali_similarity_avx2(const float *query, int nq, const float *doc, int nd,
+                             int dim, float *out);
 int colpali_rowmax_avx512(const float *q, int nq, const float *d, int nd, int dim,
                           float *row_max);
 float colpali_maxsim_binary_avx512(const float *q, int nq, const uint8_t *codes,

@@ -55,4 +55,29 @@ AVX2 int colpali_rowmax_avx2(const float *q, int nq, const float *d, int nd,
     return _mm256_movemask_ps(unordered) ? COLPALI_NONFINITE : COLPALI_OK;
 }
 
+/* Every dot product, in the same tiles: the index scores a question's
+ * tokens against all its centroids with this (20 x 1,024 x 128 per query,
+ * where the scalar loop cost more than the postings it then reads). */
+AVX2 void colpali_similarity_avx2(const float *q, int nq, const float *d, int nd,
+                                  int dim, float *out)
+{
+    colpali_budget budget = {0};
+    for (int i0 = 0; i0 < nq; i0 += 2) {
+        colpali_spend(&budget, (size_t)2 * (size_t)nd * (size_t)dim);
+        const float *qr[2];
+        for (int r = 0; r < 2; r++)
+            qr[r] = q + (size_t)(i0 + r < nq ? i0 + r : nq - 1) * dim;
+        for (int j0 = 0; j0 < nd; j0 += 4) {
+            const float *dr[4];
+            for (int c = 0; c < 4; c++)
+                dr[c] = d + (size_t)(j0 + c < nd ? j0 + c : nd - 1) * dim;
+            float dots[8];
+            _mm256_storeu_ps(dots, tile_dots(qr, dr, dim));
+            for (int r = 0; r < 2 && i0 + r < nq; r++)
+                for (int c = 0; c < 4 && j0 + c < nd; c++)
+                    out[(size_t)(i0 + r) * nd + j0 + c] = dots[r * 4 + c];
+        }
+    }
+}
+
 #endif

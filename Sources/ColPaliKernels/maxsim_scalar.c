@@ -50,8 +50,8 @@ int colpali_rowmax_scalar(const float *q, int nq, const float *d, int nd, int di
     return isnan(poison) ? COLPALI_NONFINITE : COLPALI_OK;
 }
 
-void colpali_similarity(const float *query, int nq, const float *doc, int nd,
-                        int dim, float *out)
+void colpali_similarity_scalar(const float *query, int nq, const float *doc, int nd,
+                               int dim, float *out)
 {
     colpali_budget budget = {0};
     for (int i = 0; i < nq; i++)

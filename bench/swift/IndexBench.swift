@@ -50,8 +50,9 @@ struct IndexBench: AsyncParsableCommand {
         }
 
         let json = try await Database.withConnection(settings, logger: logger) { c -> String in
-            let exists = try await c.query("SELECT to_regclass('pages_embedding_ivf') IS NOT NULL", logger: logger)
-                .collect().first!.decode(Bool.self)
+            // An index left by an interrupted run may have been built over an empty table (no lists).
+            let exists = try await c.query("SELECT coalesce(colpali_ivf_lists(to_regclass('pages_embedding_ivf')), 0) > 0",
+                                           logger: logger).collect().first!.decode(Bool.self)
             var buildSeconds: Double?
             if rebuild || !exists {
                 _ = try await c.query("DROP INDEX IF EXISTS pages_embedding_ivf", logger: logger)

@@ -14,6 +14,8 @@
 #include <math.h>
 
 #include "access/relscan.h"
+#include "access/table.h"
+#include "catalog/index.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -27,14 +29,25 @@
 #include "multivector.h"
 
 /*
- * TID -> 1 + its entry in the round (for rows the round's flat slots do not
- * cover), or membership of the set already returned.
+ * What a round knows of one page: its estimate so far and the last query
+ * token (1-based) that credited it; 0 when no token has yet.
+ */
+typedef struct Credit
+{
+	float		score;
+	int32		token;
+} Credit;
+
+/*
+ * A page the round's flat array does not cover (a row added since the round
+ * began, or a table too large for the array), or membership of the set
+ * already returned.
  */
 typedef struct TidEntry
 {
 	uint64		key;
 	char		status;
-	uint32		ordinal;
+	Credit		credit;
 } TidEntry;
 
 static inline uint64
@@ -70,14 +83,6 @@ typedef struct Ranked
 	ItemPointerData tid;
 	float		score;
 } Ranked;
-
-/* One (query token, probed centroid) pair and what it adds to a page. */
-typedef struct Probe
-{
-	int			token;
-	int			list;
-	float		gain;
-} Probe;
 
 typedef struct IvfScanState
 {
@@ -161,30 +166,63 @@ ivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 		memcpy(scan->orderByData, orderbys, sizeof(ScanKeyData) * norderbys);
 }
 
-static const float *sort_sims;
-
-static int
-by_similarity(const void *a, const void *b)
+/* Centroid a before centroid b for a token: more similar, then the lower index. */
+static inline bool
+more_similar(const float *sims, int a, int b)
 {
-	float		x = sort_sims[*(const int *) a],
-				y = sort_sims[*(const int *) b];
-
-	if (x != y)
-		return x > y ? -1 : 1;
-	return *(const int *) a - *(const int *) b;
+	return sims[a] > sims[b] || (sims[a] == sims[b] && a < b);
 }
 
-static int
-by_gain(const void *a, const void *b)
+/* Restores a heap whose root is its least similar centroid. */
+static void
+least_similar_sift_down(const float *sims, int *heap, int count, int at)
 {
-	const Probe *x = a,
-			   *y = b;
+	for (;;)
+	{
+		int			left = 2 * at + 1,
+					least = at,
+					swap;
 
-	if (x->gain != y->gain)
-		return x->gain > y->gain ? -1 : 1;
-	if (x->token != y->token)
-		return x->token - y->token;
-	return x->list - y->list;
+		if (left < count && more_similar(sims, heap[least], heap[left]))
+			least = left;
+		if (left + 1 < count && more_similar(sims, heap[least], heap[left + 1]))
+			least = left + 1;
+		if (least == at)
+			return;
+		swap = heap[at];
+		heap[at] = heap[least];
+		heap[least] = swap;
+		at = least;
+	}
+}
+
+/*
+ * A token's `probes` most similar centroids, most similar first, into out:
+ * a bounded heap over the lists (a full sort per token cost more than the
+ * postings it picks at small probe counts).
+ */
+static void
+top_lists(const float *sims, int lists, int probes, int *out)
+{
+	for (int c = 0; c < probes; c++)
+		out[c] = c;
+	for (int at = probes / 2; at-- > 0;)
+		least_similar_sift_down(sims, out, probes, at);
+	for (int c = probes; c < lists; c++)
+		if (more_similar(sims, c, out[0]))
+		{
+			out[0] = c;
+			least_similar_sift_down(sims, out, probes, 0);
+		}
+	/* Heap sort: the least similar left goes to the end each time. */
+	for (int n = probes; n > 1; n--)
+	{
+		int			least = out[0];
+
+		out[0] = out[n - 1];
+		out[n - 1] = least;
+		least_similar_sift_down(sims, out, n - 1, 0);
+	}
 }
 
 /* Best first: the higher estimate, then the lower TID (repeatable). */
@@ -265,6 +303,67 @@ read_list(Relation index, const IvfIndexInfo *info, int list, Size *count)
 	return tids;
 }
 
+/*
+ * Where a round keeps its pages: the flat array covers the heap as it was
+ * when the round began, one Credit per possible line pointer, found by the
+ * TID's position; rows beyond it go to a hash table.
+ */
+typedef struct RoundCredits
+{
+	Credit	   *flat;
+	BlockNumber blocks;			/* the flat array covers blocks [0, blocks) */
+	tidmap_hash *overflow;
+	tidmap_hash *returned;		/* skipped; NULL in the first round (empty) */
+} RoundCredits;
+
+/*
+ * Credits every page filed under one list with `gain` for `token`, unless
+ * that token already credited it: a token's lists are visited most similar
+ * first, so the first is its best. This loop is where a scan spends its time.
+ */
+static void
+credit_list(RoundCredits *round, const ItemPointerData *tids, Size count, int32 token, float gain)
+{
+	for (Size j = 0; j < count; j++)
+	{
+		const ItemPointerData *tid = &tids[j];
+		BlockNumber block = ItemPointerGetBlockNumberNoCheck(tid);
+		OffsetNumber offset = ItemPointerGetOffsetNumberNoCheck(tid);
+		Credit	   *credit;
+
+		if (round->returned != NULL && tidmap_lookup(round->returned, tid_key(tid)) != NULL)
+			continue;
+		if (block < round->blocks && offset >= FirstOffsetNumber && offset <= MaxHeapTuplesPerPage)
+			credit = &round->flat[(Size) block * MaxHeapTuplesPerPage + offset - 1];
+		else
+		{
+			bool		found;
+			TidEntry   *entry = tidmap_insert(round->overflow, tid_key(tid), &found);
+
+			if (!found)
+				entry->credit = (Credit) {0, 0};
+			credit = &entry->credit;
+		}
+		if (credit->token != token)
+		{
+			credit->token = token;
+			credit->score += gain;
+		}
+	}
+}
+
+static void
+add_ranked(Ranked **items, Size *count, Size *capacity, BlockNumber block, OffsetNumber offset, float score)
+{
+	if (*count == *capacity)
+	{
+		*capacity *= 2;
+		*items = repalloc_huge(*items, sizeof(Ranked) * *capacity);
+	}
+	ItemPointerSet(&(*items)[*count].tid, block, offset);
+	(*items)[(*count)++].score = score;
+}
+
 /* Rank the pages of this round's probed lists that were not returned yet. */
 static void
 run_round(IndexScanDesc scan)
@@ -273,122 +372,75 @@ run_round(IndexScanDesc scan)
 	IvfIndexInfo *info = state->info;
 	int			lists = info->lists;
 	int			probes = state->probes;
-	int			words = (state->nq + 63) / 64;
 	MemoryContext old;
-	Probe	   *pairs;
-	int			pair_count = 0;
 	ItemPointerData **list_tids;
 	Size	   *list_counts;
-	int		   *order;
-	tidmap_hash *round;
-	uint64	   *masks;
+	int		   *probed;
+	RoundCredits round;
+	Size		flat_count;
 	Ranked	   *items;
-	Size		capacity = 1024;
-	uint32		entries = 0;
-	bool		any_returned = state->returned->members > 0;
-
-	/*
-	 * Pages of the table as it was when the round began are found by their
-	 * TID's place in a flat array (one slot per possible line pointer);
-	 * rows added since, beyond it, in a hash table.
-	 */
-	BlockNumber blocks = scan->heapRelation != NULL ? RelationGetNumberOfBlocks(scan->heapRelation) : 0;
-	Size		slot_count = (Size) blocks * MaxHeapTuplesPerPage;
-	uint32	   *slots;
+	Size		entries = 0,
+				capacity = 1024;
+	tidmap_iterator iterator;
+	TidEntry   *entry;
 
 	MemoryContextReset(state->round_context);
 	old = MemoryContextSwitchTo(state->round_context);
 	list_tids = palloc0(sizeof(ItemPointerData *) * lists);
 	list_counts = palloc0(sizeof(Size) * lists);
-	round = tidmap_create(state->round_context, 256, NULL);
-	masks = palloc0(sizeof(uint64) * Max(words, 1) * capacity);
-	items = palloc(sizeof(Ranked) * capacity);
-	if (slot_count > (Size) 64 * 1024 * 1024)
-		slot_count = 0;			/* over 256 MB of slots: the hash table alone */
-	slots = palloc_extended(sizeof(uint32) * Max(slot_count, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	round.blocks = scan->heapRelation != NULL ? RelationGetNumberOfBlocks(scan->heapRelation) : 0;
+	flat_count = (Size) round.blocks * MaxHeapTuplesPerPage;
+	if (flat_count > (Size) 32 * 1024 * 1024)
+		round.blocks = 0;		/* over 256 MB of credits: the hash table alone */
+	flat_count = (Size) round.blocks * MaxHeapTuplesPerPage;
+	round.flat = palloc_extended(sizeof(Credit) * Max(flat_count, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	round.overflow = tidmap_create(state->round_context, 256, NULL);
+	round.returned = state->returned->members > 0 ? state->returned : NULL;
 
-	/* Each token's probed centroids, by gain over its imputed score. */
-	pairs = palloc(sizeof(Probe) * (Size) Max(state->nq, 1) * probes);
-	order = palloc(sizeof(int) * lists);
+	/* Per token, its probed lists most similar first, credited by gain over its imputed score. */
+	probed = palloc(sizeof(int) * probes);
 	for (int t = 0; t < state->nq; t++)
 	{
 		const float *sims = state->sims + (Size) t * lists;
 		float		imputed;
 
-		for (int c = 0; c < lists; c++)
-			order[c] = c;
-		sort_sims = sims;
-		qsort(order, lists, sizeof(int), by_similarity);
-		imputed = sims[order[probes - 1]];
+		top_lists(sims, lists, probes, probed);
+		imputed = sims[probed[probes - 1]];
 		for (int p = 0; p < probes; p++)
-			pairs[pair_count++] = (Probe) {t, order[p], sims[order[p]] - imputed};
+		{
+			int			list = probed[p];
+
+			if (list_tids[list] == NULL)
+				list_tids[list] = read_list(scan->indexRelation, info, list, &list_counts[list]);
+			credit_list(&round, list_tids[list], list_counts[list], t + 1, sims[list] - imputed);
+			CHECK_FOR_INTERRUPTS();
+		}
 	}
-	qsort(pairs, pair_count, sizeof(Probe), by_gain);
 	if (state->nq == 0)
 	{
 		/* No query: every list, no scores. */
-		pairs = repalloc(pairs, sizeof(Probe) * lists);
 		for (int c = 0; c < lists; c++)
-			pairs[pair_count++] = (Probe) {-1, c, 0};
-	}
-
-	/* Credit each page once per token: its first pair is its best. */
-	for (int i = 0; i < pair_count; i++)
-	{
-		Probe	   *pair = &pairs[i];
-
-		if (list_tids[pair->list] == NULL)
-			list_tids[pair->list] = read_list(scan->indexRelation, info, pair->list, &list_counts[pair->list]);
-		for (Size j = 0; j < list_counts[pair->list]; j++)
 		{
-			ItemPointerData *tid = &list_tids[pair->list][j];
-			BlockNumber block = ItemPointerGetBlockNumberNoCheck(tid);
-			OffsetNumber offset = ItemPointerGetOffsetNumberNoCheck(tid);
-			uint32	   *slot = NULL;
-			uint32		ordinal;
-			uint64	   *mask;
+			Size		count;
+			ItemPointerData *tids = read_list(scan->indexRelation, info, c, &count);
 
-			if (any_returned && tidmap_lookup(state->returned, tid_key(tid)) != NULL)
-				continue;
-			if (block < blocks && offset >= FirstOffsetNumber && offset <= MaxHeapTuplesPerPage && slot_count > 0)
-				slot = &slots[(Size) block * MaxHeapTuplesPerPage + offset - 1];
-			else
-			{
-				bool		found;
-				TidEntry   *entry = tidmap_insert(round, tid_key(tid), &found);
-
-				if (!found)
-					entry->ordinal = 0;
-				slot = &entry->ordinal;
-			}
-			if (*slot == 0)
-			{
-				if (entries == capacity)
-				{
-					masks = repalloc_huge(masks, sizeof(uint64) * Max(words, 1) * capacity * 2);
-					memset(masks + (Size) Max(words, 1) * capacity, 0, sizeof(uint64) * Max(words, 1) * capacity);
-					items = repalloc_huge(items, sizeof(Ranked) * capacity * 2);
-					capacity *= 2;
-				}
-				items[entries].tid = *tid;
-				items[entries].score = 0;
-				*slot = ++entries;
-			}
-			if (pair->token < 0)
-				continue;
-			ordinal = *slot - 1;
-			mask = masks + (Size) ordinal * words;
-			if (!(mask[pair->token / 64] & (UINT64CONST(1) << (pair->token % 64))))
-			{
-				mask[pair->token / 64] |= UINT64CONST(1) << (pair->token % 64);
-				items[ordinal].score += pair->gain;
-			}
+			credit_list(&round, tids, count, 1, 0);
+			pfree(tids);
+			CHECK_FOR_INTERRUPTS();
 		}
-		CHECK_FOR_INTERRUPTS();
 	}
 
+	/* The credited pages, then a heap built in linear time: a LIMIT takes only the first few out. */
+	items = palloc_extended(sizeof(Ranked) * capacity, MCXT_ALLOC_HUGE);
+	for (Size s = 0; s < flat_count; s++)
+		if (round.flat[s].token != 0)
+			add_ranked(&items, &entries, &capacity, (BlockNumber) (s / MaxHeapTuplesPerPage),
+					   (OffsetNumber) (s % MaxHeapTuplesPerPage + 1), round.flat[s].score);
+	tidmap_start_iterate(round.overflow, &iterator);
+	while ((entry = tidmap_iterate(round.overflow, &iterator)) != NULL)
+		add_ranked(&items, &entries, &capacity, (BlockNumber) (entry->key >> 16),
+				   (OffsetNumber) (entry->key & 0xFFFF), entry->credit.score);
 	MemoryContextSwitchTo(old);
-	/* A heap, built in linear time: a LIMIT takes only the first few out. */
 	state->ranked = items;
 	state->ranked_count = entries;
 	for (Size at = entries / 2; at-- > 0;)
@@ -455,7 +507,9 @@ colpali_ivf_candidates(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			indexoid = PG_GETARG_OID(0);
 	int32		wanted = PG_GETARG_INT32(2);
-	Relation	index;
+	Relation	index,
+				heap;
+	Oid			heapoid;
 	IndexScanDesc scan;
 	ScanKeyData orderby;
 
@@ -464,12 +518,20 @@ colpali_ivf_candidates(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("colpali_ivf_candidates: the number of candidates is %d, it must be 0 or more", wanted)));
 	InitMaterializedSRF(fcinfo, 0);
+
+	/*
+	 * The table first, as the executor locks them. Its size lets the scan
+	 * credit pages in its flat array, as an ORDER BY scan does.
+	 */
+	heapoid = IndexGetRelation(indexoid, true);
+	heap = OidIsValid(heapoid) ? table_open(heapoid, AccessShareLock) : NULL;
 	index = index_open(indexoid, AccessShareLock);
 	if (index->rd_rel->relam != get_index_am_oid("colpali_ivf", false))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a colpali_ivf index", RelationGetRelationName(index))));
 	scan = ivf_beginscan(index, 0, 1);
+	scan->heapRelation = heap;
 	MemSet(&orderby, 0, sizeof(orderby));
 	orderby.sk_argument = PG_GETARG_DATUM(1);
 	ivf_rescan(scan, NULL, 0, &orderby, 1);
@@ -484,6 +546,8 @@ colpali_ivf_candidates(PG_FUNCTION_ARGS)
 	}
 	ivf_endscan(scan);
 	IndexScanEnd(scan);
+	if (heap != NULL)
+		table_close(heap, AccessShareLock);
 	index_close(index, AccessShareLock);
 	return (Datum) 0;
 }

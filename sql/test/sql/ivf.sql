@@ -60,6 +60,14 @@ SELECT count(*) AS candidates, count(DISTINCT page) AS distinct_pages,
 FROM colpali_ivf_candidates('ivf_index', ivf_question(), 10);
 SELECT id FROM ivf_pages WHERE ctid IN (SELECT page FROM colpali_ivf_candidates('ivf_index', ivf_question(), 10))
 ORDER BY maxsim(ivf_question(), embedding) DESC LIMIT 1;
+-- The estimate credits a page once per question token, with the best probed
+-- centroid it is filed under. With one token and every list probed, each
+-- page gets one list's gain over the weakest: at most as many values as lists.
+SET colpali.ivf_probes = 32;
+SELECT count(*) AS candidates, count(DISTINCT estimate) <= 32 AS one_gain_per_token,
+       min(estimate) >= 0 AS never_below_imputed
+FROM colpali_ivf_candidates('ivf_index', ARRAY[ivf_row(4202)], 1000);
+RESET colpali.ivf_probes;
 SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), -1);
 SELECT * FROM colpali_ivf_candidates('ivf_pages_pkey', ivf_question(), 1);
 -- The exact order without the index agrees.
