@@ -120,7 +120,12 @@ AVX2_TARGET void colpali_gemm_avx2(const float *a, int lda, int m, int k, const 
     /* One widened third of a panel's k block (2 KCP x 16 floats), and the
      * A block packed by microtile (MC x 2 KCP floats). */
     float wide[2 * KCP * 16] __attribute__((aligned(32)));
-    float *a_block = aligned_alloc(64, (size_t)MC * 2 * KCP * sizeof(float));
+    float *a_block = colpali_gemm_buffer((size_t)MC * 2 * KCP * sizeof(float));
+    if (a_block == NULL) {
+        /* Out of memory: slower, but the product, not a crash. */
+        colpali_gemm_portable_float(a, lda, m, k, packed, n, c, ldc, bias, panel_begin, panel_end);
+        return;
+    }
     const int panel_pairs = colpali_packed_pairs(k);
     const int kpairs = (k + 1) / 2;
     for (int m0 = 0; m0 < m; m0 += MC) {

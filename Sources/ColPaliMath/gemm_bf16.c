@@ -80,6 +80,20 @@ void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_str
     }
 }
 
+/* ---- working buffers ------------------------------------------------------- */
+
+static _Thread_local int simulated_out_of_memory;
+
+void colpali_bf16_simulate_out_of_memory(int on) { simulated_out_of_memory = on; }
+
+void *colpali_gemm_buffer(size_t bytes)
+{
+    if (simulated_out_of_memory)
+        return NULL;
+    /* aligned_alloc wants a multiple of the alignment. */
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
 /* ---- choice of kernel ------------------------------------------------------ */
 
 static const char *const kernel_names[] = {"portable", "avx2", "avx512bf16", "amx", "amx-emulated"};

@@ -47,6 +47,10 @@ static inline float colpali_bf16_to_float(uint16_t value)
 /* k-pairs per packed panel. */
 static inline int colpali_packed_pairs(int k) { return colpali_bf16_stride(k) / 2; }
 
+/* A 64-byte-aligned working buffer, or NULL when there is no memory (a
+ * kernel then hands the product to the portable kernel). Free with free(). */
+void *colpali_gemm_buffer(size_t bytes);
+
 /* Kernels with bf16 A (row stride colpali_bf16_stride(k), zero-padded). */
 void colpali_gemm_portable(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                            const float *bias, int panel_begin, int panel_end);

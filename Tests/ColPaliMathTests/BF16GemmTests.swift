@@ -27,6 +27,19 @@ struct BF16GemmTests {
 
     @Test(arguments: kernels, shapes)
     func matchesReference(kernel: String, shape: (Int, Int, Int)) {
+        Self.check(kernel: kernel, shape: shape)
+    }
+
+    /// Without memory for their working buffers (a failing allocator), the
+    /// kernels that need one still give the product, through the portable one.
+    @Test(arguments: kernels, [(9, 47, 33), (40, 145, 4304)])
+    func computesTheProductWithoutMemoryForBuffers(kernel: String, shape: (Int, Int, Int)) {
+        colpali_bf16_simulate_out_of_memory(1)
+        defer { colpali_bf16_simulate_out_of_memory(0) }
+        Self.check(kernel: kernel, shape: shape)
+    }
+
+    static func check(kernel: String, shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         #expect(colpali_bf16_force_kernel(kernel) == 0)
         defer { _ = colpali_bf16_force_kernel("auto") }

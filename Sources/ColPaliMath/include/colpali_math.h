@@ -59,6 +59,11 @@ int colpali_bf16_kernel_available(const char *name);
  * cannot run. */
 int colpali_bf16_force_kernel(const char *name);
 
+/* For tests: while on, the calling thread's kernels get no memory for their
+ * working buffers, as when the allocator fails, and must still compute the
+ * product (they fall back to the portable kernel, which needs none). */
+void colpali_bf16_simulate_out_of_memory(int on);
+
 /* 1 when the calling thread's kernel reads A as float. */
 int colpali_bf16_reads_float(void);
 
