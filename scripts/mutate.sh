@@ -49,6 +49,8 @@ avx2-odd-weights-as-even|Sources/ColPaliMath/gemm_avx2.c|BF16GemmTests|"_mm256_c
 render-ahead-wrong-batch|Sources/ColPaliIngest/Pipeline/Ingestor.swift|storesEveryPageOfAPDFThenSkipsTheSameContent|"Task.detached { [batch = batches[index + 1]] in try render(batch) }"|"Task.detached { [batch = batches[index]] in try render(batch) }"
 ivf-credit-per-list|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (credit->token != token)\n"|"\t\tif (credit->token >= 0)\n"
 ivf-probes-least-similar|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (more_similar(sims, c, out[0]))\n"|"\t\tif (!more_similar(sims, c, out[0]))\n"
+ivf-overflow-credit-unset|sql/src/ivf_scan.c|pg_regress:ivf|"entry->credit = (Credit) {0, 0};"|"entry->credit = (Credit) {0.5f, 0};"
+ivf-selects-worst|sql/src/ivf_scan.c|pg_regress:ivf|"\t\t\tif (ranked_before(&items[i], &pivot))\n"|"\t\t\tif (!ranked_before(&items[i], &pivot))\n"
 similarity-tile-misplaced|Sources/ColPaliKernels/maxsim_avx2.c|similarityMatrixHoldsEveryDotProduct|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[r * 4 + c];"|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[c * 2 + r];"
 gemm-out-of-memory-crashes|Sources/ColPaliMath/gemm_avx2.c|computesTheProductWithoutMemoryForBuffers|"    if (a_block == NULL) {"|"    if (a_block == NULL && m < 0) {"
 ivf-vacuum-keeps-dead|sql/src/ivf_vacuum.c|concurrentWritersLeaveTheIndexComplete|"\t\t\t\tif (!dead[i])\n\t\t\t\t\tcopy_tids[at++]"|"\t\t\t\tif (dead[i])\n\t\t\t\t\tcopy_tids[at++]"

@@ -153,7 +153,8 @@ public final class SearchClient: Service, Sendable {
 
     /// The collection, and the index stage when the pages have a built
     /// colpali_ivf index (one built over an empty table has no centroids and
-    /// is not used): both on one connection, one pool checkout.
+    /// is not used; on Citus, the shards' indexes count): both on one
+    /// connection, one pool checkout.
     private func lookUp(_ name: String, probes: Int?, exact: Bool = false) async throws
         -> (Collection, SearchQuery.CandidateStage) {
         guard Collection.isValidName(name) else { throw CollectionError.invalidName(name) }
@@ -163,14 +164,7 @@ public final class SearchClient: Service, Sendable {
         let (found, built) = try await session { c in
             let found = try await CollectionStore(logger: self.logger).find(name, on: c)
             if exact { return (found, false) }
-            let built = try await c.query("""
-                SELECT EXISTS (
-                    SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
-                    WHERE i.indrelid = 'pages'::regclass AND a.amname = 'colpali_ivf' AND i.indisvalid
-                      -- CASE: the planner may test this before the access method
-                      AND CASE WHEN a.amname = 'colpali_ivf' THEN colpali_ivf_lists(i.indexrelid) > 0 END)
-                """, logger: self.logger).collect().first!.decode(Bool.self)
-            return (found, built)
+            return (found, try await CandidateIndex.isSearchable(on: c, logger: self.logger))
         }
         guard let found else { throw CollectionError.notFound(name) }
         if built { return (found, .index) }

@@ -142,6 +142,39 @@ struct CitusTests {
         expectSame(try await answers(citus), reference)
     }
 
+    /// An index built through the coordinator lives in the shards (the
+    /// coordinator's own table is an empty shell): searches use it, and with
+    /// every list probed and every page a candidate they answer exactly.
+    @Test func theCandidateIndexOfADistributedDatabaseIsUsed() async throws {
+        let citus = try #require(TestCitus.settings)
+        try await TestCitus.reset(citus)
+        _ = try await TestPostgres.migrator().migrate(citus)
+        try await load(citus)
+        _ = try await Database.withConnection(citus, logger: logger) { c in
+            try await Distribution.distribute(shardCount: 4, on: c, logger: logger)
+        }
+        var generator = SearchClientTests.Generator(state: 2024)
+        let query = generator.matrix(6)
+        func plan() async throws -> String {
+            try await SearchClient.with(database: citus, model: nil, logger: logger) { client in
+                try await client.explain(embedding: query, in: SearchClientTests.collection)
+            }
+        }
+        let before = try await plan()
+        #expect(before.contains("maxsim_hamming") && !before.contains("<#>"))
+        let status = try await Database.withConnection(citus, logger: logger) { c in
+            try await CandidateIndex.build(lists: 4, on: c, logger: logger)
+        }
+        #expect(status.valid && status.lists == 0)  // the coordinator's shell
+        let after = try await plan()
+        #expect(after.contains("<#>") && !after.contains("maxsim_hamming"))
+        let (hits, exact) = try await SearchClient.with(database: citus, model: nil, logger: logger) { client in
+            (try await client.search(embedding: query, in: SearchClientTests.collection, limit: 10, candidates: 100, probes: 4),
+             try await client.exactSearch(embedding: query, in: SearchClientTests.collection, limit: 10))
+        }
+        #expect(hits.count == 10 && hits.map(\.pageID) == exact.map(\.pageID) && hits.map(\.score) == exact.map(\.score))
+    }
+
     /// The binaries as a user runs them against the coordinator, and a
     /// tenant role limited by row-level security on the workers.
     @Test func ingestAndSearchThroughTheCoordinator() async throws {

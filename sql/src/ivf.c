@@ -29,6 +29,7 @@
 #include "ivf.h"
 
 int			ivf_probes = IVF_DEFAULT_PROBES;
+bool		ivf_flat_credits = true;
 static relopt_kind ivf_relopt_kind;
 
 void
@@ -44,6 +45,12 @@ ivf_init(void)
 							&ivf_probes,
 							IVF_DEFAULT_PROBES, 1, IVF_MAX_LISTS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("colpali.ivf_flat_credits",
+							 "Credits scanned pages in an array indexed by row position (off: a hash table only).",
+							 "For testing: rows added while a scan runs take the hash table's path, which this makes every row take.",
+							 &ivf_flat_credits,
+							 true,
+							 PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 }
 
 static bytea *

@@ -91,6 +91,8 @@ typedef struct IvfOptions
 
 /* The probes of a query token: the GUC colpali.ivf_probes. */
 extern int	ivf_probes;
+/* colpali.ivf_flat_credits, for tests: off sends every row down the path of rows added during a scan. */
+extern bool ivf_flat_credits;
 
 /* ivf.c */
 extern void ivf_init(void);

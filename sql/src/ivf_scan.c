@@ -14,8 +14,6 @@
 #include <math.h>
 
 #include "access/relscan.h"
-#include "access/table.h"
-#include "catalog/index.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -96,6 +94,8 @@ typedef struct IvfScanState
 	tidmap_hash *returned;
 	Ranked	   *ranked;			/* a heap: the best at [0] */
 	Size		ranked_count;
+	Ranked	   *later;			/* the round's other pages, all ranked after the heap's */
+	Size		later_count;
 } IvfScanState;
 
 IndexScanDesc
@@ -142,6 +142,8 @@ ivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	state->nq = 0;
 	state->ranked = NULL;
 	state->ranked_count = 0;
+	state->later = NULL;
+	state->later_count = 0;
 	state->last_round = false;
 	state->probes = Min(ivf_probes, info->lists);
 	state->returned = tidmap_create(CurrentMemoryContext, 1024, NULL);
@@ -256,6 +258,54 @@ sift_down(Ranked *heap, Size count, Size at)
 	}
 }
 
+static void
+heapify(Ranked *heap, Size count)
+{
+	for (Size at = count / 2; at-- > 0;)
+		sift_down(heap, count, at);
+}
+
+/* Pages a round puts in order first. */
+#define IVF_FIRST_RANKED 1024
+
+/* Moves the k best of items[0, n) to the front, in no order (quickselect). */
+static void
+select_best(Ranked *items, Size n, Size k)
+{
+	Size		lo = 0,
+				hi = n;
+
+	/*
+	 * Everything before lo ranks before everything from lo on, likewise
+	 * before hi, and lo <= k <= hi: done when k meets either.
+	 */
+	while (lo < k && k < hi && hi - lo > 1)
+	{
+		Size		store = lo;
+		Ranked		pivot,
+					swap;
+
+		swap = items[lo + (hi - lo) / 2];
+		items[lo + (hi - lo) / 2] = items[hi - 1];
+		items[hi - 1] = swap;
+		pivot = items[hi - 1];
+		for (Size i = lo; i < hi - 1; i++)
+			if (ranked_before(&items[i], &pivot))
+			{
+				swap = items[i];
+				items[i] = items[store];
+				items[store++] = swap;
+			}
+		items[hi - 1] = items[store];
+		items[store] = pivot;
+		/* [lo, store) before the pivot at store, (store, hi) after it. */
+		if (store >= k)
+			hi = store;
+		else
+			lo = store + 1;
+	}
+}
+
 /* Every TID filed under `list`, page by page under a share lock. */
 static ItemPointerData *
 read_list(Relation index, const IvfIndexInfo *info, int list, Size *count)
@@ -304,14 +354,16 @@ read_list(Relation index, const IvfIndexInfo *info, int list, Size *count)
 }
 
 /*
- * Where a round keeps its pages: the flat array covers the heap as it was
- * when the round began, one Credit per possible line pointer, found by the
- * TID's position; rows beyond it go to a hash table.
+ * Where a round keeps its pages: a flat array with one Credit per line
+ * pointer, sized from the TIDs the round read (blocks up to the highest, as
+ * many slots per block as the highest offset), found by the TID's position;
+ * a hash table where that array would be too large.
  */
 typedef struct RoundCredits
 {
 	Credit	   *flat;
-	BlockNumber blocks;			/* the flat array covers blocks [0, blocks) */
+	BlockNumber blocks;			/* the flat array covers blocks [0, blocks); 0: none */
+	OffsetNumber per_block;		/* slots per block: the highest offset read */
 	tidmap_hash *overflow;
 	tidmap_hash *returned;		/* skipped; NULL in the first round (empty) */
 } RoundCredits;
@@ -333,8 +385,8 @@ credit_list(RoundCredits *round, const ItemPointerData *tids, Size count, int32 
 
 		if (round->returned != NULL && tidmap_lookup(round->returned, tid_key(tid)) != NULL)
 			continue;
-		if (block < round->blocks && offset >= FirstOffsetNumber && offset <= MaxHeapTuplesPerPage)
-			credit = &round->flat[(Size) block * MaxHeapTuplesPerPage + offset - 1];
+		if (block < round->blocks && offset >= FirstOffsetNumber && offset <= round->per_block)
+			credit = &round->flat[(Size) block * round->per_block + offset - 1];
 		else
 		{
 			bool		found;
@@ -377,6 +429,8 @@ run_round(IndexScanDesc scan)
 	Size	   *list_counts;
 	int		   *probed;
 	RoundCredits round;
+	BlockNumber max_block = 0;
+	OffsetNumber max_offset = 0;
 	Size		flat_count;
 	Ranked	   *items;
 	Size		entries = 0,
@@ -386,39 +440,19 @@ run_round(IndexScanDesc scan)
 
 	MemoryContextReset(state->round_context);
 	old = MemoryContextSwitchTo(state->round_context);
+
 	list_tids = palloc0(sizeof(ItemPointerData *) * lists);
 	list_counts = palloc0(sizeof(Size) * lists);
-	round.blocks = scan->heapRelation != NULL ? RelationGetNumberOfBlocks(scan->heapRelation) : 0;
-	flat_count = (Size) round.blocks * MaxHeapTuplesPerPage;
-	if (flat_count > (Size) 32 * 1024 * 1024)
-		round.blocks = 0;		/* over 256 MB of credits: the hash table alone */
-	flat_count = (Size) round.blocks * MaxHeapTuplesPerPage;
-	round.flat = palloc_extended(sizeof(Credit) * Max(flat_count, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	round.overflow = tidmap_create(state->round_context, 256, NULL);
 	round.returned = state->returned->members > 0 ? state->returned : NULL;
+	round.blocks = 0;
+	round.per_block = 0;
+	flat_count = 0;
+	round.flat = NULL;
 
-	/* Per token, its probed lists most similar first, credited by gain over its imputed score. */
-	probed = palloc(sizeof(int) * probes);
-	for (int t = 0; t < state->nq; t++)
-	{
-		const float *sims = state->sims + (Size) t * lists;
-		float		imputed;
-
-		top_lists(sims, lists, probes, probed);
-		imputed = sims[probed[probes - 1]];
-		for (int p = 0; p < probes; p++)
-		{
-			int			list = probed[p];
-
-			if (list_tids[list] == NULL)
-				list_tids[list] = read_list(scan->indexRelation, info, list, &list_counts[list]);
-			credit_list(&round, list_tids[list], list_counts[list], t + 1, sims[list] - imputed);
-			CHECK_FOR_INTERRUPTS();
-		}
-	}
 	if (state->nq == 0)
 	{
-		/* No query: every list, no scores. */
+		/* No query: every list, no scores, one list in memory at a time (the hash table alone: a rare scan). */
 		for (int c = 0; c < lists; c++)
 		{
 			Size		count;
@@ -429,22 +463,74 @@ run_round(IndexScanDesc scan)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	else
+	{
+		/*
+		 * Each token's probed lists, most similar first, all read before any
+		 * page is credited so that the flat array fits the TIDs there are.
+		 */
+		probed = palloc(sizeof(int) * state->nq * probes);
+		for (int t = 0; t < state->nq; t++)
+			top_lists(state->sims + (Size) t * lists, lists, probes, probed + (Size) t * probes);
+		for (Size i = 0; i < (Size) state->nq * probes; i++)
+		{
+			int			list = probed[i];
+
+			if (list_tids[list] != NULL)
+				continue;
+			list_tids[list] = read_list(scan->indexRelation, info, list, &list_counts[list]);
+			for (Size j = 0; j < list_counts[list]; j++)
+			{
+				max_block = Max(max_block, ItemPointerGetBlockNumberNoCheck(&list_tids[list][j]));
+				max_offset = Max(max_offset, ItemPointerGetOffsetNumberNoCheck(&list_tids[list][j]));
+			}
+		}
+		round.per_block = Min(max_offset, MaxHeapTuplesPerPage);
+		round.blocks = max_offset > 0 && ivf_flat_credits ? max_block + 1 : 0;
+		if ((Size) round.blocks * round.per_block > (Size) 32 * 1024 * 1024)
+			round.blocks = 0;	/* over 256 MB of credits: the hash table alone */
+		flat_count = (Size) round.blocks * round.per_block;
+		if (flat_count > 0)
+			round.flat = palloc_extended(sizeof(Credit) * flat_count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+
+		/* Credit by gain over the token's imputed score (its weakest probe). */
+		for (int t = 0; t < state->nq; t++)
+		{
+			const int  *mine = probed + (Size) t * probes;
+			const float *sims = state->sims + (Size) t * lists;
+
+			for (int p = 0; p < probes; p++)
+			{
+				credit_list(&round, list_tids[mine[p]], list_counts[mine[p]], t + 1,
+							sims[mine[p]] - sims[mine[probes - 1]]);
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+	}
 
 	/* The credited pages, then a heap built in linear time: a LIMIT takes only the first few out. */
 	items = palloc_extended(sizeof(Ranked) * capacity, MCXT_ALLOC_HUGE);
 	for (Size s = 0; s < flat_count; s++)
 		if (round.flat[s].token != 0)
-			add_ranked(&items, &entries, &capacity, (BlockNumber) (s / MaxHeapTuplesPerPage),
-					   (OffsetNumber) (s % MaxHeapTuplesPerPage + 1), round.flat[s].score);
+			add_ranked(&items, &entries, &capacity, (BlockNumber) (s / round.per_block),
+					   (OffsetNumber) (s % round.per_block + 1), round.flat[s].score);
 	tidmap_start_iterate(round.overflow, &iterator);
 	while ((entry = tidmap_iterate(round.overflow, &iterator)) != NULL)
 		add_ranked(&items, &entries, &capacity, (BlockNumber) (entry->key >> 16),
 				   (OffsetNumber) (entry->key & 0xFFFF), entry->credit.score);
 	MemoryContextSwitchTo(old);
+
+	/*
+	 * A heap of the best IVF_FIRST_RANKED only (a LIMIT takes few), the rest
+	 * set aside unordered until a scan asks for more: heap-ordering every
+	 * page a round touched cost more than choosing the best ones.
+	 */
+	select_best(items, entries, IVF_FIRST_RANKED);
 	state->ranked = items;
-	state->ranked_count = entries;
-	for (Size at = entries / 2; at-- > 0;)
-		sift_down(items, entries, at);
+	state->ranked_count = Min(entries, IVF_FIRST_RANKED);
+	state->later = items + state->ranked_count;
+	state->later_count = entries - state->ranked_count;
+	heapify(state->ranked, state->ranked_count);
 	state->last_round = probes >= lists || state->nq == 0;
 	state->probes = (int) Min((int64) lists, (int64) probes * 4);
 }
@@ -475,6 +561,14 @@ ivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 				scan->xs_orderbynulls[0] = false;
 			}
 			return true;
+		}
+		if (state->later_count > 0)
+		{
+			state->ranked = state->later;
+			state->ranked_count = state->later_count;
+			state->later_count = 0;
+			heapify(state->ranked, state->ranked_count);
+			continue;
 		}
 		if (state->ranked != NULL && state->last_round)
 			return false;
@@ -507,9 +601,7 @@ colpali_ivf_candidates(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			indexoid = PG_GETARG_OID(0);
 	int32		wanted = PG_GETARG_INT32(2);
-	Relation	index,
-				heap;
-	Oid			heapoid;
+	Relation	index;
 	IndexScanDesc scan;
 	ScanKeyData orderby;
 
@@ -519,19 +611,12 @@ colpali_ivf_candidates(PG_FUNCTION_ARGS)
 				 errmsg("colpali_ivf_candidates: the number of candidates is %d, it must be 0 or more", wanted)));
 	InitMaterializedSRF(fcinfo, 0);
 
-	/*
-	 * The table first, as the executor locks them. Its size lets the scan
-	 * credit pages in its flat array, as an ORDER BY scan does.
-	 */
-	heapoid = IndexGetRelation(indexoid, true);
-	heap = OidIsValid(heapoid) ? table_open(heapoid, AccessShareLock) : NULL;
 	index = index_open(indexoid, AccessShareLock);
 	if (index->rd_rel->relam != get_index_am_oid("colpali_ivf", false))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a colpali_ivf index", RelationGetRelationName(index))));
 	scan = ivf_beginscan(index, 0, 1);
-	scan->heapRelation = heap;
 	MemSet(&orderby, 0, sizeof(orderby));
 	orderby.sk_argument = PG_GETARG_DATUM(1);
 	ivf_rescan(scan, NULL, 0, &orderby, 1);
@@ -546,8 +631,6 @@ colpali_ivf_candidates(PG_FUNCTION_ARGS)
 	}
 	ivf_endscan(scan);
 	IndexScanEnd(scan);
-	if (heap != NULL)
-		table_close(heap, AccessShareLock);
 	index_close(index, AccessShareLock);
 	return (Datum) 0;
 }

@@ -37,6 +37,28 @@ public enum CandidateIndex {
         return Status(name: name, lists: Int(lists), bytes: bytes, valid: valid)
     }
 
+    /// Whether searches can use the index: one is built with centroids on
+    /// `pages`. On a Citus coordinator the `pages` it sees is an empty shell
+    /// whose own index never has centroids; the shards' indexes, built from
+    /// their pages by the same `CREATE INDEX`, are what a search's
+    /// `ORDER BY <#>` runs on, so there a valid index on the distributed
+    /// table is enough. (A shard whose index was built while it held no pages
+    /// orders its rows exactly instead: slower there, never wrong.)
+    public static func isSearchable(on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let (withCentroids, valid, citus) = try await connection.query("""
+            SELECT coalesce(bool_or(CASE WHEN a.amname = 'colpali_ivf' THEN colpali_ivf_lists(i.indexrelid) > 0 END), false),
+                   count(*) > 0, to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+            -- CASE: the planner may test colpali_ivf_lists before the access method
+            WHERE i.indrelid = 'pages'::regclass AND a.amname = 'colpali_ivf' AND i.indisvalid
+            """, logger: logger).collect().first!.decode((Bool, Bool, Bool).self)
+        if withCentroids { return true }
+        guard valid, citus else { return false }
+        // Only asked where Citus's catalog exists: elsewhere the name would not parse.
+        return try await connection.query("SELECT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'pages'::regclass)",
+                                          logger: logger).collect().first!.decode(Bool.self)
+    }
+
     /// Builds the index from the pages there are now (rebuilding it when it
     /// exists, with `lists` centroids when given). Writes to pages wait
     /// while it builds; searches go on.

@@ -68,6 +68,15 @@ SELECT count(*) AS candidates, count(DISTINCT estimate) <= 32 AS one_gain_per_to
        min(estimate) >= 0 AS never_below_imputed
 FROM colpali_ivf_candidates('ivf_index', ARRAY[ivf_row(4202)], 1000);
 RESET colpali.ivf_probes;
+-- Rows added while a scan runs are credited in a hash table, not the flat
+-- array sized when it began; that path ranks exactly as the array does.
+CREATE TEMP TABLE ivf_flat AS SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000);
+SET colpali.ivf_flat_credits = off;
+SELECT count(*) AS candidates,
+       count(*) FILTER (WHERE (f.page, f.estimate) IS DISTINCT FROM (h.page, h.estimate)) AS differing
+FROM (SELECT *, row_number() OVER () AS n FROM ivf_flat) f
+FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000)) h USING (n);
+RESET colpali.ivf_flat_credits;
 SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), -1);
 SELECT * FROM colpali_ivf_candidates('ivf_pages_pkey', ivf_question(), 1);
 -- The exact order without the index agrees.
@@ -136,5 +145,15 @@ CREATE OPERATOR CLASS ivf_search_ops FOR TYPE multihalfvec USING colpali_ivf AS
 SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'ivf_search_ops';
 DROP OPERATOR FAMILY ivf_search_ops USING colpali_ivf;
 
-DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged;
+-- More pages than a round puts in order at once (1,024): the others follow,
+-- still best first.
+CREATE TABLE ivf_many AS SELECT i AS id, ivf_page(i, 2)::multihalfvec(8) AS embedding FROM generate_series(1, 1500) i;
+CREATE INDEX ivf_many_index ON ivf_many USING colpali_ivf (embedding) WITH (lists = 4);
+SET colpali.ivf_probes = 4;
+SELECT count(*) AS candidates, count(DISTINCT page) AS distinct_pages, bool_and(estimate <= previous) AS best_first
+FROM (SELECT page, estimate, lag(estimate, 1, 'Infinity') OVER () AS previous
+      FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 2000)) c;
+RESET colpali.ivf_probes;
+
+DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged, ivf_many;
 DROP FUNCTION ivf_question(), ivf_page(int, int), ivf_row(int);
