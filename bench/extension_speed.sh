@@ -42,6 +42,19 @@ for n in sys.argv[1:]:
     r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
     print(f"{n:>7} {r['storage_gb_per_1000_pages']:>14} {r['fp32_storage_gb_per_1000_pages']:>13} {r['exact_in_postgres_pages_per_s']:>14.0f} "
           f"{r['exact_in_postgres_fp32_pages_per_s']:>14.0f} {r['exact_half_vs_fp32']:>10} {r['exact_top10_half_vs_fp32_overlap']:>15}")
+print(f"\n{'pages':>7} {'bare half kernel':>17} {'pg/bare half':>13}   (the streaming half kernel over the same 16-bit pages in memory)")
+for n in sys.argv[1:]:
+    r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
+    print(f"{n:>7} {r['exact_bare_half_kernel_pages_per_s']:>17.0f} {r['in_postgres_vs_bare_half']:>13}")
+print("\nHamming prefilter, then the exact rerank of its candidates over half or fp32 pages:")
+print("recall@10 against the exact fp32 top 10, prefilter p50 ms, rerank p50 ms (mean)")
+for n in sys.argv[1:]:
+    r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))["two_stage_by_format"]
+    for c in (20, 50, 100):
+        h, f = r[f"half@{c}"], r[f"fp32@{c}"]
+        print(f"{n:>7} {c:>4} candidates: prefilter {h['prefilter_p50_ms']:.0f} ms; "
+              f"half {h['recall_at_10_vs_exact_fp32']:.3f}, rerank {h['rerank_p50_ms']:.1f} ({h['rerank_mean_ms']:.1f}) ms; "
+              f"fp32 {f['recall_at_10_vs_exact_fp32']:.3f}, rerank {f['rerank_p50_ms']:.1f} ({f['rerank_mean_ms']:.1f}) ms")
 print("\n(pages per second; recall@10 of prefilter + exact rerank vs exact, by candidates:)")
 for n in sys.argv[1:]:
     r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))

@@ -107,7 +107,7 @@ struct ExtensionBench: AsyncParsableCommand {
             let plainRate = Double(plainSQLPages) / Date().timeIntervalSince(started)
 
             // (b) the same kernel over the same pages in memory, two threads like Postgres' workers.
-            let bareRate = try await Self.bareKernelRate(c, pages: pages, queries: queryRows, logger: logger)
+            let (bareRate, bareHalfRate) = try await Self.bareKernelRates(c, pages: pages, queries: queryRows, logger: logger)
 
             // Recall@10 of prefilter + exact rerank, against the exact top 10.
             var recall: [String: Double] = [:]
@@ -133,6 +133,49 @@ struct ExtensionBench: AsyncParsableCommand {
                 }
             }
 
+            // The same two-stage search with fp32 pages (the schema before
+            // migration 0006): the same prefilter (the codes are the same sign
+            // bits either way) run once per question, then the exact rerank of
+            // its candidates over each format, timed apart, since the
+            // prefilter's own time varies more between runs than the rerank
+            // takes. Recall against the exact fp32 ranking.
+            var formats: [String: [String: Double]] = [:]
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            for candidates in [20, 50, 100] {
+                var prefilterSeconds: [Double] = []
+                var chosen: [[Int]] = []
+                for index in queryMatrices.indices {
+                    var binds = PostgresBindings()
+                    try binds.append(queryCodes[index])
+                    let begin = Date()
+                    chosen.append(try await c.query(PostgresQuery(
+                        unsafeSQL: "SELECT id FROM pages ORDER BY maxsim_hamming($1, embedding_codes, 128) DESC LIMIT \(candidates)",
+                        binds: binds), logger: logger).collect().map { try $0.decode(Int.self) })
+                    prefilterSeconds.append(Date().timeIntervalSince(begin))
+                }
+                for (format, table) in [("half", "pages"), ("fp32", "pages_fp32")] {
+                    var hits = 0
+                    var rerankSeconds: [Double] = []
+                    for (index, q) in queryMatrices.enumerated() {
+                        var binds = PostgresBindings()
+                        binds.append(q)
+                        binds.append(chosen[index])
+                        let begin = Date()
+                        let found = try await c.query(PostgresQuery(
+                            unsafeSQL: "SELECT id FROM \(table) WHERE id = ANY($2) ORDER BY maxsim($1, embedding) DESC, id LIMIT 10",
+                            binds: binds), logger: logger).collect().map { try $0.decode(Int.self) }
+                        rerankSeconds.append(Date().timeIntervalSince(begin))
+                        hits += Set(found).intersection(fp32Top[index]).count
+                    }
+                    formats["\(format)@\(candidates)"] = [
+                        "recall_at_10_vs_exact_fp32": (Double(hits) / Double(10 * queries) * 1000).rounded() / 1000,
+                        "prefilter_p50_ms": (median(prefilterSeconds) * 10000).rounded() / 10,
+                        "rerank_p50_ms": (median(rerankSeconds) * 10000).rounded() / 10,
+                        "rerank_mean_ms": (rerankSeconds.reduce(0, +) / Double(queries) * 10000).rounded() / 10,
+                    ]
+                }
+            }
+
             // Storage: the table with its TOAST and the codes, per 1,000 pages.
             let bytes = try await c.query("SELECT pg_total_relation_size('pages')::float8, pg_column_size(embedding)::float8, format_type(atttypid, atttypmod) FROM pages, pg_attribute WHERE attrelid = 'pages'::regclass AND attname = 'embedding' LIMIT 1",
                                           logger: logger).collect().first!.decode((Double, Double, String).self)
@@ -151,11 +194,14 @@ struct ExtensionBench: AsyncParsableCommand {
                 "binary_prefilter_pages_per_s": binaryRate.rounded(),
                 "plain_sql_pages_per_s": (plainRate * 100).rounded() / 100,
                 "in_postgres_vs_bare": (exactRate / bareRate * 100).rounded() / 100,
+                "exact_bare_half_kernel_pages_per_s": bareHalfRate.rounded(),
+                "in_postgres_vs_bare_half": (exactRate / bareHalfRate * 100).rounded() / 100,
                 "hamming_vs_exact": (hammingRate / exactRate * 10).rounded() / 10,
                 "binary_vs_exact": (binaryRate / exactRate * 10).rounded() / 10,
                 "exact_vs_plain_sql": (exactRate / plainRate).rounded(),
                 "recall_at_10": recall.mapValues { ($0 * 1000).rounded() / 1000 },
                 "two_stage_seconds_per_query": twoStageSeconds.mapValues { ($0 * 1000).rounded() / 1000 },
+                "two_stage_by_format": formats,
                 "exact_plan": plan,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
@@ -164,8 +210,10 @@ struct ExtensionBench: AsyncParsableCommand {
 
     /// Reads the pages into memory (binary protocol; at most 4,000 of them,
     /// 2 GB, far beyond any cache), then times the kernel over all of them for
-    /// each query, split across two threads.
-    static func bareKernelRate(_ c: PostgresConnection, pages: Int, queries: [[Float]], logger: Logger) async throws -> Double {
+    /// each query, split across two threads: the fp32 kernel over float pages,
+    /// and the streaming half kernel over the same pages as stored (16-bit).
+    static func bareKernelRates(_ c: PostgresConnection, pages: Int, queries: [[Float]],
+                                logger: Logger) async throws -> (fp32: Double, half: Double) {
         let pages = min(pages, 4000)
         var all = [Float]()
         all.reserveCapacity(pages * 1030 * 128)
@@ -174,7 +222,12 @@ struct ExtensionBench: AsyncParsableCommand {
             precondition(embedding.rows == 1030 && embedding.dim == 128, "synthetic pages are 1030 x 128")
             all += embedding.values
         }
-        let rates = queries.map { KernelBench.rate(data: all, pages: pages, query: $0, threads: 2, repeats: 1) }
-        return Double(rates.count) / rates.reduce(0) { $0 + 1 / $1 }
+        func harmonicMean(_ rates: [Double]) -> Double { Double(rates.count) / rates.reduce(0) { $0 + 1 / $1 } }
+        let fp32 = harmonicMean(queries.map { KernelBench.rate(data: all, pages: pages, query: $0, threads: 2, repeats: 1) })
+        var halves = [UInt16](repeating: 0, count: all.count)
+        precondition(colpali_float_to_half(all, all.count, &halves) < 0, "stored pages are within the half range")
+        all = []
+        let half = harmonicMean(queries.map { KernelBench.halfRate(data: halves, pages: pages, query: $0, threads: 2, repeats: 1) })
+        return (fp32, half)
     }
 }
