@@ -47,7 +47,7 @@ ivf_init(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("colpali.ivf_flat_credits",
 							 "Credits scanned pages in an array indexed by row position (off: a hash table only).",
-							 "For testing: rows added while a scan runs take the hash table's path, which this makes every row take.",
+							 "For testing: scans whose array would be too large, and scans without a query, use the hash table; off makes every scan use it.",
 							 &ivf_flat_credits,
 							 true,
 							 PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);

@@ -91,7 +91,7 @@ typedef struct IvfOptions
 
 /* The probes of a query token: the GUC colpali.ivf_probes. */
 extern int	ivf_probes;
-/* colpali.ivf_flat_credits, for tests: off sends every row down the path of rows added during a scan. */
+/* colpali.ivf_flat_credits, for tests: off credits every scan's pages in the hash table that very large scans use. */
 extern bool ivf_flat_credits;
 
 /* ivf.c */

@@ -37,9 +37,8 @@ typedef struct Credit
 } Credit;
 
 /*
- * A page the round's flat array does not cover (a row added since the round
- * began, or a table too large for the array), or membership of the set
- * already returned.
+ * A page of a round without a flat array (one that would be too large, or a
+ * scan without a query), or membership of the set already returned.
  */
 typedef struct TidEntry
 {

@@ -68,8 +68,8 @@ SELECT count(*) AS candidates, count(DISTINCT estimate) <= 32 AS one_gain_per_to
        min(estimate) >= 0 AS never_below_imputed
 FROM colpali_ivf_candidates('ivf_index', ARRAY[ivf_row(4202)], 1000);
 RESET colpali.ivf_probes;
--- Rows added while a scan runs are credited in a hash table, not the flat
--- array sized when it began; that path ranks exactly as the array does.
+-- A scan whose flat array would be too large credits pages in a hash
+-- table instead; that path ranks exactly as the array does.
 CREATE TEMP TABLE ivf_flat AS SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000);
 SET colpali.ivf_flat_credits = off;
 SELECT count(*) AS candidates,
