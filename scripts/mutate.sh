@@ -51,6 +51,8 @@ ivf-credit-per-list|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (credit->token != 
 ivf-probes-least-similar|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (more_similar(sims, c, out[0]))\n"|"\t\tif (!more_similar(sims, c, out[0]))\n"
 ivf-overflow-credit-unset|sql/src/ivf_scan.c|pg_regress:ivf|"entry->credit = (Credit) {0, 0};"|"entry->credit = (Credit) {0.5f, 0};"
 ivf-selects-worst|sql/src/ivf_scan.c|pg_regress:ivf|"\t\t\tif (ranked_before(&items[i], &pivot))\n"|"\t\t\tif (!ranked_before(&items[i], &pivot))\n"
+ivf-returned-unmarked|sql/src/ivf_scan.c|pg_regress:ivf|"\t\t\tif (round.returned != NULL)\n\t\t\t\tmark_returned(&round);\n"|"\t\t\tif (false)\n\t\t\t\tmark_returned(&round);\n"
+ivf-returned-ranked-again|sql/src/ivf_scan.c|pg_regress:ivf|"\t\tif (round.flat[s].token > 0)\n"|"\t\tif (round.flat[s].token != 0)\n"
 similarity-tile-misplaced|Sources/ColPaliKernels/maxsim_avx2.c|similarityMatrixHoldsEveryDotProduct|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[r * 4 + c];"|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[c * 2 + r];"
 gemm-out-of-memory-crashes|Sources/ColPaliMath/gemm_avx2.c|computesTheProductWithoutMemoryForBuffers|"    if (a_block == NULL) {"|"    if (a_block == NULL && m < 0) {"
 citus-shard-index-ignored|Sources/ColPaliStorage/Index/CandidateIndex.swift|theCandidateIndexOfADistributedDatabaseIsUsed|"guard valid, citus else { return false }"|"guard valid, citus, !citus else { return false }"
@@ -78,6 +80,21 @@ PY
 }
 
 results=()
+# A regression file must pass before it is mutated: one that fails anyway
+# (a stray NOTICE run alone, say) would "catch" every mutation.
+declare -A regress_baseline=()
+regress_passes() {
+  if [[ -z ${regress_baseline[$1]:-} ]]; then
+    if make -s -C sql install >/tmp/colpali-mutate-build.log 2>&1 \
+      && env $(regress_env) make -s -C sql installcheck REGRESS="$1" </dev/null >"/tmp/colpali-mutate-baseline-$1.log" 2>&1; then
+      regress_baseline[$1]=passes
+    else
+      regress_baseline[$1]=fails
+    fi
+  fi
+  [[ ${regress_baseline[$1]} == passes ]]
+}
+
 # The list is read on descriptor 3: the builds and tests below must not eat it.
 while IFS='|' read -ra fields <&3; do
   name=${fields[0]}; file=${fields[1]}
@@ -91,6 +108,10 @@ while IFS='|' read -ra fields <&3; do
     else
       results+=("$name: COULD NOT BE APPLIED (the source changed: update the list)")
     fi
+    continue
+  fi
+  if [[ $filter == pg_regress:* ]] && ! regress_passes "${filter#pg_regress:}"; then
+    results+=("$name: NOT RUN: $filter FAILS UNMUTATED (see /tmp/colpali-mutate-baseline-${filter#pg_regress:}.log)")
     continue
   fi
   echo "== $name: $file"
@@ -132,4 +153,4 @@ echo "-- rebuilding the unmutated sources"
 swift build --build-tests >/dev/null 2>&1
 echo
 printf '%s\n' "${results[@]}"
-! printf '%s\n' "${results[@]}" | grep -qE 'NOT CAUGHT|DID NOT COMPILE|COULD NOT BE APPLIED'
+! printf '%s\n' "${results[@]}" | grep -qE 'NOT CAUGHT|DID NOT COMPILE|COULD NOT BE APPLIED|FAILS UNMUTATED'

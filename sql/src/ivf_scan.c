@@ -28,13 +28,16 @@
 
 /*
  * What a round knows of one page: its estimate so far and the last query
- * token (1-based) that credited it; 0 when no token has yet.
+ * token (1-based) that credited it; 0 when no token has yet, and
+ * CREDIT_RETURNED in a flat slot whose page an earlier round returned.
  */
 typedef struct Credit
 {
 	float		score;
 	int32		token;
 } Credit;
+
+#define CREDIT_RETURNED (-1)
 
 /*
  * A page of a round without a flat array (one that would be too large, or a
@@ -364,7 +367,8 @@ typedef struct RoundCredits
 	BlockNumber blocks;			/* the flat array covers blocks [0, blocks); 0: none */
 	OffsetNumber per_block;		/* slots per block: the highest offset read */
 	tidmap_hash *overflow;
-	tidmap_hash *returned;		/* skipped; NULL in the first round (empty) */
+	tidmap_hash *returned;		/* skipped; NULL in the first round (empty). In
+								 * the flat array they are marked instead. */
 } RoundCredits;
 
 /*
@@ -382,14 +386,20 @@ credit_list(RoundCredits *round, const ItemPointerData *tids, Size count, int32 
 		OffsetNumber offset = ItemPointerGetOffsetNumberNoCheck(tid);
 		Credit	   *credit;
 
-		if (round->returned != NULL && tidmap_lookup(round->returned, tid_key(tid)) != NULL)
-			continue;
 		if (block < round->blocks && offset >= FirstOffsetNumber && offset <= round->per_block)
+		{
 			credit = &round->flat[(Size) block * round->per_block + offset - 1];
+			if (credit->token == CREDIT_RETURNED)
+				continue;
+		}
 		else
 		{
 			bool		found;
-			TidEntry   *entry = tidmap_insert(round->overflow, tid_key(tid), &found);
+			TidEntry   *entry;
+
+			if (round->returned != NULL && tidmap_lookup(round->returned, tid_key(tid)) != NULL)
+				continue;
+			entry = tidmap_insert(round->overflow, tid_key(tid), &found);
 
 			if (!found)
 				entry->credit = (Credit) {0, 0};
@@ -400,6 +410,28 @@ credit_list(RoundCredits *round, const ItemPointerData *tids, Size count, int32 
 			credit->token = token;
 			credit->score += gain;
 		}
+	}
+}
+
+/*
+ * Marks the pages earlier rounds returned in the flat array, once per round:
+ * looking each posting up in the returned set cost a hash probe per
+ * (posting, token).
+ */
+static void
+mark_returned(RoundCredits *round)
+{
+	tidmap_iterator iterator;
+	TidEntry   *entry;
+
+	tidmap_start_iterate(round->returned, &iterator);
+	while ((entry = tidmap_iterate(round->returned, &iterator)) != NULL)
+	{
+		BlockNumber block = (BlockNumber) (entry->key >> 16);
+		OffsetNumber offset = (OffsetNumber) (entry->key & 0xFFFF);
+
+		if (block < round->blocks && offset >= FirstOffsetNumber && offset <= round->per_block)
+			round->flat[(Size) block * round->per_block + offset - 1].token = CREDIT_RETURNED;
 	}
 }
 
@@ -490,7 +522,11 @@ run_round(IndexScanDesc scan)
 			round.blocks = 0;	/* over 256 MB of credits: the hash table alone */
 		flat_count = (Size) round.blocks * round.per_block;
 		if (flat_count > 0)
+		{
 			round.flat = palloc_extended(sizeof(Credit) * flat_count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			if (round.returned != NULL)
+				mark_returned(&round);
+		}
 
 		/* Credit by gain over the token's imputed score (its weakest probe). */
 		for (int t = 0; t < state->nq; t++)
@@ -510,7 +546,7 @@ run_round(IndexScanDesc scan)
 	/* The credited pages, then a heap built in linear time: a LIMIT takes only the first few out. */
 	items = palloc_extended(sizeof(Ranked) * capacity, MCXT_ALLOC_HUGE);
 	for (Size s = 0; s < flat_count; s++)
-		if (round.flat[s].token != 0)
+		if (round.flat[s].token > 0)
 			add_ranked(&items, &entries, &capacity, (BlockNumber) (s / round.per_block),
 					   (OffsetNumber) (s % round.per_block + 1), round.flat[s].score);
 	tidmap_start_iterate(round.overflow, &iterator);

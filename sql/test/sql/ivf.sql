@@ -1,7 +1,11 @@
 -- colpali_ivf: candidates for ORDER BY embedding <#> query without reading
 -- every page, reranked exactly by maxsim; complete under filters, kept up to
 -- date by inserts and VACUUM, rebuilt by REINDEX.
+-- Standalone (installcheck REGRESS=this file, as scripts/mutate.sh runs it)
+-- or after the others: the same output either way.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS colpali;
+RESET client_min_messages;
 SET extra_float_digits = 0;
 
 -- Deterministic unit rows: a page's rows are ivf_row(page * 100 + j).

@@ -1,6 +1,10 @@
 -- multihalfvec: multi-vectors in half precision, half the bytes of real[][],
 -- scored by the same kernels with the same results as their values widened.
+-- Standalone (installcheck REGRESS=this file, as scripts/mutate.sh runs it)
+-- or after the others: the same output either way.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS colpali;
+RESET client_min_messages;
 
 -- Text form is real[][]'s; values round to the nearest half (0.1 is not one).
 SELECT '{{0.5,-1},{0.25,2}}'::multihalfvec;
