@@ -30,6 +30,7 @@ dedup-ignores-tenant|Sources/ColPaliStorage/Documents/DocumentStore.swift|docume
 stored-pages-replaced|Sources/ColPaliStorage/Documents/DocumentStore.swift|pagesStoredMeanwhileAreKeptUnlessReplacing|"guard replace else { continue }"|"_ = replace"
 other-model-accepted|Sources/ColPaliStorage/Documents/Collection.swift|aCollectionTakesPagesOfItsOwnModelOnly|"guard collection.accepts(identity: model.identity, name: model.name) else {"|"_ = collection.accepts(identity: model.identity, name: model.name)\n        guard Bool(true) else {"
 citus-tenant-not-propagated|Sources/ColPaliSearch/SearchClient.swift|CitusTests|"statements += [\"SET LOCAL citus.propagate_set_commands = 'local'\", \"SET LOCAL colpali.tenant"|"statements += [\"SET LOCAL colpali.tenant"
+citus-shard-status-ignored|Sources/ColPaliStorage/Index/CandidateIndex.swift|CitusTests|"guard valid, try await pagesAreDistributed(on: connection, logger: logger) else {"|"guard valid, Bool(false) else {"
 half-rounding-truncates|Sources/ColPaliKernels/half.c|HalfPrecisionTests|"        kept++;\n"|"        (void)kept;\n"
 half-widening-skipped|Sources/ColPaliKernels/stream.c|HalfPrecisionTests|"            colpali_half_bytes_to_float(in, count, at);\n"|"            (void)at;\n"
 pool-skipped|Sources/ColPaliIngest/Pipeline/Ingestor.swift|pooledPagesKeepAThirdOfTheirVectors|"let pooled = try vectors.map { try TokenPooling.hierarchical($0, factor: options.poolFactor).vectors }"|"let pooled = vectors"

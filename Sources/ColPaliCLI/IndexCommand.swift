@@ -13,6 +13,11 @@ struct IndexCommand: AsyncParsableCommand {
     static func describe(_ status: CandidateIndex.Status) -> String {
         let size = ByteCountFormatter.string(fromByteCount: status.bytes, countStyle: .binary)
         if !status.valid { return "\(status.name): not valid (a build is under way or failed), \(size)" }
+        if let shards = status.shards {
+            let empty = shards.withoutCentroids == 0 ? ""
+                : ", \(shards.withoutCentroids) of them built while holding no pages (those order their rows exactly until colpali index create rebuilds it)"
+            return "\(status.name): \(status.lists) lists on \(shards.count) shards\(empty), \(size)"
+        }
         if status.lists == 0 { return "\(status.name): built over a table without pages, not used (run colpali index create)" }
         return "\(status.name): \(status.lists) lists, \(size)"
     }
@@ -55,6 +60,7 @@ struct IndexCommand: AsyncParsableCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
                 print(status.map { String(decoding: (try? encoder.encode($0)) ?? Data(), as: UTF8.self) } ?? "null")
                 return
             }

@@ -30,6 +30,8 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
     case invalidIndexLists(Int, allowed: ClosedRange<Int>)
     /// CREATE INDEX returned, yet the catalog shows no colpali_ivf index on pages.
     case indexMissingAfterBuild
+    /// A shard of the distributed pages table did not answer a question about it.
+    case shardUnavailable(shard: Int64, reason: String)
 
     public var description: String {
         switch self {
@@ -79,6 +81,8 @@ public enum StorageError: Error, CustomStringConvertible, Sendable {
             return "an index of \(lists) lists is outside \(allowed.lowerBound)...\(allowed.upperBound)"
         case .indexMissingAfterBuild:
             return "the candidate index was built but is not in the catalog (was it dropped meanwhile?)"
+        case .shardUnavailable(let shard, let reason):
+            return "shard \(shard) of pages did not answer: \(reason)"
         }
     }
 }

@@ -165,7 +165,13 @@ struct CitusTests {
         let status = try await Database.withConnection(citus, logger: logger) { c in
             try await CandidateIndex.build(lists: 4, on: c, logger: logger)
         }
-        #expect(status.valid && status.lists == 0)  // the coordinator's shell
+        // The coordinator's own index is an empty shell: the status is the shards'.
+        let holding = try await Database.withConnection(citus, logger: logger) { c in
+            try await c.query("SELECT count(*) FROM run_command_on_shards('pages', 'SELECT count(*) FROM %s') WHERE result::int > 0",
+                              logger: logger).collect().first!.decode(Int.self)
+        }
+        #expect(status.valid && status.lists == 4 && status.bytes > 0)
+        #expect(status.shards?.count == 4 && status.shards?.withoutCentroids == 4 - holding)
         let after = try await plan()
         #expect(after.contains("<#>") && !after.contains("maxsim_hamming"))
         let (hits, exact) = try await SearchClient.with(database: citus, model: nil, logger: logger) { client in
