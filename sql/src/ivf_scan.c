@@ -28,8 +28,9 @@
 
 /*
  * What a round knows of one page: its estimate so far and the last query
- * token (1-based) that credited it; 0 when no token has yet, and
- * CREDIT_RETURNED in a flat slot whose page an earlier round returned.
+ * token (1-based) that credited it; 0 when no token has yet,
+ * CREDIT_RETURNED in a flat slot whose page an earlier round returned, and
+ * CREDIT_TAKEN once the page is in this round's heap.
  */
 typedef struct Credit
 {
@@ -38,6 +39,7 @@ typedef struct Credit
 } Credit;
 
 #define CREDIT_RETURNED (-1)
+#define CREDIT_TAKEN (-2)		/* in a heap of this round already */
 
 /*
  * A page of a round without a flat array (one that would be too large, or a
@@ -84,6 +86,22 @@ typedef struct Ranked
 	float		score;
 } Ranked;
 
+/*
+ * Where a round keeps its pages: a flat array with one Credit per line
+ * pointer, sized from the TIDs the round read (blocks up to the highest, as
+ * many slots per block as the highest offset), found by the TID's position;
+ * a hash table where that array would be too large.
+ */
+typedef struct RoundCredits
+{
+	Credit	   *flat;
+	BlockNumber blocks;			/* the flat array covers blocks [0, blocks); 0: none */
+	OffsetNumber per_block;		/* slots per block: the highest offset read */
+	tidmap_hash *overflow;
+	tidmap_hash *returned;		/* skipped; NULL in the first round (empty). In
+								 * the flat array they are marked instead. */
+} RoundCredits;
+
 typedef struct IvfScanState
 {
 	MemoryContext round_context;
@@ -94,10 +112,10 @@ typedef struct IvfScanState
 	int			probes;			/* this round's probes per token */
 	bool		last_round;		/* every list has been read */
 	tidmap_hash *returned;
+	RoundCredits credits;		/* this round's, in round_context */
+	bool		unranked;		/* credited pages of the round are not in a heap yet */
 	Ranked	   *ranked;			/* a heap: the best at [0] */
 	Size		ranked_count;
-	Ranked	   *later;			/* the round's other pages, all ranked after the heap's */
-	Size		later_count;
 } IvfScanState;
 
 IndexScanDesc
@@ -144,8 +162,7 @@ ivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	state->nq = 0;
 	state->ranked = NULL;
 	state->ranked_count = 0;
-	state->later = NULL;
-	state->later_count = 0;
+	state->unranked = false;
 	state->last_round = false;
 	state->probes = Min(ivf_probes, info->lists);
 	state->returned = tidmap_create(CurrentMemoryContext, 1024, NULL);
@@ -356,22 +373,6 @@ read_list(Relation index, const IvfIndexInfo *info, int list, Size *count)
 }
 
 /*
- * Where a round keeps its pages: a flat array with one Credit per line
- * pointer, sized from the TIDs the round read (blocks up to the highest, as
- * many slots per block as the highest offset), found by the TID's position;
- * a hash table where that array would be too large.
- */
-typedef struct RoundCredits
-{
-	Credit	   *flat;
-	BlockNumber blocks;			/* the flat array covers blocks [0, blocks); 0: none */
-	OffsetNumber per_block;		/* slots per block: the highest offset read */
-	tidmap_hash *overflow;
-	tidmap_hash *returned;		/* skipped; NULL in the first round (empty). In
-								 * the flat array they are marked instead. */
-} RoundCredits;
-
-/*
  * Credits every page filed under one list with `gain` for `token`, unless
  * that token already credited it: a token's lists are visited most similar
  * first, so the first is its best. This loop is where a scan spends its time.
@@ -435,16 +436,91 @@ mark_returned(RoundCredits *round)
 	}
 }
 
-static void
-add_ranked(Ranked **items, Size *count, Size *capacity, BlockNumber block, OffsetNumber offset, float score)
+/*
+ * Pages collected from a round's credits: every one offered, or only the
+ * best `keep` (then `items` holds up to 4 x keep, cut back to the best keep
+ * whenever it fills, and pages that rank after the worst of those are
+ * turned away with one comparison: at 1,000,000 pages choosing the best by
+ * one quickselect over all of them took 15-20 ms, this 2-3).
+ */
+typedef struct Collected
 {
-	if (*count == *capacity)
+	Ranked	   *items;
+	Size		count;
+	Size		capacity;
+	Size		keep;			/* 0: every page */
+	bool		bounded;		/* `worst` is set: items holds the best keep so far */
+	Ranked		worst;
+} Collected;
+
+static inline void
+offer(Collected *c, BlockNumber block, OffsetNumber offset, float score)
+{
+	Ranked		item;
+
+	ItemPointerSet(&item.tid, block, offset);
+	item.score = score;
+	if (c->bounded && !ranked_before(&item, &c->worst))
+		return;
+	if (c->count == c->capacity)
 	{
-		*capacity *= 2;
-		*items = repalloc_huge(*items, sizeof(Ranked) * *capacity);
+		c->capacity *= 2;
+		c->items = repalloc_huge(c->items, sizeof(Ranked) * c->capacity);
 	}
-	ItemPointerSet(&(*items)[*count].tid, block, offset);
-	(*items)[(*count)++].score = score;
+	c->items[c->count++] = item;
+	if (c->keep > 0 && c->count == c->capacity)
+	{
+		select_best(c->items, c->count, c->keep);
+		c->count = c->keep;
+		c->worst = c->items[0];
+		for (Size i = 1; i < c->keep; i++)
+			if (ranked_before(&c->worst, &c->items[i]))
+				c->worst = c->items[i];
+		c->bounded = true;
+	}
+}
+
+/*
+ * The round's credited pages that are in no heap yet, into items (allocated
+ * here, in the current memory context): all of them when keep is 0, else
+ * the best `keep`, which are then marked taken.
+ */
+static Ranked *
+collect_credited(RoundCredits *round, Size keep, Size *count)
+{
+	Collected	c = {.keep = keep, .capacity = keep > 0 ? 4 * keep : 1024};
+	Size		flat_count = (Size) round->blocks * round->per_block;
+	tidmap_iterator iterator;
+	TidEntry   *entry;
+
+	c.items = palloc_extended(sizeof(Ranked) * c.capacity, MCXT_ALLOC_HUGE);
+	for (Size s = 0; s < flat_count; s++)
+		if (round->flat[s].token > 0)
+			offer(&c, (BlockNumber) (s / round->per_block), (OffsetNumber) (s % round->per_block + 1),
+				  round->flat[s].score);
+	tidmap_start_iterate(round->overflow, &iterator);
+	while ((entry = tidmap_iterate(round->overflow, &iterator)) != NULL)
+		if (entry->credit.token > 0)
+			offer(&c, (BlockNumber) (entry->key >> 16), (OffsetNumber) (entry->key & 0xFFFF), entry->credit.score);
+	if (keep > 0 && c.count > keep)
+	{
+		select_best(c.items, c.count, keep);
+		c.count = keep;
+	}
+	*count = c.count;
+	if (keep > 0)
+		for (Size i = 0; i < c.count; i++)
+		{
+			const ItemPointerData *tid = &c.items[i].tid;
+			BlockNumber block = ItemPointerGetBlockNumberNoCheck(tid);
+			OffsetNumber offset = ItemPointerGetOffsetNumberNoCheck(tid);
+
+			if (block < round->blocks && offset >= FirstOffsetNumber && offset <= round->per_block)
+				round->flat[(Size) block * round->per_block + offset - 1].token = CREDIT_TAKEN;
+			else
+				tidmap_lookup(round->overflow, tid_key(tid))->credit.token = CREDIT_TAKEN;
+		}
+	return c.items;
 }
 
 /* Rank the pages of this round's probed lists that were not returned yet. */
@@ -459,27 +535,30 @@ run_round(IndexScanDesc scan)
 	ItemPointerData **list_tids;
 	Size	   *list_counts;
 	int		   *probed;
-	RoundCredits round;
+	RoundCredits *round = &state->credits;
 	BlockNumber max_block = 0;
 	OffsetNumber max_offset = 0;
 	Size		flat_count;
-	Ranked	   *items;
-	Size		entries = 0,
-				capacity = 1024;
-	tidmap_iterator iterator;
-	TidEntry   *entry;
+
+	/*
+	 * A token's weakest probe is its imputed score: its pages gain nothing
+	 * over pages in no probed list. Before the last round, which must return
+	 * every page, that list is not read; pages only there wait for a later
+	 * round, as unprobed pages do. With one probe it is all there is.
+	 */
+	bool		skip_weakest = probes > 1 && probes < lists;
 
 	MemoryContextReset(state->round_context);
 	old = MemoryContextSwitchTo(state->round_context);
 
 	list_tids = palloc0(sizeof(ItemPointerData *) * lists);
 	list_counts = palloc0(sizeof(Size) * lists);
-	round.overflow = tidmap_create(state->round_context, 256, NULL);
-	round.returned = state->returned->members > 0 ? state->returned : NULL;
-	round.blocks = 0;
-	round.per_block = 0;
+	round->overflow = tidmap_create(state->round_context, 256, NULL);
+	round->returned = state->returned->members > 0 ? state->returned : NULL;
+	round->blocks = 0;
+	round->per_block = 0;
 	flat_count = 0;
-	round.flat = NULL;
+	round->flat = NULL;
 
 	if (state->nq == 0)
 	{
@@ -489,7 +568,7 @@ run_round(IndexScanDesc scan)
 			Size		count;
 			ItemPointerData *tids = read_list(scan->indexRelation, info, c, &count);
 
-			credit_list(&round, tids, count, 1, 0);
+			credit_list(round, tids, count, 1, 0);
 			pfree(tids);
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -507,7 +586,7 @@ run_round(IndexScanDesc scan)
 		{
 			int			list = probed[i];
 
-			if (list_tids[list] != NULL)
+			if (list_tids[list] != NULL || (skip_weakest && i % probes == (Size) probes - 1))
 				continue;
 			list_tids[list] = read_list(scan->indexRelation, info, list, &list_counts[list]);
 			for (Size j = 0; j < list_counts[list]; j++)
@@ -516,56 +595,41 @@ run_round(IndexScanDesc scan)
 				max_offset = Max(max_offset, ItemPointerGetOffsetNumberNoCheck(&list_tids[list][j]));
 			}
 		}
-		round.per_block = Min(max_offset, MaxHeapTuplesPerPage);
-		round.blocks = max_offset > 0 && ivf_flat_credits ? max_block + 1 : 0;
-		if ((Size) round.blocks * round.per_block > (Size) 32 * 1024 * 1024)
-			round.blocks = 0;	/* over 256 MB of credits: the hash table alone */
-		flat_count = (Size) round.blocks * round.per_block;
+		round->per_block = Min(max_offset, MaxHeapTuplesPerPage);
+		round->blocks = max_offset > 0 && ivf_flat_credits ? max_block + 1 : 0;
+		if ((Size) round->blocks * round->per_block > (Size) 32 * 1024 * 1024)
+			round->blocks = 0;	/* over 256 MB of credits: the hash table alone */
+		flat_count = (Size) round->blocks * round->per_block;
 		if (flat_count > 0)
 		{
-			round.flat = palloc_extended(sizeof(Credit) * flat_count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-			if (round.returned != NULL)
-				mark_returned(&round);
+			round->flat = palloc_extended(sizeof(Credit) * flat_count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			if (round->returned != NULL)
+				mark_returned(round);
 		}
 
-		/* Credit by gain over the token's imputed score (its weakest probe). */
+		/* Credit by gain over the token's imputed score (its weakest probe's). */
 		for (int t = 0; t < state->nq; t++)
 		{
 			const int  *mine = probed + (Size) t * probes;
 			const float *sims = state->sims + (Size) t * lists;
 
-			for (int p = 0; p < probes; p++)
+			for (int p = 0; p < probes - (skip_weakest ? 1 : 0); p++)
 			{
-				credit_list(&round, list_tids[mine[p]], list_counts[mine[p]], t + 1,
+				credit_list(round, list_tids[mine[p]], list_counts[mine[p]], t + 1,
 							sims[mine[p]] - sims[mine[probes - 1]]);
 				CHECK_FOR_INTERRUPTS();
 			}
 		}
 	}
 
-	/* The credited pages, then a heap built in linear time: a LIMIT takes only the first few out. */
-	items = palloc_extended(sizeof(Ranked) * capacity, MCXT_ALLOC_HUGE);
-	for (Size s = 0; s < flat_count; s++)
-		if (round.flat[s].token > 0)
-			add_ranked(&items, &entries, &capacity, (BlockNumber) (s / round.per_block),
-					   (OffsetNumber) (s % round.per_block + 1), round.flat[s].score);
-	tidmap_start_iterate(round.overflow, &iterator);
-	while ((entry = tidmap_iterate(round.overflow, &iterator)) != NULL)
-		add_ranked(&items, &entries, &capacity, (BlockNumber) (entry->key >> 16),
-				   (OffsetNumber) (entry->key & 0xFFFF), entry->credit.score);
-	MemoryContextSwitchTo(old);
-
 	/*
-	 * A heap of the best IVF_FIRST_RANKED only (a LIMIT takes few), the rest
-	 * set aside unordered until a scan asks for more: heap-ordering every
-	 * page a round touched cost more than choosing the best ones.
+	 * A heap of the best IVF_FIRST_RANKED only (a LIMIT takes few); the
+	 * others stay in the credits until a scan asks for more.
 	 */
-	select_best(items, entries, IVF_FIRST_RANKED);
-	state->ranked = items;
-	state->ranked_count = Min(entries, IVF_FIRST_RANKED);
-	state->later = items + state->ranked_count;
-	state->later_count = entries - state->ranked_count;
+	state->ranked = collect_credited(round, IVF_FIRST_RANKED, &state->ranked_count);
+	state->unranked = state->ranked_count == IVF_FIRST_RANKED;
 	heapify(state->ranked, state->ranked_count);
+	MemoryContextSwitchTo(old);
 	state->last_round = probes >= lists || state->nq == 0;
 	state->probes = (int) Min((int64) lists, (int64) probes * 4);
 }
@@ -597,12 +661,14 @@ ivf_gettuple(IndexScanDesc scan, ScanDirection dir)
 			}
 			return true;
 		}
-		if (state->later_count > 0)
+		if (state->unranked)
 		{
-			state->ranked = state->later;
-			state->ranked_count = state->later_count;
-			state->later_count = 0;
+			MemoryContext old = MemoryContextSwitchTo(state->round_context);
+
+			state->ranked = collect_credited(&state->credits, 0, &state->ranked_count);
+			state->unranked = false;
 			heapify(state->ranked, state->ranked_count);
+			MemoryContextSwitchTo(old);
 			continue;
 		}
 		if (state->ranked != NULL && state->last_round)

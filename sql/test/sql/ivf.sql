@@ -149,14 +149,27 @@ CREATE OPERATOR CLASS ivf_search_ops FOR TYPE multihalfvec USING colpali_ivf AS
 SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'ivf_search_ops';
 DROP OPERATOR FAMILY ivf_search_ops USING colpali_ivf;
 
--- More pages than a round puts in order at once (1,024): the others follow,
--- still best first.
-CREATE TABLE ivf_many AS SELECT i AS id, ivf_page(i, 2)::multihalfvec(8) AS embedding FROM generate_series(1, 1500) i;
+-- More pages than a round puts in order at once (1,024), and than it keeps
+-- while choosing those (4,096): the others follow, still best first.
+CREATE TABLE ivf_many AS SELECT i AS id, ivf_page(i, 2)::multihalfvec(8) AS embedding FROM generate_series(1, 5000) i;
 CREATE INDEX ivf_many_index ON ivf_many USING colpali_ivf (embedding) WITH (lists = 4);
 SET colpali.ivf_probes = 4;
 SELECT count(*) AS candidates, count(DISTINCT page) AS distinct_pages, bool_and(estimate <= previous) AS best_first
 FROM (SELECT page, estimate, lag(estimate, 1, 'Infinity') OVER () AS previous
-      FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 2000)) c;
+      FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)) c;
+-- The first 1,024 are the best 1,024 of all: the same set as the exact
+-- order of every page's estimate.
+SELECT count(*) AS in_both FROM
+    (SELECT page FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 1024)) first
+    JOIN (SELECT page FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)
+          ORDER BY estimate DESC, page LIMIT 1024) best USING (page);
+RESET colpali.ivf_probes;
+-- The last round reads every list, each token's weakest too: a one-token
+-- question over two lists returns every page.
+CREATE INDEX ivf_many_two ON ivf_many USING colpali_ivf (embedding) WITH (lists = 2);
+SET colpali.ivf_probes = 2;
+SELECT count(DISTINCT page) AS distinct_pages
+FROM colpali_ivf_candidates('ivf_many_two', (ivf_question())[1:1][1:8], 6000);
 RESET colpali.ivf_probes;
 
 DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged, ivf_many;
