@@ -59,7 +59,10 @@ public struct StoredPage: Sendable, Equatable {
     public let sourceURI: String
     /// SHA-256 of the source file when it was ingested.
     public let contentHash: Data
+    /// The stored rendering; nil when there is none or it was not asked for.
     public let image: PageImage?
+    /// Whether ingest kept a rendering (known without reading it).
+    public let hasStoredImage: Bool
     /// The collection the page belongs to.
     public let collection: String
 }

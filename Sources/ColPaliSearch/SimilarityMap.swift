@@ -85,10 +85,12 @@ extension SearchClient {
     }
 
     /// A stored page: where it came from, its size, and its stored
-    /// rendering if ingest kept one.
-    public func page(id pageID: Int) async throws -> StoredPage {
+    /// rendering if ingest kept one. Without `includingImage` the rendering
+    /// is not read (it is most of the row), only whether there is one.
+    public func page(id pageID: Int, includingImage: Bool = true) async throws -> StoredPage {
         let rows = try await session { c in
-            try await c.query("\(unescaped: Self.selectPage) WHERE p.id = \(pageID)", logger: self.logger).collect()
+            try await c.query("\(unescaped: Self.selectPage(includingImage: includingImage)) WHERE p.id = \(pageID)",
+                              logger: self.logger).collect()
         }
         guard let row = rows.first else { throw SearchError.pageNotFound(pageID) }
         return try Self.storedPage(row)
@@ -97,24 +99,28 @@ extension SearchClient {
     /// Page `number` (1-based) of a document.
     public func page(documentID: Int, number: Int) async throws -> StoredPage {
         let rows = try await session { c in
-            try await c.query("\(unescaped: Self.selectPage) WHERE p.document_id = \(documentID) AND p.page_number = \(number)",
+            try await c.query("\(unescaped: Self.selectPage(includingImage: true)) WHERE p.document_id = \(documentID) AND p.page_number = \(number)",
                               logger: self.logger).collect()
         }
         guard let row = rows.first else { throw SearchError.pageNumberNotFound(document: documentID, page: number) }
         return try Self.storedPage(row)
     }
 
-    static let selectPage = """
-        SELECT p.id, p.document_id, p.page_number, p.width, p.height, d.source_uri, d.content_hash, p.image, p.image_type, c.name
+    static func selectPage(includingImage: Bool) -> String {
+        // IS NOT NULL reads the row's null bitmap, not the image.
+        """
+        SELECT p.id, p.document_id, p.page_number, p.width, p.height, d.source_uri, d.content_hash,
+               \(includingImage ? "p.image" : "NULL::bytea"), p.image_type, p.image IS NOT NULL AND p.image_type IS NOT NULL, c.name
         FROM pages p JOIN documents d ON d.id = p.document_id JOIN collections c ON c.id = d.collection_id
         """
+    }
 
     static func storedPage(_ row: PostgresRow) throws -> StoredPage {
-        let (id, document, number, width, height, uri, hash, image, type, collection) =
-            try row.decode((Int, Int, Int, Int, Int, String, Data, Data?, String?, String).self)
+        let (id, document, number, width, height, uri, hash, image, type, hasImage, collection) =
+            try row.decode((Int, Int, Int, Int, Int, String, Data, Data?, String?, Bool, String).self)
         var stored: PageImage?
         if let image, let type = type.flatMap(ImageType.init(rawValue:)) { stored = PageImage(data: image, type: type) }
         return StoredPage(pageID: id, documentID: document, pageNumber: number, width: width, height: height,
-                          sourceURI: uri, contentHash: hash, image: stored, collection: collection)
+                          sourceURI: uri, contentHash: hash, image: stored, hasStoredImage: hasImage, collection: collection)
     }
 }

@@ -398,7 +398,17 @@ import TestSupport
             await #expect(throws: SearchError.self) { try await client.page(id: 999_999) }
             await #expect(throws: SearchError.self) { try await client.page(documentID: 1, number: 99) }
             let page = try await client.page(documentID: 1, number: 1)
-            #expect(page.pageNumber == 1 && page.image == nil && page.width == 100)
+            #expect(page.pageNumber == 1 && page.image == nil && !page.hasStoredImage && page.width == 100)
+        }
+        // A stored rendering: read when asked for, otherwise only known to be there.
+        try await Database.withConnection(settings, logger: logger) { c in
+            _ = try await c.query("UPDATE pages SET image = '\\x89504e47'::bytea, image_type = 'image/png'", logger: logger)
+        }
+        try await withClient(settings) { client in
+            let id = try await client.page(documentID: 1, number: 1).pageID
+            let (full, light) = (try await client.page(id: id), try await client.page(id: id, includingImage: false))
+            #expect(full.image == PageImage(data: Data([0x89, 0x50, 0x4e, 0x47]), type: .png) && full.hasStoredImage)
+            #expect(light.image == nil && light.hasStoredImage && light.pageID == id)
         }
         // A database that is down.
         let down = try ConnectionSettings(url: "postgresql://nobody@127.0.0.1:1/none?sslmode=disable")

@@ -24,10 +24,10 @@ struct PagesAPI {
     }
 
     func get(_ request: Request, context: ServerContext) async throws -> Response {
-        let page = try await client.page(id: try context.identifier("id"))
+        let page = try await client.page(id: try context.identifier("id"), includingImage: false)
         return try JSONBody.response(PageInfo(pageId: page.pageID, documentId: page.documentID, pageNumber: page.pageNumber,
                                               width: page.width, height: page.height, sourceUri: page.sourceURI,
-                                              collection: page.collection, hasStoredImage: page.image != nil))
+                                              collection: page.collection, hasStoredImage: page.hasStoredImage))
     }
 
     /// The stored image as it was kept (JPEG or PNG); without one, the page
