@@ -440,8 +440,8 @@ mark_returned(RoundCredits *round)
  * Pages collected from a round's credits: every one offered, or only the
  * best `keep` (then `items` holds up to 4 x keep, cut back to the best keep
  * whenever it fills, and pages that rank after the worst of those are
- * turned away with one comparison: at 1,000,000 pages choosing the best by
- * one quickselect over all of them took 15-20 ms, this 2-3).
+ * turned away with one comparison. Over 1,000,000 random scores outside
+ * the database, one quickselect over all of them took 15-20 ms, this 2-3.)
  */
 typedef struct Collected
 {
