@@ -59,7 +59,7 @@ ivf-taken-unmarked|sql/src/ivf_scan.c|pg_regress:ivf|"\t\t\t\tround->flat[(Size)
 ivf-last-round-skips-weakest|sql/src/ivf_scan.c|pg_regress:ivf|"\tbool\t\tskip_weakest = probes > 1 && probes < lists;\n"|"\tbool\t\tskip_weakest = probes > 1;\n"
 similarity-tile-misplaced|Sources/ColPaliKernels/maxsim_avx2.c|similarityMatrixHoldsEveryDotProduct|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[r * 4 + c];"|"out[(size_t)(i0 + r) * nd + j0 + c] = dots[c * 2 + r];"
 gemm-out-of-memory-crashes|Sources/ColPaliMath/gemm_avx2.c|computesTheProductWithoutMemoryForBuffers|"    if (a_block == NULL) {"|"    if (a_block == NULL && m < 0) {"
-citus-shard-index-ignored|Sources/ColPaliStorage/Index/CandidateIndex.swift|theCandidateIndexOfADistributedDatabaseIsUsed|"guard valid, citus else { return false }"|"guard valid, citus, !citus else { return false }"
+citus-shard-index-ignored|Sources/ColPaliStorage/Index/CandidateIndex.swift|theCandidateIndexOfADistributedDatabaseIsUsed|"return try await pagesAreDistributed(on: connection, logger: logger)"|"_ = try await pagesAreDistributed(on: connection, logger: logger); return false"
 ivf-vacuum-keeps-dead|sql/src/ivf_vacuum.c|concurrentWritersLeaveTheIndexComplete|"\t\t\t\tif (!dead[i])\n\t\t\t\t\tcopy_tids[at++]"|"\t\t\t\tif (dead[i])\n\t\t\t\t\tcopy_tids[at++]"
 LIST
 )
