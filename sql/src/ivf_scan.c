@@ -112,7 +112,8 @@ typedef struct IvfScanState
 	int			probes;			/* this round's probes per token */
 	bool		last_round;		/* every list has been read */
 	tidmap_hash *returned;
-	RoundCredits credits;		/* this round's, in round_context */
+	RoundCredits credits;		/* this round's, in round_context or the scratch */
+	uint64		scratch_id;		/* 0 until the scan first owns the scratch memory */
 	bool		unranked;		/* credited pages of the round are not in a heap yet */
 	Ranked	   *ranked;			/* a heap: the best at [0] */
 	Size		ranked_count;
@@ -325,18 +326,23 @@ select_best(Ranked *items, Size n, Size k)
 	}
 }
 
-/* Every TID filed under `list`, page by page under a share lock. */
-static ItemPointerData *
-read_list(Relation index, const IvfIndexInfo *info, int list, Size *count)
+/* TIDs read from lists, appended; grown by repalloc in their chunk's context. */
+typedef struct TidBuffer
+{
+	ItemPointerData *tids;
+	Size		count;
+	Size		capacity;
+} TidBuffer;
+
+/* Appends every TID filed under `list` to buffer, page by page under a share lock. */
+static void
+read_list(Relation index, const IvfIndexInfo *info, int list, TidBuffer *buffer_out)
 {
 	BlockNumber block;
 	OffsetNumber offset;
 	Buffer		buffer;
 	Page		page;
-	Size		capacity = IVF_POSTINGS_PER_PAGE;
-	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * capacity);
 
-	*count = 0;
 	ivf_centroid_location(info, list, &block, &offset);
 	buffer = ReadBuffer(index, block);
 	LockBuffer(buffer, BUFFER_LOCK_SHARE);
@@ -359,17 +365,101 @@ read_list(Relation index, const IvfIndexInfo *info, int list, Size *count)
 					 errmsg("colpali_ivf index \"%s\": block %u in list %d is not a posting page",
 							RelationGetRelationName(index), block, list),
 					 errhint("REINDEX the index.")));
-		if (*count + opaque->count > capacity)
+		if (buffer_out->count + opaque->count > buffer_out->capacity)
 		{
-			capacity = Max(capacity * 2, *count + opaque->count);
-			tids = repalloc_huge(tids, sizeof(ItemPointerData) * capacity);
+			buffer_out->capacity = Max(buffer_out->capacity * 2, buffer_out->count + opaque->count);
+			buffer_out->tids = repalloc_huge(buffer_out->tids, sizeof(ItemPointerData) * buffer_out->capacity);
 		}
-		memcpy(tids + *count, IvfPagePostings(page), sizeof(ItemPointerData) * opaque->count);
-		*count += opaque->count;
+		memcpy(buffer_out->tids + buffer_out->count, IvfPagePostings(page), sizeof(ItemPointerData) * opaque->count);
+		buffer_out->count += opaque->count;
 		block = opaque->next;
 		UnlockReleaseBuffer(buffer);
 	}
-	return tids;
+}
+
+/*
+ * Memory a backend keeps from one scan to the next: the probed lists' TIDs
+ * and the flat credit array. Allocated fresh for every query, their pages
+ * cost a fifth of a 50,000-page first stage in page faults (the kernel
+ * zeroing new memory) and copying. One scan uses it at a time; another in
+ * the same backend meanwhile (a nested or interleaved scan) allocates its
+ * own. The owner's memory context releases it when it goes, at the scan's
+ * end or in an error's cleanup; an error while the TIDs were being read
+ * (the buffer may have moved) empties it. Buffers past SCRATCH_KEPT_BYTES
+ * are not kept.
+ */
+#define SCRATCH_KEPT_BYTES ((Size) 64 * 1024 * 1024)
+
+static struct
+{
+	MemoryContext context;		/* under TopMemoryContext; holds the buffers */
+	TidBuffer	tids;
+	bool		reading;		/* tids is out being filled: stale here */
+	Credit	   *flat;
+	Size		flat_capacity;
+	uint64		owner;			/* the owning scan's scratch_id; 0: free */
+	uint64		handed_out;
+} scratch;
+
+static void
+release_scratch(void *arg)
+{
+	if (scratch.owner != *(uint64 *) arg)
+		return;
+	scratch.owner = 0;
+	if (scratch.reading)
+	{
+		MemoryContextReset(scratch.context);
+		scratch.tids = (TidBuffer) {NULL, 0, 0};
+		scratch.flat = NULL;
+		scratch.flat_capacity = 0;
+		scratch.reading = false;
+	}
+}
+
+/* Whether the scan owns the scratch memory now, taking it if it is free. */
+static bool
+own_scratch(IvfScanState *state)
+{
+	if (state->scratch_id != 0 && scratch.owner == state->scratch_id)
+		return true;
+	if (scratch.owner != 0)
+		return false;
+	if (scratch.context == NULL)
+		scratch.context = AllocSetContextCreate(TopMemoryContext, "colpali_ivf scan scratch", ALLOCSET_DEFAULT_SIZES);
+	if (state->scratch_id == 0)
+	{
+		/* In the context that holds the scan state: it goes when the scan does. */
+		MemoryContext context = GetMemoryChunkContext(state);
+		MemoryContextCallback *callback = MemoryContextAlloc(context, sizeof(MemoryContextCallback) + sizeof(uint64));
+		uint64	   *id = (uint64 *) (callback + 1);
+
+		*id = state->scratch_id = ++scratch.handed_out;
+		callback->func = release_scratch;
+		callback->arg = id;
+		MemoryContextRegisterResetCallback(context, callback);
+	}
+	scratch.owner = state->scratch_id;
+	return true;
+}
+
+/* A zeroed credit array of `count` slots: the scratch's when the scan owns it. */
+static Credit *
+zeroed_credits(bool owned, Size count)
+{
+	if (!owned || sizeof(Credit) * count > SCRATCH_KEPT_BYTES)
+		return palloc_extended(sizeof(Credit) * count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	if (scratch.flat_capacity < count)
+	{
+		if (scratch.flat != NULL)
+			pfree(scratch.flat);
+		scratch.flat = NULL;
+		scratch.flat_capacity = 0;
+		scratch.flat = MemoryContextAllocExtended(scratch.context, sizeof(Credit) * count, MCXT_ALLOC_HUGE);
+		scratch.flat_capacity = count;
+	}
+	memset(scratch.flat, 0, sizeof(Credit) * count);
+	return scratch.flat;
 }
 
 /*
@@ -534,6 +624,9 @@ run_round(IndexScanDesc scan)
 	MemoryContext old;
 	ItemPointerData **list_tids;
 	Size	   *list_counts;
+	Size	   *list_starts;
+	TidBuffer	read;
+	bool		owned;
 	int		   *probed;
 	RoundCredits *round = &state->credits;
 	BlockNumber max_block = 0;
@@ -553,6 +646,16 @@ run_round(IndexScanDesc scan)
 
 	list_tids = palloc0(sizeof(ItemPointerData *) * lists);
 	list_counts = palloc0(sizeof(Size) * lists);
+	list_starts = palloc0(sizeof(Size) * lists);
+	owned = state->nq > 0 && own_scratch(state);
+	if (owned && scratch.tids.tids != NULL)
+		read = (TidBuffer) {scratch.tids.tids, 0, scratch.tids.capacity};
+	else
+		read = (TidBuffer) {MemoryContextAllocExtended(owned ? scratch.context : state->round_context,
+													   sizeof(ItemPointerData) * IVF_POSTINGS_PER_PAGE, MCXT_ALLOC_HUGE),
+							0, IVF_POSTINGS_PER_PAGE};
+	if (owned)
+		scratch.reading = true;
 	round->overflow = tidmap_create(state->round_context, 256, NULL);
 	round->returned = state->returned->members > 0 ? state->returned : NULL;
 	round->blocks = 0;
@@ -565,11 +668,9 @@ run_round(IndexScanDesc scan)
 		/* No query: every list, no scores, one list in memory at a time (the hash table alone: a rare scan). */
 		for (int c = 0; c < lists; c++)
 		{
-			Size		count;
-			ItemPointerData *tids = read_list(scan->indexRelation, info, c, &count);
-
-			credit_list(round, tids, count, 1, 0);
-			pfree(tids);
+			read.count = 0;
+			read_list(scan->indexRelation, info, c, &read);
+			credit_list(round, read.tids, read.count, 1, 0);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
@@ -586,14 +687,20 @@ run_round(IndexScanDesc scan)
 		{
 			int			list = probed[i];
 
-			if (list_tids[list] != NULL || (skip_weakest && i % probes == (Size) probes - 1))
+			if (list_starts[list] != 0 || (skip_weakest && i % probes == (Size) probes - 1))
 				continue;
-			list_tids[list] = read_list(scan->indexRelation, info, list, &list_counts[list]);
-			for (Size j = 0; j < list_counts[list]; j++)
-			{
-				max_block = Max(max_block, ItemPointerGetBlockNumberNoCheck(&list_tids[list][j]));
-				max_offset = Max(max_offset, ItemPointerGetOffsetNumberNoCheck(&list_tids[list][j]));
-			}
+			list_starts[list] = read.count + 1;	/* 1-based: 0 is "not read" */
+			read_list(scan->indexRelation, info, list, &read);
+			list_counts[list] = read.count - (list_starts[list] - 1);
+		}
+		/* The buffer may have moved as it grew: pointers only now. */
+		for (int list = 0; list < lists; list++)
+			if (list_starts[list] != 0)
+				list_tids[list] = read.tids + list_starts[list] - 1;
+		for (Size j = 0; j < read.count; j++)
+		{
+			max_block = Max(max_block, ItemPointerGetBlockNumberNoCheck(&read.tids[j]));
+			max_offset = Max(max_offset, ItemPointerGetOffsetNumberNoCheck(&read.tids[j]));
 		}
 		round->per_block = Min(max_offset, MaxHeapTuplesPerPage);
 		round->blocks = max_offset > 0 && ivf_flat_credits ? max_block + 1 : 0;
@@ -602,7 +709,7 @@ run_round(IndexScanDesc scan)
 		flat_count = (Size) round->blocks * round->per_block;
 		if (flat_count > 0)
 		{
-			round->flat = palloc_extended(sizeof(Credit) * flat_count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			round->flat = zeroed_credits(owned, flat_count);
 			if (round->returned != NULL)
 				mark_returned(round);
 		}
@@ -620,6 +727,18 @@ run_round(IndexScanDesc scan)
 				CHECK_FOR_INTERRUPTS();
 			}
 		}
+	}
+
+	/* The TIDs are spent: keep their buffer for the next round or scan, unless large. */
+	if (owned)
+	{
+		if (sizeof(ItemPointerData) * read.capacity > SCRATCH_KEPT_BYTES)
+		{
+			pfree(read.tids);
+			read = (TidBuffer) {NULL, 0, 0};
+		}
+		scratch.tids = read;
+		scratch.reading = false;
 	}
 
 	/*
@@ -685,6 +804,8 @@ ivf_endscan(IndexScanDesc scan)
 	MemoryContextDelete(state->round_context);
 	if (state->returned != NULL)
 		tidmap_destroy(state->returned);
+	if (state->scratch_id != 0 && scratch.owner == state->scratch_id)
+		scratch.owner = 0;
 	pfree(state);
 	scan->opaque = NULL;
 }

@@ -163,6 +163,47 @@ SELECT count(*) AS in_both FROM
     (SELECT page FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 1024)) first
     JOIN (SELECT page FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)
           ORDER BY estimate DESC, page LIMIT 1024) best USING (page);
+-- Two scans interleaved in one backend (cursors): each keeps its own
+-- credits. The first takes 1,000 pages, the second one, then the first the
+-- rest (from the credits its round left unranked): the same pages in the
+-- same order as alone.
+CREATE TEMP TABLE ivf_fetched (scan text, n int, id int);
+SET enable_seqscan = off;
+SET enable_sort = off;
+DO $$
+DECLARE
+    a refcursor;
+    b refcursor;
+    page int;
+    n int := 0;
+BEGIN
+    OPEN a FOR SELECT id FROM ivf_many ORDER BY embedding <#> ivf_question();
+    OPEN b FOR SELECT id FROM ivf_many ORDER BY embedding <#> ivf_page(7, 3);
+    LOOP
+        FETCH a INTO page;
+        EXIT WHEN NOT FOUND;
+        n := n + 1;
+        INSERT INTO ivf_fetched VALUES ('interleaved', n, page);
+        IF n = 1000 THEN
+            FETCH b INTO page;
+        END IF;
+    END LOOP;
+    n := 0;
+    FOR page IN SELECT id FROM ivf_many ORDER BY embedding <#> ivf_question() LOOP
+        n := n + 1;
+        INSERT INTO ivf_fetched VALUES ('alone', n, page);
+    END LOOP;
+END $$;
+RESET enable_sort;
+RESET enable_seqscan;
+SELECT count(*) AS pages, count(*) FILTER (WHERE i.id IS DISTINCT FROM a.id) AS differing
+FROM (SELECT * FROM ivf_fetched WHERE scan = 'interleaved') i
+FULL JOIN (SELECT * FROM ivf_fetched WHERE scan = 'alone') a USING (n);
+-- A scan that ends in an error leaves the next one working.
+SET enable_seqscan = off;
+SELECT id FROM ivf_many WHERE 1 / (id - 10) > -2 ORDER BY embedding <#> ivf_question() LIMIT 5000;
+SELECT count(*) AS pages FROM (SELECT id FROM ivf_many ORDER BY embedding <#> ivf_question() LIMIT 2000) p;
+RESET enable_seqscan;
 RESET colpali.ivf_probes;
 -- The last round reads every list, each token's weakest too: a one-token
 -- question over two lists returns every page.
