@@ -116,6 +116,26 @@ extern int	ivf_distinct_lists(const float *vectors, int rows, const IvfIndexInfo
 extern void ivf_centroid_location(const IvfIndexInfo *info, int list, BlockNumber *block,
 								  OffsetNumber *offset);
 
+/* ivf_scratch.c: memory a backend keeps from one scan to the next */
+typedef struct IvfTidBuffer
+{
+	ItemPointerData *tids;
+	Size		count;
+	Size		capacity;		/* grown by repalloc, in the chunk's context */
+} IvfTidBuffer;
+
+#define IVF_SCRATCH_KEPT_BYTES ((Size) 64 * 1024 * 1024)
+
+/* Whether the scan (its id, 0 at first; the context holding it) owns the scratch, taking it if free. */
+extern bool ivf_scratch_own(uint64 *scan_id, MemoryContext scan_context);
+extern void ivf_scratch_release(uint64 scan_id);
+/* An empty TID buffer: the scratch's when owned, else new in CurrentMemoryContext. */
+extern IvfTidBuffer ivf_scratch_take_tids(bool owned);
+/* Done with the TIDs: the scratch keeps the buffer, unless it grew too large. */
+extern void ivf_scratch_return_tids(bool owned, IvfTidBuffer buffer);
+/* `bytes` zeroed: the scratch's when owned (until the next call), else new in CurrentMemoryContext. */
+extern void *ivf_scratch_zeroed(bool owned, Size bytes);
+
 /* ivf_build.c */
 extern IndexBuildResult *ivf_build(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void ivf_buildempty(Relation index);

@@ -7,7 +7,9 @@
  * Pages come back best first. Then rounds with four times the probes follow,
  * each ranking only pages not yet returned, until every list has been read:
  * a scan that a WHERE clause keeps asking for more rows ends up returning
- * every page, so a selective filter never silently comes back short.
+ * every page, so a selective filter never silently comes back short. The
+ * lists' TIDs and the pages' credits live in memory the backend keeps
+ * between scans (ivf_scratch.c).
  */
 #include "postgres.h"
 
@@ -326,17 +328,9 @@ select_best(Ranked *items, Size n, Size k)
 	}
 }
 
-/* TIDs read from lists, appended; grown by repalloc in their chunk's context. */
-typedef struct TidBuffer
-{
-	ItemPointerData *tids;
-	Size		count;
-	Size		capacity;
-} TidBuffer;
-
 /* Appends every TID filed under `list` to buffer, page by page under a share lock. */
 static void
-read_list(Relation index, const IvfIndexInfo *info, int list, TidBuffer *buffer_out)
+read_list(Relation index, const IvfIndexInfo *info, int list, IvfTidBuffer *buffer_out)
 {
 	BlockNumber block;
 	OffsetNumber offset;
@@ -375,91 +369,6 @@ read_list(Relation index, const IvfIndexInfo *info, int list, TidBuffer *buffer_
 		block = opaque->next;
 		UnlockReleaseBuffer(buffer);
 	}
-}
-
-/*
- * Memory a backend keeps from one scan to the next: the probed lists' TIDs
- * and the flat credit array. Allocated fresh for every query, their pages
- * cost a fifth of a 50,000-page first stage in page faults (the kernel
- * zeroing new memory) and copying. One scan uses it at a time; another in
- * the same backend meanwhile (a nested or interleaved scan) allocates its
- * own. The owner's memory context releases it when it goes, at the scan's
- * end or in an error's cleanup; an error while the TIDs were being read
- * (the buffer may have moved) empties it. Buffers past SCRATCH_KEPT_BYTES
- * are not kept.
- */
-#define SCRATCH_KEPT_BYTES ((Size) 64 * 1024 * 1024)
-
-static struct
-{
-	MemoryContext context;		/* under TopMemoryContext; holds the buffers */
-	TidBuffer	tids;
-	bool		reading;		/* tids is out being filled: stale here */
-	Credit	   *flat;
-	Size		flat_capacity;
-	uint64		owner;			/* the owning scan's scratch_id; 0: free */
-	uint64		handed_out;
-} scratch;
-
-static void
-release_scratch(void *arg)
-{
-	if (scratch.owner != *(uint64 *) arg)
-		return;
-	scratch.owner = 0;
-	if (scratch.reading)
-	{
-		MemoryContextReset(scratch.context);
-		scratch.tids = (TidBuffer) {NULL, 0, 0};
-		scratch.flat = NULL;
-		scratch.flat_capacity = 0;
-		scratch.reading = false;
-	}
-}
-
-/* Whether the scan owns the scratch memory now, taking it if it is free. */
-static bool
-own_scratch(IvfScanState *state)
-{
-	if (state->scratch_id != 0 && scratch.owner == state->scratch_id)
-		return true;
-	if (scratch.owner != 0)
-		return false;
-	if (scratch.context == NULL)
-		scratch.context = AllocSetContextCreate(TopMemoryContext, "colpali_ivf scan scratch", ALLOCSET_DEFAULT_SIZES);
-	if (state->scratch_id == 0)
-	{
-		/* In the context that holds the scan state: it goes when the scan does. */
-		MemoryContext context = GetMemoryChunkContext(state);
-		MemoryContextCallback *callback = MemoryContextAlloc(context, sizeof(MemoryContextCallback) + sizeof(uint64));
-		uint64	   *id = (uint64 *) (callback + 1);
-
-		*id = state->scratch_id = ++scratch.handed_out;
-		callback->func = release_scratch;
-		callback->arg = id;
-		MemoryContextRegisterResetCallback(context, callback);
-	}
-	scratch.owner = state->scratch_id;
-	return true;
-}
-
-/* A zeroed credit array of `count` slots: the scratch's when the scan owns it. */
-static Credit *
-zeroed_credits(bool owned, Size count)
-{
-	if (!owned || sizeof(Credit) * count > SCRATCH_KEPT_BYTES)
-		return palloc_extended(sizeof(Credit) * count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	if (scratch.flat_capacity < count)
-	{
-		if (scratch.flat != NULL)
-			pfree(scratch.flat);
-		scratch.flat = NULL;
-		scratch.flat_capacity = 0;
-		scratch.flat = MemoryContextAllocExtended(scratch.context, sizeof(Credit) * count, MCXT_ALLOC_HUGE);
-		scratch.flat_capacity = count;
-	}
-	memset(scratch.flat, 0, sizeof(Credit) * count);
-	return scratch.flat;
 }
 
 /*
@@ -579,15 +488,18 @@ static Ranked *
 collect_credited(RoundCredits *round, Size keep, Size *count)
 {
 	Collected	c = {.keep = keep, .capacity = keep > 0 ? 4 * keep : 1024};
-	Size		flat_count = (Size) round->blocks * round->per_block;
 	tidmap_iterator iterator;
 	TidEntry   *entry;
 
 	c.items = palloc_extended(sizeof(Ranked) * c.capacity, MCXT_ALLOC_HUGE);
-	for (Size s = 0; s < flat_count; s++)
-		if (round->flat[s].token > 0)
-			offer(&c, (BlockNumber) (s / round->per_block), (OffsetNumber) (s % round->per_block + 1),
-				  round->flat[s].score);
+	for (BlockNumber block = 0; block < round->blocks; block++)
+	{
+		const Credit *slots = round->flat + (Size) block * round->per_block;
+
+		for (OffsetNumber offset = FirstOffsetNumber; offset <= round->per_block; offset++)
+			if (slots[offset - 1].token > 0)
+				offer(&c, block, offset, slots[offset - 1].score);
+	}
 	tidmap_start_iterate(round->overflow, &iterator);
 	while ((entry = tidmap_iterate(round->overflow, &iterator)) != NULL)
 		if (entry->credit.token > 0)
@@ -625,7 +537,7 @@ run_round(IndexScanDesc scan)
 	ItemPointerData **list_tids;
 	Size	   *list_counts;
 	Size	   *list_starts;
-	TidBuffer	read;
+	IvfTidBuffer read;
 	bool		owned;
 	int		   *probed;
 	RoundCredits *round = &state->credits;
@@ -647,15 +559,9 @@ run_round(IndexScanDesc scan)
 	list_tids = palloc0(sizeof(ItemPointerData *) * lists);
 	list_counts = palloc0(sizeof(Size) * lists);
 	list_starts = palloc0(sizeof(Size) * lists);
-	owned = state->nq > 0 && own_scratch(state);
-	if (owned && scratch.tids.tids != NULL)
-		read = (TidBuffer) {scratch.tids.tids, 0, scratch.tids.capacity};
-	else
-		read = (TidBuffer) {MemoryContextAllocExtended(owned ? scratch.context : state->round_context,
-													   sizeof(ItemPointerData) * IVF_POSTINGS_PER_PAGE, MCXT_ALLOC_HUGE),
-							0, IVF_POSTINGS_PER_PAGE};
-	if (owned)
-		scratch.reading = true;
+	/* In the context that holds the scan state: it goes when the scan does. */
+	owned = state->nq > 0 && ivf_scratch_own(&state->scratch_id, GetMemoryChunkContext(state));
+	read = ivf_scratch_take_tids(owned);
 	round->overflow = tidmap_create(state->round_context, 256, NULL);
 	round->returned = state->returned->members > 0 ? state->returned : NULL;
 	round->blocks = 0;
@@ -709,7 +615,7 @@ run_round(IndexScanDesc scan)
 		flat_count = (Size) round->blocks * round->per_block;
 		if (flat_count > 0)
 		{
-			round->flat = zeroed_credits(owned, flat_count);
+			round->flat = ivf_scratch_zeroed(owned, sizeof(Credit) * flat_count);
 			if (round->returned != NULL)
 				mark_returned(round);
 		}
@@ -729,17 +635,8 @@ run_round(IndexScanDesc scan)
 		}
 	}
 
-	/* The TIDs are spent: keep their buffer for the next round or scan, unless large. */
-	if (owned)
-	{
-		if (sizeof(ItemPointerData) * read.capacity > SCRATCH_KEPT_BYTES)
-		{
-			pfree(read.tids);
-			read = (TidBuffer) {NULL, 0, 0};
-		}
-		scratch.tids = read;
-		scratch.reading = false;
-	}
+	/* The TIDs are spent: the scratch keeps their buffer for the next round or scan. */
+	ivf_scratch_return_tids(owned, read);
 
 	/*
 	 * A heap of the best IVF_FIRST_RANKED only (a LIMIT takes few); the
@@ -804,8 +701,7 @@ ivf_endscan(IndexScanDesc scan)
 	MemoryContextDelete(state->round_context);
 	if (state->returned != NULL)
 		tidmap_destroy(state->returned);
-	if (state->scratch_id != 0 && scratch.owner == state->scratch_id)
-		scratch.owner = 0;
+	ivf_scratch_release(state->scratch_id);
 	pfree(state);
 	scan->opaque = NULL;
 }
