@@ -5,6 +5,9 @@
 # top 10 is inside the candidates, and first-stage / end-to-end latency.
 #
 #   bench/index_speed.sh [PAGES...]      (default: 20000 100000)
+#   ROWS=64 bench/index_speed.sh 1000000  (pages of 64 rows around the same
+#                                          topics: the first stage at a scale
+#                                          whose full vectors would not fit)
 #
 # 100,000 pages are about 30 GB; the page table is made UNLOGGED for the load
 # (benchmark only). Exact ground truth is kept in ~/.cache/colpali-bench
@@ -16,18 +19,20 @@ sizes=("$@")
 [[ ${#sizes[@]} -eq 0 ]] && sizes=(20000 100000)
 source bench/lib.sh
 mkdir -p "$HOME/.cache/colpali-bench"
+rows=${ROWS:-1030}
+suffix=$([[ $rows == 1030 ]] || echo "_r$rows")
 for pages in "${sizes[@]}"; do
-  url=$(bench_database "bench_index_$pages")
-  echo "== $pages pages"
-  .build/release/colpali-bench index --database-url "$url" --pages "$pages" --unlogged \
-    --truth-cache "$HOME/.cache/colpali-bench/truth-$pages.json" | tee "/tmp/colpali-bench-index-$pages.json"
+  url=$(bench_database "bench_index_$pages$suffix")
+  echo "== $pages pages of $rows rows"
+  .build/release/colpali-bench index --database-url "$url" --pages "$pages" --rows-per-page "$rows" --unlogged \
+    --truth-cache "$HOME/.cache/colpali-bench/truth-$pages$suffix.json" | tee "/tmp/colpali-bench-index-$pages$suffix.json"
 done
-python3 - "${sizes[@]}" <<'PY'
+python3 - "$suffix" "${sizes[@]}" <<'PY'
 import json, sys
-for n in sys.argv[1:]:
-    r = json.load(open(f"/tmp/colpali-bench-index-{n}.json"))
+for n in sys.argv[2:]:
+    r = json.load(open(f"/tmp/colpali-bench-index-{n}{sys.argv[1]}.json"))
     build = f"built in {r['build_seconds']:.0f} s, " if "build_seconds" in r else ""
-    print(f"\n{n} pages: index {build}{r['index_bytes'] / 2**20:.1f} MiB ({r['index_bytes_per_page']:.0f} B/page, {r['lists']} lists); "
+    print(f"\n{n} pages of {r.get('rows_per_page', 1030)} rows: index {build}{r['index_bytes'] / 2**20:.1f} MiB ({r['index_bytes_per_page']:.0f} B/page, {r['lists']} lists); "
           f"exact full scan p50 {r['exact_p50_ms']:.0f} ms")
     print(f"{'stage':>6} {'probes':>6} {'cands':>6} {'recall@10':>9} {'top10 in':>9} {'first p50':>9} {'first p95':>9} {'p50 ms':>7} {'p95 ms':>7}")
     for x in r["runs"]:

@@ -23,6 +23,8 @@ struct IndexBench: AsyncParsableCommand {
     @Flag(help: "Drop and build the index even when it exists.") var rebuild = false
     @Flag(help: "Make the pages table UNLOGGED before loading (a benchmark-only speed-up).") var unlogged = false
     @Option var seed: UInt64 = 42
+    @Option(help: "Rows per page. Fewer than 1,030 keeps each page's topics with fewer rows: the first stage at a scale whose full vectors would not fit on disk (its postings per page are reported beside it).")
+    var rowsPerPage = 1030
     @Option(help: "File keeping the exact top 10 of each query between runs (exact search is minutes at 100,000 pages).")
     var truthCache: String?
 
@@ -38,7 +40,7 @@ struct IndexBench: AsyncParsableCommand {
                 _ = try await c.query("ALTER TABLE pages SET UNLOGGED", logger: logger)
             }
         }
-        let corpus = SyntheticCorpus(seed: seed)
+        let corpus = SyntheticCorpus(seed: seed, rowsPerPage: rowsPerPage)
         try await SyntheticLoader(corpus: corpus, settings: settings, logger: logger).load(pages: pages)
         var random = SplitMix(seed: seed &+ 23)
         let rows = (0..<queries).map { corpus.query(3000 + $0, target: Int(random.next() % UInt64(pages))) }
@@ -84,7 +86,7 @@ struct IndexBench: AsyncParsableCommand {
             var exactSeconds: [Double] = []
             // Truth is kept by page id: a reload numbers pages anew (the sequence goes on).
             let firstID = try await c.query("SELECT coalesce(min(id), 0) FROM pages", logger: logger).collect().first!.decode(Int.self)
-            let cacheKey = "\(pages)-\(queries)-\(self.seed)-\(firstID)"
+            let cacheKey = "\(pages)-\(queries)-\(self.seed)-\(firstID)" + (rowsPerPage == 1030 ? "" : "-rows\(rowsPerPage)")
             if let path = truthCache, let data = FileManager.default.contents(atPath: path),
                let cached = try? JSONSerialization.jsonObject(with: data) as? [String: Any], cached["key"] as? String == cacheKey,
                let ids = cached["truth"] as? [[Int]], let seconds = cached["seconds"] as? [Double] {
@@ -153,7 +155,7 @@ struct IndexBench: AsyncParsableCommand {
                 }
             }
             var result: [String: Any] = [
-                "pages": pages, "queries": queries, "lists": builtLists,
+                "pages": pages, "rows_per_page": rowsPerPage, "queries": queries, "lists": builtLists,
                 "index_bytes": indexBytes, "index_bytes_per_page": (indexBytes / Double(pages)).rounded(),
                 "exact_p50_ms": SearchBench.milliseconds(SearchBench.percentile(exactSeconds, 0.5)),
                 "exact_p95_ms": SearchBench.milliseconds(SearchBench.percentile(exactSeconds, 0.95)),

@@ -5,10 +5,13 @@ import Foundation
 /// pages resemble each other the way pages of related documents do), and
 /// queries of 20 vectors built from rows of a known target page plus noise.
 /// Deterministic in its seed; page i is the same whoever generates it.
+/// With fewer rows per page, page i keeps its topics and has fewer rows
+/// drawn around them (for first-stage runs at a scale whose full vectors
+/// would not fit on disk).
 struct SyntheticCorpus {
     let seed: UInt64
     let dim = 128
-    let rowsPerPage = 1030
+    let rowsPerPage: Int
     let queryRows = 20
     let topicCount = 512
     let topicsPerPage = 16
@@ -17,8 +20,9 @@ struct SyntheticCorpus {
     let queryNoise: Float = 0.6
     let topics: [Float]
 
-    init(seed: UInt64 = 42) {
+    init(seed: UInt64 = 42, rowsPerPage: Int = 1030) {
         self.seed = seed
+        self.rowsPerPage = rowsPerPage
         var random = SplitMix(seed: seed)
         topics = Self.unitRows(topicCount, dim: 128, random: &random)
     }

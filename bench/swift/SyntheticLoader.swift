@@ -67,11 +67,13 @@ struct SyntheticLoader {
                         'ready')
                 RETURNING id
                 """, logger: logger).collect().first!.decode(Int.self)
+            // 32 x 32 patches at 1,030 rows; pages with fewer rows claim the grid they can hold.
+            let patchGrid = min(32, Int(Double(corpus.rowsPerPage).squareRoot()))
             for offset in 0..<count {
                 let embedding = MultiVector(rows: corpus.rowsPerPage, dim: corpus.dim, values: corpus.page(first + offset))
                 _ = try await c.query("""
                     INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
-                    VALUES (\(id), \(offset + 1), 448, 448, \(embedding), 32)
+                    VALUES (\(id), \(offset + 1), 448, 448, \(embedding), \(patchGrid))
                     """, logger: logger)
             }
         }
