@@ -28,6 +28,10 @@ struct IndexBench: AsyncParsableCommand {
     @Option(help: "File keeping the exact top 10 of each query between runs (exact search is minutes at 100,000 pages).")
     var truthCache: String?
 
+    func validate() throws {
+        guard (1...4096).contains(rowsPerPage) else { throw ValidationError("--rows-per-page must be between 1 and 4096") }
+    }
+
     func run() async throws {
         let (pages, queries, lists, rebuild) = (self.pages, self.queries, self.lists, self.rebuild)
         let (probes, candidates, codesCandidates) = (self.probes, self.candidates, self.codesCandidates)
