@@ -19,8 +19,8 @@ export COLPALI_MIGRATIONS_DIR=$PWD/migrations
 # extension's regression files) | Python literal of the text to replace | of its replacement
 # (the literals must not contain |)
 mutations=$(cat <<'LIST'
-prefilter-order|Sources/ColPaliSearch/SearchQuery.swift|SearchQueryTests|prefilterKeepsTheAnswer|"p.embedding_codes, \\(dimParameter)) DESC, p.id"|"p.embedding_codes, \\(dimParameter)) ASC, p.id"
-exact-rerank-skipped|Sources/ColPaliSearch/SearchQuery.swift|twoStageEqualsExact|scoresAreTheExactMaxSim|prefilterKeepsTheAnswer|"SELECT maxsim(\\(queryParameter), p.embedding) AS score, \\(output)\n                FROM candidates c"|"SELECT maxsim_hamming(\\(codesParameter), p.embedding_codes, \\(dimParameter))::real AS score, \\(output)\n                FROM candidates c"
+prefilter-order|Sources/ColPaliSearch/SearchQuery.swift|SearchQueryTests|prefilterKeepsTheAnswer|"p.embedding, \\(dimParameter)) DESC, p.id"|"p.embedding, \\(dimParameter)) ASC, p.id"
+exact-rerank-skipped|Sources/ColPaliSearch/SearchQuery.swift|twoStageEqualsExact|scoresAreTheExactMaxSim|prefilterKeepsTheAnswer|"SELECT maxsim(\\(queryParameter), p.embedding) AS score, \\(output)\n                FROM candidates c"|"SELECT maxsim_hamming(\\(codesParameter), p.embedding, \\(dimParameter))::real AS score, \\(output)\n                FROM candidates c"
 release-on-sigterm-skipped|Sources/ColPaliIngest/Daemon/IngestDaemon.swift|sigtermReleasesTheCurrentJob|"try await ingestor.client.withConnection { c in try await queue.release(claim, on: c) }"|"_ = (claim, queue)"
 lease-renewal-skipped|Sources/ColPaliIngest/Daemon/IngestDaemon.swift|aLongJobKeepsItsLease|"let ours = try await ingestor.client.withConnection { c in try await queue.renew(claim, on: c) }"|"let ours = true"
 kernel-max-is-min|Sources/ColPaliKernels/maxsim_scalar.c|MaxSimKernelTests|"if (s > best)"|"if (s < best)"
@@ -62,6 +62,13 @@ similarity-tile-misplaced|Sources/ColPaliKernels/maxsim_avx2.c|similarityMatrixH
 gemm-out-of-memory-crashes|Sources/ColPaliMath/gemm_avx2.c|computesTheProductWithoutMemoryForBuffers|"    if (a_block == NULL) {"|"    if (a_block == NULL && m < 0) {"
 citus-shard-index-ignored|Sources/ColPaliStorage/Index/CandidateIndex.swift|theCandidateIndexOfADistributedDatabaseIsUsed|"return try await pagesAreDistributed(on: connection, logger: logger)"|"_ = try await pagesAreDistributed(on: connection, logger: logger); return false"
 ivf-vacuum-keeps-dead|sql/src/ivf_vacuum.c|concurrentWritersLeaveTheIndexComplete|"\t\t\t\tif (!dead[i])\n\t\t\t\t\tcopy_tids[at++]"|"\t\t\t\tif (dead[i])\n\t\t\t\t\tcopy_tids[at++]"
+planes-sign-dropped|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"            a = _mm_or_si128(a, _mm_and_si128(_mm_andnot_si128(_mm_cmpeq_epi16(a, zero), clear_a), sign));\n"|""
+planes-zero-made-negative|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"_mm_and_si128(_mm_andnot_si128(_mm_cmpeq_epi16(b, zero), clear_b), sign)"|"_mm_and_si128(clear_b, sign)"
+planes-borrowed-bit-dropped|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"(uint16_t)((row[k + i] & 0x7FFF) | ((last >> i) & 1u) << 15)"|"(uint16_t)(row[k + i] & 0x7FFF)"
+planes-codes-of-first-rows|Sources/ColPaliKernels/stream.c|SignPlanesTests|"colpali_planes_rows_to_float(s->codes + (size_t)s->rows_scored * code_bytes, s->magnitudes,"|"colpali_planes_rows_to_float(s->codes, s->magnitudes,"
+planes-streamed-as-rows|sql/src/toast_stream.c|pg_regress:multihalfvec|"\tif (layout == MULTIHALFVEC_PLANES)\n\t\ttoast_stream_begin_planes"|"\tif (layout == -1)\n\t\ttoast_stream_begin_planes"
+planes-codes-slice-unused|sql/src/multihalfvec.c|pg_regress:multihalfvec|"if (v->layout == MULTIHALFVEC_PLANES && v->dim == dim_hint"|"if (v->layout == -1 && v->dim == dim_hint"
+sign-planes-migration-skipped|migrations/0009_sign_planes.sql|MigrationHistoryTests|"    ALTER TABLE pages ALTER COLUMN embedding TYPE multihalfvec USING embedding::real[]::multihalfvec;\n"|""
 LIST
 )
 

@@ -9,6 +9,9 @@
  * A 16-bit page (colpali_stream_begin_half) is widened as it arrives,
  * straight from each piece into the float staging buffer: the widening is
  * the only pass over the bytes, and never more than the staging at a time.
+ * A page in sign planes (colpali_stream_begin_planes) keeps its codes, which
+ * come first, and gathers its magnitudes in whole rows, each block widened
+ * with its codes (sign_planes.c) and scored.
  */
 #include <math.h>
 #include <string.h>
@@ -36,6 +39,12 @@ void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim
     s->staged_bytes = 0;
     s->rows_scored = 0;
     s->status = COLPALI_OK;
+    s->planes = 0;
+    s->codes = NULL;
+    s->codes_bytes = 0;
+    s->codes_have = 0;
+    s->magnitudes = NULL;
+    s->magnitudes_have = 0;
     for (int i = 0; i < nq; i++)
         row_max[i] = -INFINITY;
 }
@@ -45,6 +54,17 @@ void colpali_stream_begin_half(colpali_stream *s, const float *query, int nq, in
 {
     colpali_stream_begin(s, query, nq, dim, row_max, staging, staging_rows);
     s->half = 1;
+}
+
+void colpali_stream_begin_planes(colpali_stream *s, const float *query, int nq, int dim,
+                                 int64_t rows, float *row_max, float *staging, int staging_rows,
+                                 uint8_t *codes, uint8_t *magnitudes)
+{
+    colpali_stream_begin(s, query, nq, dim, row_max, staging, staging_rows);
+    s->planes = 1;
+    s->codes = codes;
+    s->codes_bytes = (size_t)rows * colpali_code_bytes(dim);
+    s->magnitudes = magnitudes;
 }
 
 /* Scores the whole rows staged and keeps a partial row's values. */
@@ -97,8 +117,59 @@ static void feed_half(colpali_stream *s, const unsigned char *in, size_t length,
     }
 }
 
+/* Widens the whole rows of magnitudes gathered, with their codes, into the
+ * staging buffer and scores them; a partial row waits for its rest. */
+static void score_planes(colpali_stream *s)
+{
+    const size_t row_bytes = colpali_planes_magnitude_bytes(s->dim);
+    const size_t code_bytes = colpali_code_bytes(s->dim);
+    const size_t rows = s->magnitudes_have / row_bytes;
+    if (rows == 0 || s->status != COLPALI_OK)
+        return;
+    if ((size_t)s->rows_scored + rows > s->codes_bytes / code_bytes) {
+        s->status = -1;        /* more magnitudes than codes: a malformed value */
+        return;
+    }
+    colpali_planes_rows_to_float(s->codes + (size_t)s->rows_scored * code_bytes, s->magnitudes,
+                                 (int)rows, s->dim, s->staging);
+    s->staged_bytes = rows * (size_t)s->dim * sizeof(float);
+    score_staged(s);
+    const size_t rest = s->magnitudes_have - rows * row_bytes;
+    memmove(s->magnitudes, s->magnitudes + rows * row_bytes, rest);
+    s->magnitudes_have = rest;
+}
+
+static void feed_planes(colpali_stream *s, const unsigned char *in, size_t length)
+{
+    const size_t capacity = (size_t)s->staging_rows * colpali_planes_magnitude_bytes(s->dim);
+    while (length > 0 && s->status == COLPALI_OK) {
+        size_t take;
+        if (s->codes_have < s->codes_bytes) {
+            take = s->codes_bytes - s->codes_have;
+            if (take > length)
+                take = length;
+            memcpy(s->codes + s->codes_have, in, take);
+            s->codes_have += take;
+        } else {
+            take = capacity - s->magnitudes_have;
+            if (take > length)
+                take = length;
+            memcpy(s->magnitudes + s->magnitudes_have, in, take);
+            s->magnitudes_have += take;
+            if (s->magnitudes_have == capacity)
+                score_planes(s);
+        }
+        in += take;
+        length -= take;
+    }
+}
+
 int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length)
 {
+    if (s->planes) {
+        feed_planes(s, bytes, length);
+        return s->status;
+    }
     const size_t capacity = (size_t)s->staging_rows * (size_t)s->dim * sizeof(float);
     const char *in = bytes;
     if (s->half) {
@@ -121,10 +192,14 @@ int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length)
 
 int colpali_stream_finish(colpali_stream *s, int64_t expected_rows, float *score)
 {
-    score_staged(s);
+    if (s->planes)
+        score_planes(s);
+    else
+        score_staged(s);
     if (s->status != COLPALI_OK)
         return s->status;
-    if (s->staged_bytes != 0 || s->has_carry || s->rows_scored != expected_rows)
+    if (s->staged_bytes != 0 || s->has_carry || s->rows_scored != expected_rows ||
+        s->codes_have != s->codes_bytes || s->magnitudes_have != 0)
         return -1;
     return colpali_maxsim_total(s->row_max, s->nq, score);
 }

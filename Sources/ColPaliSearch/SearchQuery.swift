@@ -101,7 +101,7 @@ public struct SearchQuery: Sendable {
                     SELECT p.document_id, p.id
                     FROM pages p JOIN documents d ON d.id = p.document_id
                     WHERE \(conditions.joined(separator: " AND "))
-                    ORDER BY maxsim_hamming(\(codesParameter), p.embedding_codes, \(dimParameter)) DESC, p.id
+                    ORDER BY maxsim_hamming(\(codesParameter), p.embedding, \(dimParameter)) DESC, p.id
                     LIMIT \(candidateParameter))
                 SELECT maxsim(\(queryParameter), p.embedding) AS score, \(output)
                 FROM candidates c

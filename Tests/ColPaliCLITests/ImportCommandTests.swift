@@ -15,7 +15,7 @@ import TestSupport
         try await Database.withConnection(settings, logger: TestPostgres.logger) { c in
             try await c.query("""
                 SELECT concat_ws(' | ', p.page_number, p.width, p.height, p.patch_grid, p.pool_factor,
-                                 md5(p.embedding::real[]::text), md5(p.embedding_codes), md5(p.image))
+                                 md5(p.embedding::real[]::text), md5(binary_quantize(p.embedding)), md5(p.image))
                 FROM pages p JOIN documents d ON d.id = p.document_id JOIN collections c ON c.id = d.collection_id
                 WHERE c.name = \(collection) ORDER BY d.source_uri, p.page_number
                 """, logger: TestPostgres.logger).collect().map { try $0.decode(String.self) }

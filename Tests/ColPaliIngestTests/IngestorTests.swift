@@ -49,7 +49,7 @@ import TestSupport
                 #expect(team == "finance")
                 let pages = try await c.query("""
                     SELECT page_number, width, height, multivector_rows(embedding), multivector_dim(embedding),
-                           length(embedding_codes), patch_grid, image_type, image
+                           length(binary_quantize(embedding)), patch_grid, image_type, image
                     FROM pages WHERE document_id = \(id) ORDER BY page_number
                     """, logger: logger).collect()
                 #expect(pages.count == 3)

@@ -136,7 +136,7 @@ struct CitusTests {
             let report = try await TestPostgres.migrator().migrate(settings)
             #expect(report.currentVersion == all.last?.version)
         }
-        #expect(try await count(citus, "SELECT count(*)::int FROM pages WHERE pool_factor = 1 AND embedding_codes = binary_quantize(embedding)") == 48)
+        #expect(try await count(citus, "SELECT count(*)::int FROM pages WHERE pool_factor = 1 AND binary_quantize(embedding) = binary_quantize(embedding::real[])") == 48)
         let reference = try await answers(single)
         #expect(reference.prefix(2).allSatisfy { !$0.isEmpty })
         expectSame(try await answers(citus), reference)

@@ -141,7 +141,7 @@ import TestSupport
         let hamming = try await Database.withConnection(settings, logger: logger) { c in
             try await c.query("""
                 SELECT p.page_number FROM pages p JOIN documents d ON d.id = p.document_id WHERE d.source_uri = 'file:///answers.pdf'
-                ORDER BY maxsim_hamming(binary_quantize(\(query)), p.embedding_codes, 128) DESC
+                ORDER BY maxsim_hamming(binary_quantize(\(query)), p.embedding, 128) DESC
                 """, logger: logger).collect().map { try $0.decode(Int.self) }
         }
         #expect(hamming == [2, 1])

@@ -20,7 +20,7 @@ struct SearchQueryTests {
         let sql = try compose(candidates: 100).sql
         // Stage one: the best codes first (DESC), ties by page id, cut at the candidate count.
         #expect(sql.contains("WHERE d.collection_id = $2 AND d.status = 'ready'\n"))
-        #expect(sql.contains("ORDER BY maxsim_hamming($3, p.embedding_codes, $4) DESC, p.id\n    LIMIT $5)"), "\(sql)")
+        #expect(sql.contains("ORDER BY maxsim_hamming($3, p.embedding, $4) DESC, p.id\n    LIMIT $5)"), "\(sql)")
         // Stage two: exact scores of the candidates only, best first.
         #expect(sql.contains("SELECT maxsim($1, p.embedding) AS score"))
         #expect(sql.contains("FROM candidates c\nJOIN pages p ON p.document_id = c.document_id AND p.id = c.id"))

@@ -41,7 +41,9 @@ import TestSupport
                 VALUES ('file:///old/broken.pdf', sha256('broken'), NULL, 'other/model', 'engine-0.3.4', 3, 'failed', 'damaged');
                 """)
         }
-        try await run(settings, """
+        // From 0006 to 0008 pages were multihalfvec in the rows layout (the
+        // extension 1.2 and 1.3 wrote no other), which 0009 rewrites.
+        try await run(settings, ((6...8).contains(version) ? "SET colpali.sign_planes = off;\n" : "") + """
             INSERT INTO pages (document_id, page_number, width, height, embedding, patch_grid)
             SELECT id, n, 100, 100, ARRAY[[n, 0.1], [0.5, n]]::real[], 1 FROM documents, generate_series(1, 2) n
             WHERE status = 'ready';
@@ -55,7 +57,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: 0...6)
+    @Test(arguments: 0...8)
     func aDatabaseAtAnEarlierVersionKeepsItsData(version: Int) async throws {
         let all = try Migration.load(from: RepositoryPaths.migrations)
         let settings = try await TestPostgres.freshDatabase(migrated: false)
@@ -79,16 +81,25 @@ import TestSupport
         #expect(try await value(settings, """
             SELECT array_length(maxsim_rowmax('{{1,0}}'::real[], embedding), 1) FROM pages LIMIT 1
             """, as: Int.self) == 1)
-        #expect(try await value(settings, "SELECT count(*) FROM pages WHERE embedding_codes = binary_quantize(embedding)", as: Int.self) == 2)
+        // 0009: the codes live in the page (sign planes), where the prefilter reads them.
+        #expect(try await value(settings, "SELECT count(*) FROM pages WHERE binary_quantize(embedding) = binary_quantize(embedding::real[])", as: Int.self) == 2)
+        #expect(try await value(settings, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'pages'::regclass AND attname = 'embedding_codes' AND NOT attisdropped", as: Int.self) == 0)
+        // Stored in sign planes: a 1-byte length, the 8-byte header, then per
+        // row a code byte and two 2-byte magnitudes (the rows layout: 17).
+        #expect(try await value(settings, "SELECT string_agg(pg_column_size(embedding)::text, ',') FROM pages", as: String.self) == "19,19")
+        #expect(try await value(settings, """
+            SELECT string_agg(maxsim_hamming(binary_quantize('{{1,1},{1,-1}}'::real[]), embedding, 2)::text, ',' ORDER BY page_number) FROM pages
+            """, as: String.self) == "2,2")
         // 0006: the vectors in half precision, each value the nearest half.
         #expect(try await value(settings, """
             SELECT min(pg_typeof(embedding)::text) || ' ' || string_agg(embedding::text, ' ' ORDER BY page_number) FROM pages
             """, as: String.self) == "multihalfvec {{1,0.099975586},{0.5,1}} {{2,0.099975586},{0.5,2}}")
-        // Both stay out of line and uncompressed, where maxsim streams them.
+        // Out of line and uncompressed, where maxsim streams the page and
+        // the prefilter reads the codes at its start.
         #expect(try await value(settings, """
             SELECT string_agg(attname::text || '=' || attstorage::text, ' ' ORDER BY attname) FROM pg_attribute
-            WHERE attrelid = 'pages'::regclass AND attname IN ('embedding', 'embedding_codes')
-            """, as: String.self) == "embedding=e embedding_codes=e")
+            WHERE attrelid = 'pages'::regclass AND attname IN ('embedding', 'embedding_codes') AND NOT attisdropped
+            """, as: String.self) == "embedding=e")
         // 0007: pages stored before pooling existed were not pooled.
         #expect(try await value(settings, "SELECT string_agg(pool_factor::text, ',') FROM pages", as: String.self) == "1,1")
         // 0005: documents went to collections by model; nothing else moved.

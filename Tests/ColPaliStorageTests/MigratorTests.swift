@@ -125,8 +125,8 @@ import TestSupport
                 INSERT INTO pages (document_id, tenant, page_number, width, height, embedding, patch_grid)
                 SELECT id, 'acme', 1, 10, 10, '{{1,-1},{0.5,2}}'::real[], 1 FROM documents
                 """, logger: logger)
-            // The codes are derived by the extension.
-            let codes = try await c.query("SELECT encode(embedding_codes, 'hex') FROM pages", logger: logger)
+            // The codes are derived by the extension, and kept in the page.
+            let codes = try await c.query("SELECT encode(binary_quantize(embedding), 'hex') FROM pages", logger: logger)
                 .collect().first?.decode(String.self)
             #expect(codes == "80c0")
             // Each bad row is refused by the constraint meant for it.

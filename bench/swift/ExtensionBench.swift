@@ -78,13 +78,13 @@ struct ExtensionBench: AsyncParsableCommand {
             // (c) prefilters, in Postgres.
             started = Date()
             for codes in queryCodes {
-                _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_hamming(\(codes), embedding_codes, 128) DESC LIMIT 10",
+                _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_hamming(\(codes), embedding, 128) DESC LIMIT 10",
                                       logger: logger).collect()
             }
             let hammingRate = Double(pages * queries) / Date().timeIntervalSince(started)
             started = Date()
             for q in queryMatrices {
-                _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_binary(\(q), embedding_codes) DESC LIMIT 10",
+                _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_binary(\(q), embedding) DESC LIMIT 10",
                                       logger: logger).collect()
             }
             let binaryRate = Double(pages * queries) / Date().timeIntervalSince(started)
@@ -107,13 +107,13 @@ struct ExtensionBench: AsyncParsableCommand {
             let plainRate = Double(plainSQLPages) / Date().timeIntervalSince(started)
 
             // (b) the same kernel over the same pages in memory, two threads like Postgres' workers.
-            let (bareRate, bareHalfRate) = try await Self.bareKernelRates(c, pages: pages, queries: queryRows, logger: logger)
+            let (bareRate, bareHalfRate, barePlanesRate) = try await Self.bareKernelRates(c, pages: pages, queries: queryRows, logger: logger)
 
             // Recall@10 of prefilter + exact rerank, against the exact top 10.
             var recall: [String: Double] = [:]
             var twoStageSeconds: [String: Double] = [:]
             for candidates in [20, 50, 100, 200] {
-                for (name, scorer) in [("hamming", "maxsim_hamming($2, embedding_codes, 128)"), ("binary", "maxsim_binary($1, embedding_codes)")] {
+                for (name, scorer) in [("hamming", "maxsim_hamming($2, embedding, 128)"), ("binary", "maxsim_binary($1, embedding)")] {
                     var hits = 0
                     let begin = Date()
                     for (index, q) in queryMatrices.enumerated() {
@@ -149,7 +149,7 @@ struct ExtensionBench: AsyncParsableCommand {
                     try binds.append(queryCodes[index])
                     let begin = Date()
                     chosen.append(try await c.query(PostgresQuery(
-                        unsafeSQL: "SELECT id FROM pages ORDER BY maxsim_hamming($1, embedding_codes, 128) DESC LIMIT \(candidates)",
+                        unsafeSQL: "SELECT id FROM pages ORDER BY maxsim_hamming($1, embedding, 128) DESC LIMIT \(candidates)",
                         binds: binds), logger: logger).collect().map { try $0.decode(Int.self) })
                     prefilterSeconds.append(Date().timeIntervalSince(begin))
                 }
@@ -196,6 +196,8 @@ struct ExtensionBench: AsyncParsableCommand {
                 "in_postgres_vs_bare": (exactRate / bareRate * 100).rounded() / 100,
                 "exact_bare_half_kernel_pages_per_s": bareHalfRate.rounded(),
                 "in_postgres_vs_bare_half": (exactRate / bareHalfRate * 100).rounded() / 100,
+                "exact_bare_planes_kernel_pages_per_s": barePlanesRate.rounded(),
+                "in_postgres_vs_bare_planes": (exactRate / barePlanesRate * 100).rounded() / 100,
                 "hamming_vs_exact": (hammingRate / exactRate * 10).rounded() / 10,
                 "binary_vs_exact": (binaryRate / exactRate * 10).rounded() / 10,
                 "exact_vs_plain_sql": (exactRate / plainRate).rounded(),
@@ -211,9 +213,10 @@ struct ExtensionBench: AsyncParsableCommand {
     /// Reads the pages into memory (binary protocol; at most 4,000 of them,
     /// 2 GB, far beyond any cache), then times the kernel over all of them for
     /// each query, split across two threads: the fp32 kernel over float pages,
-    /// and the streaming half kernel over the same pages as stored (16-bit).
+    /// the streaming half kernel over the same pages as 16-bit rows, and over
+    /// them as stored since extension 1.4 (sign planes).
     static func bareKernelRates(_ c: PostgresConnection, pages: Int, queries: [[Float]],
-                                logger: Logger) async throws -> (fp32: Double, half: Double) {
+                                logger: Logger) async throws -> (fp32: Double, half: Double, planes: Double) {
         let pages = min(pages, 4000)
         var all = [Float]()
         all.reserveCapacity(pages * 1030 * 128)
@@ -228,6 +231,17 @@ struct ExtensionBench: AsyncParsableCommand {
         precondition(colpali_float_to_half(all, all.count, &halves) < 0, "stored pages are within the half range")
         all = []
         let half = harmonicMean(queries.map { KernelBench.halfRate(data: halves, pages: pages, query: $0, threads: 2, repeats: 1) })
-        return (fp32, half)
+        let pageBytes = colpali_planes_bytes(1030, 128)
+        var planes = [UInt8](repeating: 0, count: pages * pageBytes)
+        halves.withUnsafeBufferPointer { h in
+            planes.withUnsafeMutableBufferPointer { p in
+                for page in 0..<pages {
+                    colpali_planes_pack(h.baseAddress! + page * 1030 * 128, 1030, 128, p.baseAddress! + page * pageBytes)
+                }
+            }
+        }
+        halves = []
+        let signPlanes = harmonicMean(queries.map { KernelBench.planesRate(data: planes, pages: pages, query: $0, threads: 2, repeats: 1) })
+        return (fp32, half, signPlanes)
     }
 }

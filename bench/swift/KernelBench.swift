@@ -71,6 +71,36 @@ struct KernelBench: AsyncParsableCommand {
         return Double(pages * repeats) / Date().timeIntervalSince(started)
     }
 
+    /// The same over pages in sign planes (the layout stored since extension
+    /// 1.4: the codes, then 15-bit magnitudes), 263,680 bytes each.
+    static func planesRate(data: [UInt8], pages: Int, query: [Float], threads: Int, repeats: Int = 3) -> Double {
+        let box = Shared(data: data, query: query)
+        let pageBytes = colpali_planes_bytes(1030, 128)
+        let started = Date()
+        for _ in 0..<repeats {
+            DispatchQueue.concurrentPerform(iterations: threads) { part in
+                let stagingRows = colpali_stream_staging_rows(128)
+                var staging = [Float](repeating: 0, count: Int(stagingRows) * 128)
+                var rowMax = [Float](repeating: 0, count: 20)
+                var codes = [UInt8](repeating: 0, count: 1030 * colpali_code_bytes(128))
+                var magnitudes = [UInt8](repeating: 0, count: Int(stagingRows) * colpali_planes_magnitude_bytes(128))
+                var stream = colpali_stream()
+                var score: Float = 0
+                box.data.withUnsafeBufferPointer { pages_ in
+                    box.query.withUnsafeBufferPointer { q in
+                        for page in (pages * part / threads)..<(pages * (part + 1) / threads) {
+                            colpali_stream_begin_planes(&stream, q.baseAddress, 20, 128, 1030, &rowMax, &staging, stagingRows,
+                                                        &codes, &magnitudes)
+                            _ = colpali_stream_feed(&stream, pages_.baseAddress! + page * pageBytes, pageBytes)
+                            _ = colpali_stream_finish(&stream, 1030, &score)
+                        }
+                    }
+                }
+            }
+        }
+        return Double(pages * repeats) / Date().timeIntervalSince(started)
+    }
+
     final class Shared<Element: Sendable>: @unchecked Sendable {
         let data: [Element]
         let query: [Float]

@@ -1,5 +1,7 @@
 /*
- * Binary codes in SQL: sign-bit quantisation and the two prefilter scores.
+ * Binary codes in SQL: sign-bit quantisation and the two prefilter scores,
+ * against codes in a bytea or against a stored multihalfvec page, whose
+ * codes are read as a slice of it (multihalfvec_codes).
  */
 #include "postgres.h"
 
@@ -9,6 +11,7 @@
 #include "utils/array.h"
 
 #include "colpali_kernels.h"
+#include "multihalfvec.h"
 #include "multivector.h"
 
 /*
@@ -102,6 +105,40 @@ maxsim_hamming(PG_FUNCTION_ARGS)
 											(const uint8_t *) VARDATA_ANY(dc), nd, dim));
 }
 
+/* maxsim_hamming(bytea, multihalfvec, integer): the page's own codes. */
+PG_FUNCTION_INFO_V1(maxsim_hamming_half);
+Datum
+maxsim_hamming_half(PG_FUNCTION_ARGS)
+{
+	bytea	   *qc = PG_GETARG_BYTEA_PP(0);
+	int			dim = PG_GETARG_INT32(2);
+	int			nq,
+				nd,
+				doc_dim;
+	const uint8 *dc;
+
+	check_dim(dim, "maxsim_hamming");
+	nq = code_rows(qc, dim, "maxsim_hamming", "query");
+	dc = multihalfvec_codes(PG_GETARG_DATUM(1), dim, &nd, &doc_dim, "maxsim_hamming");
+	if (doc_dim != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("maxsim_hamming: document has dimension %d, the query codes %d", doc_dim, dim)));
+	PG_RETURN_FLOAT4(colpali_maxsim_hamming((const uint8_t *) VARDATA_ANY(qc), nq, dc, nd, dim));
+}
+
+/* The asymmetric score of `query` against nd rows of codes. */
+static float4
+binary_score(MultiVector query, const uint8 *codes, int nd)
+{
+	/* At most 2 MB at the largest dim; the kernels never allocate. */
+	float	   *table = palloc(sizeof(float) * colpali_binary_table_floats(query.dim));
+	float		score = colpali_maxsim_binary(query.values, query.rows, codes, nd, query.dim, table);
+
+	pfree(table);
+	return finite_score(score, "maxsim_binary");
+}
+
 PG_FUNCTION_INFO_V1(maxsim_binary);
 Datum
 maxsim_binary(PG_FUNCTION_ARGS)
@@ -110,15 +147,25 @@ maxsim_binary(PG_FUNCTION_ARGS)
 	bytea	   *dc = PG_GETARG_BYTEA_PP(1);
 	MultiVector query = multivector_from_array(qa, "maxsim_binary", "query");
 	int			nd;
-	float	   *table;
-	float		score;
 
 	multivector_check_finite(query, "maxsim_binary", "query");
 	nd = code_rows(dc, query.dim, "maxsim_binary", "document");
-	/* At most 2 MB at the largest dim; the kernels never allocate. */
-	table = palloc(sizeof(float) * colpali_binary_table_floats(query.dim));
-	score = colpali_maxsim_binary(query.values, query.rows, (const uint8_t *) VARDATA_ANY(dc),
-								  nd, query.dim, table);
-	pfree(table);
-	PG_RETURN_FLOAT4(finite_score(score, "maxsim_binary"));
+	PG_RETURN_FLOAT4(binary_score(query, (const uint8_t *) VARDATA_ANY(dc), nd));
+}
+
+/* maxsim_binary(real[][], multihalfvec): the page's own codes. */
+PG_FUNCTION_INFO_V1(maxsim_binary_half);
+Datum
+maxsim_binary_half(PG_FUNCTION_ARGS)
+{
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(0);
+	MultiVector query = multivector_from_array(qa, "maxsim_binary", "query");
+	int			nd,
+				doc_dim;
+	const uint8 *dc;
+
+	multivector_check_finite(query, "maxsim_binary", "query");
+	dc = multihalfvec_codes(PG_GETARG_DATUM(1), query.dim, &nd, &doc_dim, "maxsim_binary");
+	multivector_check_same_dim(query, (MultiVector) {NULL, nd, doc_dim}, "maxsim_binary");
+	PG_RETURN_FLOAT4(binary_score(query, dc, nd));
 }

@@ -12,6 +12,7 @@
 
 #include "colpali_kernels.h"
 #include "ivf.h"
+#include "multihalfvec.h"
 #include "toast_stream.h"
 
 PG_MODULE_MAGIC;
@@ -41,6 +42,14 @@ _PG_init(void)
 							 "Scores stored pages from their TOAST chunks instead of detoasting them.",
 							 "Off takes the detoasting path for every page: the reference for tests and benchmarks.",
 							 &colpali_stream_toast,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("colpali.sign_planes",
+							 "Writes new multihalfvec values in sign planes (the codes once, then 15-bit magnitudes).",
+							 "Off writes the rows layout of extension 1.2 and 1.3, which every version reads: for tests and for comparing the layouts.",
+							 &colpali_sign_planes,
 							 true,
 							 PGC_USERSET,
 							 0,

@@ -124,13 +124,12 @@ float *
 ivf_page_vectors(Datum value, int expected_dim, int *rows, int *dim, const char *what)
 {
 	MultiHalfVec *doc = DatumGetMultiHalfVecP(value);
+	const uint16 *halves;
 	Size		count;
 	float	   *vectors;
 	ptrdiff_t	bad;
 
-	multihalfvec_check_header(doc->rows, doc->dim, doc->unused,
-							  (int64) VARSIZE(doc) - (int64) MULTIHALFVEC_HEADER,
-							  "colpali_ivf", what);
+	multihalfvec_check(doc, "colpali_ivf", what);
 	if (expected_dim > 0 && doc->dim != expected_dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -138,14 +137,17 @@ ivf_page_vectors(Datum value, int expected_dim, int *rows, int *dim, const char 
 				 errhint("Pages of one index share one dimension: use multihalfvec(%d) for the column.",
 						 expected_dim)));
 	count = (Size) doc->rows * doc->dim;
-	bad = colpali_find_nonfinite_half(doc->values, count);
+	halves = multihalfvec_halves(doc);
+	bad = colpali_find_nonfinite_half(halves, count);
 	if (bad >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("colpali_ivf: %s contains NaN or an infinite value at row %d, column %d",
 						what, (int) (bad / doc->dim) + 1, (int) (bad % doc->dim) + 1)));
 	vectors = palloc(sizeof(float) * count);
-	colpali_half_to_float(doc->values, count, vectors);
+	colpali_half_to_float(halves, count, vectors);
+	if (halves != doc->values)
+		pfree((void *) halves);
 	*rows = doc->rows;
 	*dim = doc->dim;
 	if ((Pointer) doc != DatumGetPointer(value))

@@ -88,16 +88,18 @@ maxsim_half(PG_FUNCTION_ARGS)
 		PG_RETURN_FLOAT4(score);
 
 	doc = PG_GETARG_MULTIHALFVEC_P(1);
-	multihalfvec_check_header(doc->rows, doc->dim, doc->unused,
-							  (int64) VARSIZE(doc) - (int64) MULTIHALFVEC_HEADER, "maxsim", "document");
+	multihalfvec_check(doc, "maxsim", "document");
 	count = (Size) doc->rows * doc->dim;
 	multivector_check_same_dim(query, (MultiVector) {NULL, doc->rows, doc->dim}, "maxsim");
-	toast_stream_begin(&stream, scratch, query, DOCUMENT_HALF);
-	colpali_stream_feed(&stream, doc->values, count * sizeof(uint16));
+	if (doc->layout == MULTIHALFVEC_PLANES)
+		toast_stream_begin_planes(&stream, scratch, query, doc->rows);
+	else
+		toast_stream_begin(&stream, scratch, query, DOCUMENT_HALF);
+	colpali_stream_feed(&stream, doc->values, (Size) VARSIZE(doc) - MULTIHALFVEC_HEADER);
 	status = colpali_stream_finish(&stream, doc->rows, &score);
 	if (status != COLPALI_OK)
 	{
-		ptrdiff_t	bad = colpali_find_nonfinite_half(doc->values, count);
+		ptrdiff_t	bad = colpali_find_nonfinite_half(multihalfvec_halves(doc), count);
 
 		if (bad >= 0)
 			ereport(ERROR,

@@ -11,6 +11,7 @@
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
@@ -24,12 +25,23 @@
 #include "colpali_kernels.h"
 #include "multihalfvec.h"
 
+bool		colpali_sign_planes = true;
+
+int64
+multihalfvec_payload_bytes(int64 rows, int64 dim, int layout)
+{
+	if (layout == MULTIHALFVEC_PLANES)
+		return (int64) colpali_planes_bytes(rows, (int) dim);
+	return rows * dim * (int64) sizeof(uint16);
+}
+
 void
-multihalfvec_check_header(int64 rows, int64 dim, int64 unused, int64 payload_bytes,
+multihalfvec_check_header(int64 rows, int64 dim, int64 layout, int64 payload_bytes,
 						  const char *func, const char *what)
 {
 	multivector_check_shape(rows, dim, func, what);
-	if (unused != 0 || payload_bytes != rows * dim * (int64) sizeof(uint16))
+	if ((layout != MULTIHALFVEC_ROWS && layout != MULTIHALFVEC_PLANES) ||
+		payload_bytes != multihalfvec_payload_bytes(rows, dim, (int) layout))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s: %s is not a valid multihalfvec (" INT64_FORMAT " x " INT64_FORMAT
@@ -37,11 +49,34 @@ multihalfvec_check_header(int64 rows, int64 dim, int64 unused, int64 payload_byt
 						func, what, rows, dim, payload_bytes)));
 }
 
-/* A new value of rows x dim, values uninitialised. */
-static MultiHalfVec *
-multihalfvec_allocate(int rows, int dim, const char *func)
+void
+multihalfvec_check(const MultiHalfVec *v, const char *func, const char *what)
 {
-	Size		bytes = MULTIHALFVEC_HEADER + (Size) rows * dim * sizeof(uint16);
+	multihalfvec_check_header(v->rows, v->dim, v->layout,
+							  (int64) VARSIZE(v) - (int64) MULTIHALFVEC_HEADER, func, what);
+}
+
+const uint16 *
+multihalfvec_halves(const MultiHalfVec *v)
+{
+	uint16	   *halves;
+
+	if (v->layout == MULTIHALFVEC_ROWS)
+		return v->values;
+	halves = palloc(sizeof(uint16) * (Size) v->rows * v->dim);
+	colpali_planes_unpack((const uint8 *) v->values, v->rows, v->dim, halves);
+	return halves;
+}
+
+/*
+ * A new value of rows x dim from finite halves, in the layout new values
+ * take (sign planes, unless colpali.sign_planes is off).
+ */
+static MultiHalfVec *
+multihalfvec_make(const uint16 *halves, int rows, int dim, const char *func)
+{
+	int			layout = colpali_sign_planes ? MULTIHALFVEC_PLANES : MULTIHALFVEC_ROWS;
+	Size		bytes = MULTIHALFVEC_HEADER + (Size) multihalfvec_payload_bytes(rows, dim, layout);
 	MultiHalfVec *result;
 
 	if (bytes > MaxAllocSize)
@@ -53,7 +88,11 @@ multihalfvec_allocate(int rows, int dim, const char *func)
 	SET_VARSIZE(result, bytes);
 	result->rows = rows;
 	result->dim = (int16) dim;
-	result->unused = 0;
+	result->layout = (int16) layout;
+	if (layout == MULTIHALFVEC_PLANES)
+		colpali_planes_pack(halves, rows, dim, (uint8 *) result->values);
+	else
+		memcpy(result->values, halves, sizeof(uint16) * (Size) rows * dim);
 	return result;
 }
 
@@ -71,19 +110,27 @@ check_typmod(int dim, int32 typmod, const char *func)
 static MultiHalfVec *
 multihalfvec_from_floats(MultiVector mv, int32 typmod, const char *func)
 {
+	uint16	   *halves;
 	MultiHalfVec *result;
 	ptrdiff_t	bad;
 
 	check_typmod(mv.dim, typmod, func);
 	multivector_check_finite(mv, func, "value");
-	result = multihalfvec_allocate(mv.rows, mv.dim, func);
-	bad = colpali_float_to_half(mv.values, (size_t) mv.rows * mv.dim, result->values);
+	if ((Size) mv.rows * mv.dim * sizeof(uint16) > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: a %d x %d multihalfvec is larger than a value may be (1 GB)",
+						func, mv.rows, mv.dim)));
+	halves = palloc(sizeof(uint16) * (Size) mv.rows * mv.dim);
+	bad = colpali_float_to_half(mv.values, (size_t) mv.rows * mv.dim, halves);
 	if (bad >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s: value %g at row %d, column %d is out of range for half precision",
 						func, mv.values[bad], (int) (bad / mv.dim) + 1, (int) (bad % mv.dim) + 1),
 				 errhint("multihalfvec holds magnitudes up to 65504; keep such vectors as real[][].")));
+	result = multihalfvec_make(halves, mv.rows, mv.dim, func);
+	pfree(halves);
 	return result;
 }
 
@@ -94,7 +141,12 @@ multihalfvec_floats(const MultiHalfVec *v)
 	Size		count = (Size) v->rows * v->dim;
 	float	   *out = palloc(count * sizeof(float));
 
-	colpali_half_to_float(v->values, count, out);
+	if (v->layout == MULTIHALFVEC_PLANES)
+		colpali_planes_rows_to_float((const uint8 *) v->values,
+									 (const uint8 *) v->values + (Size) v->rows * colpali_code_bytes(v->dim),
+									 v->rows, v->dim, out);
+	else
+		colpali_half_to_float(v->values, count, out);
 	return out;
 }
 
@@ -139,7 +191,10 @@ multihalfvec_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(out.data);
 }
 
-/* Binary form: int32 rows, int16 dim, int16 zero, then rows * dim uint16. */
+/*
+ * Binary form: int32 rows, int16 dim, int16 zero, then rows * dim uint16,
+ * whatever the stored layout: clients see halves.
+ */
 PG_FUNCTION_INFO_V1(multihalfvec_recv);
 Datum
 multihalfvec_recv(PG_FUNCTION_ARGS)
@@ -148,21 +203,25 @@ multihalfvec_recv(PG_FUNCTION_ARGS)
 	int32		typmod = PG_GETARG_INT32(2);
 	int32		rows = (int32) pq_getmsgint(buf, 4);
 	int32		dim = (int32) pq_getmsgint(buf, 2);
-	int32		unused = (int32) pq_getmsgint(buf, 2);
+	int32		layout = (int32) pq_getmsgint(buf, 2);
 	MultiHalfVec *result;
+	uint16	   *halves;
 	Size		count;
 
-	multihalfvec_check_header(rows, dim, unused, (int64) (buf->len - buf->cursor),
-							  "multihalfvec_recv", "value");
+	/* The wire carries halves row by row only. */
+	multihalfvec_check_header(rows, dim, layout == MULTIHALFVEC_ROWS ? layout : -1,
+							  (int64) (buf->len - buf->cursor), "multihalfvec_recv", "value");
 	check_typmod(dim, typmod, "multihalfvec_recv");
-	result = multihalfvec_allocate(rows, dim, "multihalfvec_recv");
 	count = (Size) rows * dim;
+	halves = palloc(sizeof(uint16) * count);
 	for (Size i = 0; i < count; i++)
-		result->values[i] = (uint16) pq_getmsgint(buf, 2);
-	if (colpali_find_nonfinite_half(result->values, count) >= 0)
+		halves[i] = (uint16) pq_getmsgint(buf, 2);
+	if (colpali_find_nonfinite_half(halves, count) >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("multihalfvec_recv: value contains NaN or an infinite value")));
+	result = multihalfvec_make(halves, rows, dim, "multihalfvec_recv");
+	pfree(halves);
 	PG_RETURN_POINTER(result);
 }
 
@@ -172,6 +231,7 @@ multihalfvec_send(PG_FUNCTION_ARGS)
 {
 	MultiHalfVec *v = PG_GETARG_MULTIHALFVEC_P(0);
 	Size		count = (Size) v->rows * v->dim;
+	const uint16 *halves = multihalfvec_halves(v);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -179,7 +239,7 @@ multihalfvec_send(PG_FUNCTION_ARGS)
 	pq_sendint16(&buf, v->dim);
 	pq_sendint16(&buf, 0);
 	for (Size i = 0; i < count; i++)
-		pq_sendint16(&buf, v->values[i]);
+		pq_sendint16(&buf, halves[i]);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -268,11 +328,73 @@ PG_FUNCTION_INFO_V1(binary_quantize_half);
 Datum
 binary_quantize_half(PG_FUNCTION_ARGS)
 {
-	MultiHalfVec *v = PG_GETARG_MULTIHALFVEC_P(0);
-	Size		bytes = (Size) v->rows * colpali_code_bytes(v->dim);
+	int			rows,
+				dim;
+	const uint8 *codes = multihalfvec_codes(PG_GETARG_DATUM(0), 0, &rows, &dim, "binary_quantize");
+	Size		bytes = (Size) rows * colpali_code_bytes(dim);
 	bytea	   *result = palloc(VARHDRSZ + bytes);
 
 	SET_VARSIZE(result, VARHDRSZ + bytes);
-	colpali_binary_quantize_half(v->values, v->rows, v->dim, (uint8 *) VARDATA(result));
+	memcpy(VARDATA(result), codes, bytes);
 	PG_RETURN_BYTEA_P(result);
+}
+
+/* The codes of a whole value in memory: in place in sign planes, made from
+ * the halves in the rows layout. */
+static const uint8 *
+codes_of_value(const MultiHalfVec *v)
+{
+	uint8	   *codes;
+
+	if (v->layout == MULTIHALFVEC_PLANES)
+		return (const uint8 *) v->values;
+	codes = palloc((Size) v->rows * colpali_code_bytes(v->dim));
+	colpali_binary_quantize_half(v->values, v->rows, v->dim, codes);
+	return codes;
+}
+
+const uint8 *
+multihalfvec_codes(Datum datum, int dim_hint, int *rows, int *dim, const char *func)
+{
+	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
+	MultiHalfVec *v;
+
+	/*
+	 * A page stored out of line, uncompressed: when its size is that of a
+	 * page in sign planes of the expected dimension, the codes are the first
+	 * rows x code bytes after the header, one slice read (its first few
+	 * TOAST chunks). The header then confirms it; anything else is read whole.
+	 */
+	if (dim_hint > 0 && VARATT_IS_EXTERNAL_ONDISK(attr))
+	{
+		struct varatt_external pointer;
+		int64		payload;
+		int64		row_bytes = (int64) colpali_planes_bytes(1, dim_hint);
+
+		VARATT_EXTERNAL_GET_POINTER(pointer, attr);
+		payload = (int64) VARATT_EXTERNAL_GET_EXTSIZE(pointer) - MULTIHALFVEC_STREAM_HEADER;
+		if (!VARATT_EXTERNAL_IS_COMPRESSED(pointer) && payload > 0 && payload % row_bytes == 0)
+		{
+			int64		expected_rows = payload / row_bytes;
+			int64		slice = MULTIHALFVEC_STREAM_HEADER +
+				expected_rows * (int64) colpali_code_bytes(dim_hint);
+
+			v = (MultiHalfVec *) PG_DETOAST_DATUM_SLICE(datum, 0, slice);
+			if (v->layout == MULTIHALFVEC_PLANES && v->dim == dim_hint && v->rows == expected_rows &&
+				VARSIZE(v) == VARHDRSZ + slice)
+			{
+				multivector_check_shape(v->rows, v->dim, func, "document");
+				elog(DEBUG2, "%s: read the codes of a %d x %d page, " INT64_FORMAT " of its " INT64_FORMAT " bytes",
+					 func, v->rows, v->dim, slice, payload + MULTIHALFVEC_STREAM_HEADER);
+				*rows = v->rows;
+				*dim = v->dim;
+				return (const uint8 *) v->values;
+			}
+		}
+	}
+	v = DatumGetMultiHalfVecP(datum);
+	multihalfvec_check(v, func, "document");
+	*rows = v->rows;
+	*dim = v->dim;
+	return codes_of_value(v);
 }

@@ -102,27 +102,49 @@ toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector qu
 							 staging_rows);
 }
 
-/* A multihalfvec header: rows, dim, a zero. */
+void
+toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch, MultiVector query, int rows)
+{
+	int			staging_rows = colpali_stream_staging_rows(query.dim);
+	Size		staged = (Size) staging_rows * query.dim;
+	float	   *row_max = scratch_buffer(scratch, (void **) &scratch->row_max,
+										 &scratch->row_max_capacity, query.rows, sizeof(float));
+	float	   *staging = scratch_buffer(scratch, (void **) &scratch->staging,
+										 &scratch->staging_capacity, staged, sizeof(float));
+	uint8	   *codes = scratch_buffer(scratch, (void **) &scratch->codes, &scratch->codes_capacity,
+									   (Size) rows * colpali_code_bytes(query.dim), 1);
+	uint8	   *magnitudes = scratch_buffer(scratch, (void **) &scratch->magnitudes,
+											&scratch->magnitudes_capacity,
+											(Size) staging_rows * colpali_planes_magnitude_bytes(query.dim), 1);
+
+	colpali_stream_begin_planes(stream, query.values, query.rows, query.dim, rows, row_max, staging,
+								staging_rows, codes, magnitudes);
+}
+
+/* A multihalfvec header: rows, dim, the layout. */
 static void
 start_half_payload(DocumentStream *d)
 {
 	int32		rows;
 	int16		dim;
-	int16		unused;
+	int16		layout;
 
 	memcpy(&rows, d->header, sizeof rows);
 	memcpy(&dim, d->header + sizeof rows, sizeof dim);
-	memcpy(&unused, d->header + sizeof rows + sizeof dim, sizeof unused);
-	if (unused != 0)
+	memcpy(&layout, d->header + sizeof rows + sizeof dim, sizeof layout);
+	if (layout != MULTIHALFVEC_ROWS && layout != MULTIHALFVEC_PLANES)
 	{
 		d->usable = false;		/* the detoasting path reports it */
 		return;
 	}
 	multivector_check_shape(rows, dim, d->func, "document");
 	d->doc_rows = rows;
-	d->payload_bytes = (Size) rows * dim * sizeof(uint16);
+	d->payload_bytes = (Size) multihalfvec_payload_bytes(rows, dim, layout);
 	multivector_check_same_dim(d->query, (MultiVector) {NULL, rows, dim}, d->func);
-	toast_stream_begin(&d->score, d->scratch, d->query, DOCUMENT_HALF);
+	if (layout == MULTIHALFVEC_PLANES)
+		toast_stream_begin_planes(&d->score, d->scratch, d->query, rows);
+	else
+		toast_stream_begin(&d->score, d->scratch, d->query, DOCUMENT_HALF);
 }
 
 /*

@@ -41,6 +41,10 @@ typedef struct ToastScratch
 	Size		staging_capacity;	/* floats */
 	float	   *row_max;
 	Size		row_max_capacity;	/* floats */
+	uint8	   *codes;			/* a page's codes, in sign planes */
+	Size		codes_capacity;
+	uint8	   *magnitudes;		/* staged rows of magnitudes, in sign planes */
+	Size		magnitudes_capacity;
 } ToastScratch;
 
 /* The scratch of this call site, created on first use. */
@@ -53,6 +57,10 @@ extern ToastScratch *toast_scratch(FmgrInfo *flinfo);
  */
 extern void toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector query,
 							   DocumentFormat format);
+
+/* The same for a multihalfvec of `rows` rows in sign planes. */
+extern void toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch,
+									  MultiVector query, int rows);
 
 /*
  * MaxSim of `query` against the document `datum` without detoasting it: the

@@ -167,7 +167,16 @@ typedef struct {
     int staging_rows;
     size_t staged_bytes;   /* bytes in staging, possibly a partial float */
     int64_t rows_scored;
-    int status;            /* COLPALI_OK, or COLPALI_NONFINITE once seen */
+    int status;            /* COLPALI_OK, COLPALI_NONFINITE once seen, or
+                            * -1 once more rows came than codes */
+    /* Sign planes (colpali_stream_begin_planes): the codes arrive first and
+     * are kept whole; magnitudes gather in whole rows, widened as a block. */
+    int planes;
+    uint8_t *codes;        /* rows x colpali_code_bytes(dim) */
+    size_t codes_bytes;
+    size_t codes_have;
+    uint8_t *magnitudes;   /* staging_rows x colpali_planes_magnitude_bytes(dim) */
+    size_t magnitudes_have;
 } colpali_stream;
 
 /* Rows of staging for this dim: about 32 KiB, at least one row. */
@@ -181,6 +190,14 @@ void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim
  * page): each piece is widened straight into `staging` as it arrives. */
 void colpali_stream_begin_half(colpali_stream *s, const float *query, int nq, int dim,
                                float *row_max, float *staging, int staging_rows);
+
+/* The same for a page of `rows` rows in sign planes (the codes, then the
+ * magnitudes; colpali_planes_*), with a buffer for its codes
+ * (rows x colpali_code_bytes(dim)) and one for staging_rows rows of
+ * magnitudes. */
+void colpali_stream_begin_planes(colpali_stream *s, const float *query, int nq, int dim,
+                                 int64_t rows, float *row_max, float *staging, int staging_rows,
+                                 uint8_t *codes, uint8_t *magnitudes);
 
 /* Consumes `length` more payload bytes. Returns the stream's status
  * (COLPALI_NONFINITE sticks: the caller may stop feeding). */
@@ -209,6 +226,32 @@ ptrdiff_t colpali_find_nonfinite_half(const uint16_t *x, size_t count);
 /* colpali_binary_quantize over halves: the same codes the widened values
  * would give. */
 void colpali_binary_quantize_half(const uint16_t *x, int rows, int dim, uint8_t *codes);
+
+/*
+ * Sign planes, the layout of a stored 16-bit page that keeps its sign-bit
+ * codes once (sign_planes.c): rows x colpali_code_bytes(dim) bytes of codes,
+ * exactly colpali_binary_quantize_half's, then rows x
+ * colpali_planes_magnitude_bytes(dim) bytes of 15-bit magnitudes. The same
+ * size as the halves alone wherever dim is a multiple of 16.
+ */
+static inline size_t colpali_planes_magnitude_bytes(int dim)
+{
+    return (size_t)dim / 16 * 30 + (size_t)dim % 16 * 2;
+}
+
+/* Bytes of a rows x dim page in sign planes, codes included. */
+size_t colpali_planes_bytes(int64_t rows, int dim);
+
+/* Finite halves (rows x dim) into sign planes of colpali_planes_bytes. */
+void colpali_planes_pack(const uint16_t *halves, int rows, int dim, uint8_t *out);
+
+/* Sign planes back into rows x dim halves (a -0 comes back as +0). */
+void colpali_planes_unpack(const uint8_t *planes, int rows, int dim, uint16_t *out);
+
+/* `rows` rows widened to floats, their codes and magnitudes each starting at
+ * the rows' first: how the stream and the scans read sign planes. */
+void colpali_planes_rows_to_float(const uint8_t *codes, const uint8_t *magnitudes, int rows,
+                                  int dim, float *out);
 
 #ifdef __cplusplus
 }

@@ -36,5 +36,5 @@ FROM (VALUES ('{{0.5,-1,2},{1,1,-1}}'::real[], '{{3,2,1},{-0.5,-7,4}}'::real[]))
 
 -- NULLs.
 SELECT binary_quantize(NULL::real[]) IS NULL AS quantize_null,
-       maxsim_hamming(NULL, '\x00', 8) IS NULL AS hamming_null,
-       maxsim_binary('{{1}}'::real[], NULL) IS NULL AS binary_null;
+       maxsim_hamming(NULL, '\x00'::bytea, 8) IS NULL AS hamming_null,
+       maxsim_binary('{{1}}'::real[], NULL::bytea) IS NULL AS binary_null;

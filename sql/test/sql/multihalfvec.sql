@@ -4,6 +4,7 @@
 -- or after the others: the same output either way.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS colpali;
+ALTER EXTENSION colpali UPDATE;
 RESET client_min_messages;
 
 -- Text form is real[][]'s; values round to the nearest half (0.1 is not one).
@@ -101,3 +102,50 @@ CREATE TEMP TABLE copied (LIKE stored_half);
 \copy copied FROM 'test/results/multihalfvec.bin' WITH (FORMAT binary)
 SELECT count(*) AS copied, bool_and(c.embedding::real[] = s.embedding::real[]) AS identical
 FROM copied c JOIN stored_half s USING (id);
+
+-- Sign planes (extension 1.4): new values keep their sign-bit codes first,
+-- once, then each value's other 15 bits. The same pages written in the rows
+-- layout of 1.2 and 1.3 (colpali.sign_planes off) read the same everywhere.
+SET colpali.sign_planes = off;
+CREATE TABLE rows_layout AS SELECT id, embedding::real[]::multihalfvec AS embedding FROM stored_half;
+RESET colpali.sign_planes;
+ALTER TABLE rows_layout ALTER COLUMN embedding SET STORAGE EXTERNAL;
+-- A 1,030 x 128 page is the size of its halves alone (dim 18 pads its codes).
+SELECT id, pg_column_size(h.embedding) AS planes_bytes, pg_column_size(r.embedding) AS rows_bytes
+FROM stored_half h JOIN rows_layout r USING (id) ORDER BY id;
+CREATE VIEW layouts_agree AS
+SELECT id, maxsim(q, h.embedding) = s.score AND maxsim(q, r.embedding) = s.score AS same_score,
+       h.embedding::text = r.embedding::text AS same_text,
+       binary_quantize(h.embedding) = binary_quantize(h.embedding::real[])
+         AND binary_quantize(r.embedding) = binary_quantize(h.embedding::real[]) AS same_codes,
+       maxsim_hamming(binary_quantize(q), h.embedding, dim)
+             = maxsim_hamming(binary_quantize(q), binary_quantize(h.embedding::real[]), dim)
+         AND maxsim_hamming(binary_quantize(q), r.embedding, dim)
+             = maxsim_hamming(binary_quantize(q), binary_quantize(h.embedding::real[]), dim) AS same_hamming,
+       maxsim_binary(q, h.embedding) = maxsim_binary(q, binary_quantize(h.embedding::real[]))
+         AND maxsim_binary(q, r.embedding) = maxsim_binary(q, binary_quantize(h.embedding::real[])) AS same_binary
+FROM stored_half h JOIN rows_layout r USING (id) JOIN streamed s USING (id)
+JOIN queries ON dim = multivector_dim(h.embedding);
+SELECT * FROM layouts_agree ORDER BY id;
+SET colpali.stream_toast = off;
+SELECT * FROM layouts_agree ORDER BY id;
+RESET colpali.stream_toast;
+-- The prefilters read a stored page's codes alone (DEBUG2 names the slice);
+-- a page in the rows layout is read whole, and prints nothing.
+SET client_min_messages = debug2;
+SELECT maxsim_hamming(binary_quantize(q), embedding, dim) > 0 AS planes
+FROM stored_half JOIN queries ON dim = multivector_dim(embedding) WHERE id = 1;
+SELECT maxsim_binary(q, embedding) > 0 AS rows_layout
+FROM rows_layout JOIN queries ON dim = multivector_dim(embedding) WHERE id = 1;
+RESET client_min_messages;
+-- In memory too; a -0 comes back +0 in sign planes (the rows layout keeps it).
+SELECT maxsim_hamming(binary_quantize('{{1,-1}}'::real[]), '{{0.5,-0.5},{-1,1}}'::multihalfvec, 2) AS hamming,
+       maxsim_binary('{{1,-1}}'::real[], '{{0.5,-0.5},{-1,1}}'::multihalfvec) AS binary,
+       '{{-0,0,-0.5,0.00000006}}'::multihalfvec AS planes;
+SET colpali.sign_planes = off;
+SELECT '{{-0,0,-0.5,0.00000006}}'::multihalfvec AS rows_layout;
+RESET colpali.sign_planes;
+-- Codes of another dimension than the page's: an ERROR, stored or not.
+SELECT maxsim_hamming(binary_quantize('{{1,2}}'::real[]), embedding, 2) FROM stored_half WHERE id = 1;
+SELECT maxsim_hamming(binary_quantize('{{1,2}}'::real[]), '{{1,2,3}}'::multihalfvec, 2);
+SELECT maxsim_binary('{{1,2}}'::real[], embedding) FROM stored_half WHERE id = 1;

@@ -41,3 +41,17 @@ FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
 WHERE p.proname IN ('maxsim_negative', 'colpali_ivf_handler')
 ORDER BY 1, 2;
+
+-- 1.3 -> 1.4: pages in sign planes; the prefilters take a multihalfvec page.
+DROP EXTENSION colpali;
+CREATE EXTENSION colpali VERSION '1.3';
+ALTER EXTENSION colpali UPDATE TO '1.4';
+SELECT extversion FROM pg_extension WHERE extname = 'colpali';
+SELECT maxsim_hamming(binary_quantize('{{1,-1}}'::real[]), '{{0.5,-0.5}}'::multihalfvec, 2) AS hamming,
+       maxsim_binary('{{1,-1}}'::real[], '{{0.5,-0.5}}'::multihalfvec) AS binary;
+SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, p.provolatile, p.proisstrict,
+       p.proparallel, p.procost, obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'colpali'
+WHERE p.proname IN ('maxsim_hamming', 'maxsim_binary')
+ORDER BY 1, 2;
