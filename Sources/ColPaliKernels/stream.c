@@ -10,8 +10,8 @@
  * straight from each piece into the float staging buffer: the widening is
  * the only pass over the bytes, and never more than the staging at a time.
  * A page in sign planes (colpali_stream_begin_planes) keeps its codes, which
- * come first, and gathers its magnitudes in whole rows, each block widened
- * with its codes (sign_planes.c) and scored.
+ * come first, then widens its magnitudes with their codes (sign_planes.c)
+ * straight from each piece, a whole row at a time.
  */
 #include <math.h>
 #include <string.h>
@@ -117,31 +117,30 @@ static void feed_half(colpali_stream *s, const unsigned char *in, size_t length,
     }
 }
 
-/* Widens the whole rows of magnitudes gathered, with their codes, into the
- * staging buffer and scores them; a partial row waits for its rest. */
-static void score_planes(colpali_stream *s)
+/* Widens n whole rows of magnitudes at `in`, with their codes, into the
+ * staging buffer after the rows it holds; scores it once full. */
+static void widen_planes(colpali_stream *s, const unsigned char *in, size_t n)
 {
-    const size_t row_bytes = colpali_planes_magnitude_bytes(s->dim);
     const size_t code_bytes = colpali_code_bytes(s->dim);
-    const size_t rows = s->magnitudes_have / row_bytes;
-    if (rows == 0 || s->status != COLPALI_OK)
-        return;
-    if ((size_t)s->rows_scored + rows > s->codes_bytes / code_bytes) {
+    const size_t staged_rows = s->staged_bytes / ((size_t)s->dim * sizeof(float));
+    const size_t next = (size_t)s->rows_scored + staged_rows;
+    if (next + n > s->codes_bytes / code_bytes) {
         s->status = -1;        /* more magnitudes than codes: a malformed value */
         return;
     }
-    colpali_planes_rows_to_float(s->codes + (size_t)s->rows_scored * code_bytes, s->magnitudes,
-                                 (int)rows, s->dim, s->staging);
-    s->staged_bytes = rows * (size_t)s->dim * sizeof(float);
-    score_staged(s);
-    const size_t rest = s->magnitudes_have - rows * row_bytes;
-    memmove(s->magnitudes, s->magnitudes + rows * row_bytes, rest);
-    s->magnitudes_have = rest;
+    colpali_planes_rows_to_float(s->codes + next * code_bytes, in, (int)n, s->dim,
+                                 s->staging + staged_rows * (size_t)s->dim);
+    s->staged_bytes += n * (size_t)s->dim * sizeof(float);
+    if (staged_rows + n == (size_t)s->staging_rows)
+        score_staged(s);
 }
 
+/* The codes are copied whole; magnitudes are widened straight from the
+ * caller's bytes, whole rows at a time, and only a row split between two
+ * pieces is gathered in `magnitudes` first. */
 static void feed_planes(colpali_stream *s, const unsigned char *in, size_t length)
 {
-    const size_t capacity = (size_t)s->staging_rows * colpali_planes_magnitude_bytes(s->dim);
+    const size_t row_bytes = colpali_planes_magnitude_bytes(s->dim);
     while (length > 0 && s->status == COLPALI_OK) {
         size_t take;
         if (s->codes_have < s->codes_bytes) {
@@ -150,14 +149,23 @@ static void feed_planes(colpali_stream *s, const unsigned char *in, size_t lengt
                 take = length;
             memcpy(s->codes + s->codes_have, in, take);
             s->codes_have += take;
-        } else {
-            take = capacity - s->magnitudes_have;
+        } else if (s->magnitudes_have > 0 || length < row_bytes) {
+            take = row_bytes - s->magnitudes_have;
             if (take > length)
                 take = length;
             memcpy(s->magnitudes + s->magnitudes_have, in, take);
             s->magnitudes_have += take;
-            if (s->magnitudes_have == capacity)
-                score_planes(s);
+            if (s->magnitudes_have == row_bytes) {
+                s->magnitudes_have = 0;
+                widen_planes(s, s->magnitudes, 1);
+            }
+        } else {
+            const size_t staged_rows = s->staged_bytes / ((size_t)s->dim * sizeof(float));
+            size_t rows = length / row_bytes;
+            if (rows > (size_t)s->staging_rows - staged_rows)
+                rows = (size_t)s->staging_rows - staged_rows;
+            widen_planes(s, in, rows);
+            take = rows * row_bytes;
         }
         in += take;
         length -= take;
@@ -192,10 +200,7 @@ int colpali_stream_feed(colpali_stream *s, const void *bytes, size_t length)
 
 int colpali_stream_finish(colpali_stream *s, int64_t expected_rows, float *score)
 {
-    if (s->planes)
-        score_planes(s);
-    else
-        score_staged(s);
+    score_staged(s);
     if (s->status != COLPALI_OK)
         return s->status;
     if (s->staged_bytes != 0 || s->has_carry || s->rows_scored != expected_rows ||

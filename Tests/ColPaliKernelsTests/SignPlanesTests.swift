@@ -72,7 +72,7 @@ struct SignPlanesTests {
         var rowMax = [Float](repeating: 0, count: nq)
         var staging = [Float](repeating: 0, count: stagingRows * dim)
         var codes = [UInt8](repeating: 0, count: rows * colpali_code_bytes(Int32(dim)))
-        var magnitudes = [UInt8](repeating: 0, count: stagingRows * colpali_planes_magnitude_bytes(Int32(dim)))
+        var magnitudes = [UInt8](repeating: 0, count: colpali_planes_magnitude_bytes(Int32(dim)))
         var stream = colpali_stream()
         var score: Float = 0
         colpali_stream_begin_planes(&stream, query, Int32(nq), Int32(dim), Int64(rows), &rowMax, &staging,

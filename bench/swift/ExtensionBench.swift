@@ -75,6 +75,65 @@ struct ExtensionBench: AsyncParsableCommand {
                                          logger: logger).collect().map { try $0.decode(String.self) }
                 .filter { !$0.contains("Sort Key") }.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " | ")
 
+            // (a'') the same pages as the schema before migration 0009 kept
+            // them: 16-bit rows (extension 1.2 and 1.3) with the sign-bit codes
+            // in a column beside them, both EXTERNAL. What sign planes changed:
+            // storage, the exact scan, the Hamming prefilter.
+            _ = try await c.query("""
+                CREATE TABLE IF NOT EXISTS pages_rows (
+                    id bigint, embedding multihalfvec,
+                    embedding_codes bytea GENERATED ALWAYS AS (binary_quantize(embedding)) STORED
+                ) WITH (parallel_workers = 8)
+                """, logger: logger)
+            _ = try await c.query("""
+                ALTER TABLE pages_rows ALTER COLUMN embedding SET STORAGE EXTERNAL,
+                                       ALTER COLUMN embedding_codes SET STORAGE EXTERNAL
+                """, logger: logger)
+            if try await c.query("SELECT count(*) FROM pages_rows", logger: logger).collect().first!.decode(Int.self) != pages {
+                _ = try await c.query("TRUNCATE pages_rows", logger: logger)
+                _ = try await c.query("SET colpali.sign_planes = off", logger: logger)
+                _ = try await c.query("INSERT INTO pages_rows (id, embedding) SELECT id, embedding::real[]::multihalfvec FROM pages",
+                                      logger: logger)
+                _ = try await c.query("RESET colpali.sign_planes", logger: logger)
+            }
+            _ = try await c.query("VACUUM ANALYZE pages_rows", logger: logger)
+            _ = try await c.query("SELECT maxsim(\(queryMatrices[0]), embedding) FROM pages_rows", logger: logger).collect()
+            // Alternated, best of 3 each: the exact scan over the rows layout,
+            // and the Hamming prefilter over the codes column and over the
+            // pages' own codes (the exact scan over sign planes is (a)).
+            var rowsTop: [[Int]] = []
+            var rowsLayoutRate = 0.0, rowsLayoutHammingRate = 0.0, planesHammingRate = 0.0
+            func rate(_ body: () async throws -> Void) async throws -> Double {
+                let begin = Date()
+                try await body()
+                return Double(pages * queries) / Date().timeIntervalSince(begin)
+            }
+            for _ in 0..<3 {
+                rowsTop = []
+                rowsLayoutRate = max(rowsLayoutRate, try await rate {
+                    for q in queryMatrices {
+                        let rows = try await c.query("SELECT id FROM pages_rows ORDER BY maxsim(\(q), embedding) DESC, id LIMIT 10", logger: logger)
+                        rowsTop.append(try await rows.collect().map { try $0.decode(Int.self) })
+                    }
+                })
+                rowsLayoutHammingRate = max(rowsLayoutHammingRate, try await rate {
+                    for codes in queryCodes {
+                        _ = try await c.query("SELECT id FROM pages_rows ORDER BY maxsim_hamming(\(codes), embedding_codes, 128) DESC LIMIT 10",
+                                              logger: logger).collect()
+                    }
+                })
+                planesHammingRate = max(planesHammingRate, try await rate {
+                    for codes in queryCodes {
+                        _ = try await c.query("SELECT id FROM pages ORDER BY maxsim_hamming(\(codes), embedding, 128) DESC LIMIT 10",
+                                              logger: logger).collect()
+                    }
+                })
+            }
+            // The old layout's table with the pages table's own indexes: the pages table as 0008 left it.
+            let rowsLayoutBytes = try await c.query("SELECT (pg_total_relation_size('pages_rows') + pg_indexes_size('pages'))::float8",
+                                                    logger: logger).collect().first!.decode(Double.self)
+            let layoutsAgree = zip(exactTop, rowsTop).allSatisfy { Set($0) == Set($1) }
+
             // (c) prefilters, in Postgres.
             started = Date()
             for codes in queryCodes {
@@ -107,7 +166,21 @@ struct ExtensionBench: AsyncParsableCommand {
             let plainRate = Double(plainSQLPages) / Date().timeIntervalSince(started)
 
             // (b) the same kernel over the same pages in memory, two threads like Postgres' workers.
-            let (bareRate, bareHalfRate, barePlanesRate) = try await Self.bareKernelRates(c, pages: pages, queries: queryRows, logger: logger)
+            // Two more rounds of (a) alternated with (b): throughput on this
+            // kind of shared machine moves by 20-30% between minutes, so each
+            // side's best of three is what the ratio compares.
+            let bare = try await BarePages.load(c, pages: pages, logger: logger)
+            var (bareRate, bareHalfRate, barePlanesRate) = bare.rates(queries: queryRows)
+            var exactBest = exactRate
+            for _ in 0..<2 {
+                let begin = Date()
+                for q in queryMatrices {
+                    _ = try await c.query("SELECT id FROM pages ORDER BY maxsim(\(q), embedding) DESC LIMIT 10", logger: logger).collect()
+                }
+                exactBest = max(exactBest, Double(pages * queries) / Date().timeIntervalSince(begin))
+                let again = bare.rates(queries: queryRows)
+                (bareRate, bareHalfRate, barePlanesRate) = (max(bareRate, again.fp32), max(bareHalfRate, again.half), max(barePlanesRate, again.planes))
+            }
 
             // Recall@10 of prefilter + exact rerank, against the exact top 10.
             var recall: [String: Double] = [:]
@@ -189,15 +262,21 @@ struct ExtensionBench: AsyncParsableCommand {
                 "exact_half_vs_fp32": (exactRate / fp32Rate * 100).rounded() / 100,
                 "exact_top10_half_vs_fp32_overlap": (fp16Recall * 1000).rounded() / 1000,
                 "exact_in_postgres_pages_per_s": exactRate.rounded(),
+                "exact_in_postgres_best_of_3_pages_per_s": exactBest.rounded(),
                 "exact_bare_kernel_pages_per_s": bareRate.rounded(),
                 "hamming_prefilter_pages_per_s": hammingRate.rounded(),
                 "binary_prefilter_pages_per_s": binaryRate.rounded(),
                 "plain_sql_pages_per_s": (plainRate * 100).rounded() / 100,
-                "in_postgres_vs_bare": (exactRate / bareRate * 100).rounded() / 100,
+                "in_postgres_vs_bare": (exactBest / bareRate * 100).rounded() / 100,
                 "exact_bare_half_kernel_pages_per_s": bareHalfRate.rounded(),
-                "in_postgres_vs_bare_half": (exactRate / bareHalfRate * 100).rounded() / 100,
+                "in_postgres_vs_bare_half": (exactBest / bareHalfRate * 100).rounded() / 100,
                 "exact_bare_planes_kernel_pages_per_s": barePlanesRate.rounded(),
-                "in_postgres_vs_bare_planes": (exactRate / barePlanesRate * 100).rounded() / 100,
+                "rows_layout_storage_gb_per_1000_pages": (rowsLayoutBytes / Double(pages) * 1000 / 1e9 * 1000).rounded() / 1000,
+                "rows_layout_exact_in_postgres_pages_per_s": rowsLayoutRate.rounded(),
+                "rows_layout_hamming_prefilter_pages_per_s": rowsLayoutHammingRate.rounded(),
+                "planes_hamming_prefilter_best_of_3_pages_per_s": planesHammingRate.rounded(),
+                "exact_top10_planes_equals_rows_layout": layoutsAgree,
+                "in_postgres_vs_bare_planes": (exactBest / barePlanesRate * 100).rounded() / 100,
                 "hamming_vs_exact": (hammingRate / exactRate * 10).rounded() / 10,
                 "binary_vs_exact": (binaryRate / exactRate * 10).rounded() / 10,
                 "exact_vs_plain_sql": (exactRate / plainRate).rounded(),
@@ -210,38 +289,45 @@ struct ExtensionBench: AsyncParsableCommand {
         }
     }
 
-    /// Reads the pages into memory (binary protocol; at most 4,000 of them,
-    /// 2 GB, far beyond any cache), then times the kernel over all of them for
-    /// each query, split across two threads: the fp32 kernel over float pages,
-    /// the streaming half kernel over the same pages as 16-bit rows, and over
-    /// them as stored since extension 1.4 (sign planes).
-    static func bareKernelRates(_ c: PostgresConnection, pages: Int, queries: [[Float]],
-                                logger: Logger) async throws -> (fp32: Double, half: Double, planes: Double) {
-        let pages = min(pages, 4000)
-        var all = [Float]()
-        all.reserveCapacity(pages * 1030 * 128)
-        let rows = try await c.query("SELECT embedding::real[] FROM pages ORDER BY id LIMIT \(pages)", logger: logger)
-        for try await embedding in rows.decode(MultiVector.self) {
-            precondition(embedding.rows == 1030 && embedding.dim == 128, "synthetic pages are 1030 x 128")
-            all += embedding.values
-        }
-        func harmonicMean(_ rates: [Double]) -> Double { Double(rates.count) / rates.reduce(0) { $0 + 1 / $1 } }
-        let fp32 = harmonicMean(queries.map { KernelBench.rate(data: all, pages: pages, query: $0, threads: 2, repeats: 1) })
-        var halves = [UInt16](repeating: 0, count: all.count)
-        precondition(colpali_float_to_half(all, all.count, &halves) < 0, "stored pages are within the half range")
-        all = []
-        let half = harmonicMean(queries.map { KernelBench.halfRate(data: halves, pages: pages, query: $0, threads: 2, repeats: 1) })
-        let pageBytes = colpali_planes_bytes(1030, 128)
-        var planes = [UInt8](repeating: 0, count: pages * pageBytes)
-        halves.withUnsafeBufferPointer { h in
-            planes.withUnsafeMutableBufferPointer { p in
-                for page in 0..<pages {
-                    colpali_planes_pack(h.baseAddress! + page * 1030 * 128, 1030, 128, p.baseAddress! + page * pageBytes)
+    /// The same pages in memory for the bare kernels (read over the binary
+    /// protocol; at most 4,000 of them, 2 GB of floats, far beyond any cache):
+    /// as floats, as 16-bit rows, and in sign planes as stored since 1.4.
+    struct BarePages {
+        let count: Int
+        let floats: [Float]
+        let halves: [UInt16]
+        let planes: [UInt8]
+
+        static func load(_ c: PostgresConnection, pages: Int, logger: Logger) async throws -> BarePages {
+            let count = min(pages, 4000)
+            var floats = [Float]()
+            floats.reserveCapacity(count * 1030 * 128)
+            let rows = try await c.query("SELECT embedding::real[] FROM pages ORDER BY id LIMIT \(count)", logger: logger)
+            for try await embedding in rows.decode(MultiVector.self) {
+                precondition(embedding.rows == 1030 && embedding.dim == 128, "synthetic pages are 1030 x 128")
+                floats += embedding.values
+            }
+            var halves = [UInt16](repeating: 0, count: floats.count)
+            precondition(colpali_float_to_half(floats, floats.count, &halves) < 0, "stored pages are within the half range")
+            let pageBytes = colpali_planes_bytes(1030, 128)
+            var planes = [UInt8](repeating: 0, count: count * pageBytes)
+            halves.withUnsafeBufferPointer { h in
+                planes.withUnsafeMutableBufferPointer { p in
+                    for page in 0..<count {
+                        colpali_planes_pack(h.baseAddress! + page * 1030 * 128, 1030, 128, p.baseAddress! + page * pageBytes)
+                    }
                 }
             }
+            return BarePages(count: count, floats: floats, halves: halves, planes: planes)
         }
-        halves = []
-        let signPlanes = harmonicMean(queries.map { KernelBench.planesRate(data: planes, pages: pages, query: $0, threads: 2, repeats: 1) })
-        return (fp32, half, signPlanes)
+
+        /// Pages per second of each kernel over all the pages, split across
+        /// two threads, the harmonic mean over the queries.
+        func rates(queries: [[Float]]) -> (fp32: Double, half: Double, planes: Double) {
+            func harmonicMean(_ rates: [Double]) -> Double { Double(rates.count) / rates.reduce(0) { $0 + 1 / $1 } }
+            return (harmonicMean(queries.map { KernelBench.rate(data: floats, pages: count, query: $0, threads: 2, repeats: 1) }),
+                    harmonicMean(queries.map { KernelBench.halfRate(data: halves, pages: count, query: $0, threads: 2, repeats: 1) }),
+                    harmonicMean(queries.map { KernelBench.planesRate(data: planes, pages: count, query: $0, threads: 2, repeats: 1) }))
+        }
     }
 }

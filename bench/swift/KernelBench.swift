@@ -83,7 +83,7 @@ struct KernelBench: AsyncParsableCommand {
                 var staging = [Float](repeating: 0, count: Int(stagingRows) * 128)
                 var rowMax = [Float](repeating: 0, count: 20)
                 var codes = [UInt8](repeating: 0, count: 1030 * colpali_code_bytes(128))
-                var magnitudes = [UInt8](repeating: 0, count: Int(stagingRows) * colpali_planes_magnitude_bytes(128))
+                var magnitudes = [UInt8](repeating: 0, count: colpali_planes_magnitude_bytes(128))
                 var stream = colpali_stream()
                 var score: Float = 0
                 box.data.withUnsafeBufferPointer { pages_ in

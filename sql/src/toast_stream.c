@@ -115,7 +115,7 @@ toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch, MultiVe
 									   (Size) rows * colpali_code_bytes(query.dim), 1);
 	uint8	   *magnitudes = scratch_buffer(scratch, (void **) &scratch->magnitudes,
 											&scratch->magnitudes_capacity,
-											(Size) staging_rows * colpali_planes_magnitude_bytes(query.dim), 1);
+											colpali_planes_magnitude_bytes(query.dim), 1);
 
 	colpali_stream_begin_planes(stream, query.values, query.rows, query.dim, rows, row_max, staging,
 								staging_rows, codes, magnitudes);

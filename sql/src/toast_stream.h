@@ -43,7 +43,7 @@ typedef struct ToastScratch
 	Size		row_max_capacity;	/* floats */
 	uint8	   *codes;			/* a page's codes, in sign planes */
 	Size		codes_capacity;
-	uint8	   *magnitudes;		/* staged rows of magnitudes, in sign planes */
+	uint8	   *magnitudes;		/* a row split between chunks, in sign planes */
 	Size		magnitudes_capacity;
 } ToastScratch;
 

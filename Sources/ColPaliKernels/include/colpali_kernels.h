@@ -170,12 +170,12 @@ typedef struct {
     int status;            /* COLPALI_OK, COLPALI_NONFINITE once seen, or
                             * -1 once more rows came than codes */
     /* Sign planes (colpali_stream_begin_planes): the codes arrive first and
-     * are kept whole; magnitudes gather in whole rows, widened as a block. */
+     * are kept whole; magnitudes are widened as they arrive. */
     int planes;
     uint8_t *codes;        /* rows x colpali_code_bytes(dim) */
     size_t codes_bytes;
     size_t codes_have;
-    uint8_t *magnitudes;   /* staging_rows x colpali_planes_magnitude_bytes(dim) */
+    uint8_t *magnitudes;   /* a row split between pieces: colpali_planes_magnitude_bytes(dim) */
     size_t magnitudes_have;
 } colpali_stream;
 
@@ -193,8 +193,8 @@ void colpali_stream_begin_half(colpali_stream *s, const float *query, int nq, in
 
 /* The same for a page of `rows` rows in sign planes (the codes, then the
  * magnitudes; colpali_planes_*), with a buffer for its codes
- * (rows x colpali_code_bytes(dim)) and one for staging_rows rows of
- * magnitudes. */
+ * (rows x colpali_code_bytes(dim)) and one for a row of magnitudes
+ * (colpali_planes_magnitude_bytes(dim)). */
 void colpali_stream_begin_planes(colpali_stream *s, const float *query, int nq, int dim,
                                  int64_t rows, float *row_max, float *staging, int staging_rows,
                                  uint8_t *codes, uint8_t *magnitudes);
