@@ -5,6 +5,7 @@
 # pages per second and ratios, plus prefilter recall@10 after an exact rerank.
 #
 #   bench/extension_speed.sh [PAGES...]      (default: 2000 20000)
+#   COLPALI_BENCH_SHARED_BUFFERS=256MB bench/extension_speed.sh 2000
 #
 # Uses a private cluster under $COLPALI_BENCH_DATA (default
 # ~/.cache/colpali-bench/pg), one database per size; loaded data is kept, so
@@ -15,9 +16,11 @@ sizes=("$@")
 [[ ${#sizes[@]} -eq 0 ]] && sizes=(2000 20000)
 make -C sql >/dev/null && { [[ $(id -u) -eq 0 ]] && make -C sql install >/dev/null || sudo make -C sql install >/dev/null; }
 source bench/lib.sh
-# Shared buffers as a server with this much RAM would have (a quarter).
-if [[ $(psql -h "$bench_host" -U colpali -d postgres -tAc "SHOW shared_buffers") != "4GB" ]]; then
-  psql -h "$bench_host" -U colpali -d postgres -qc "ALTER SYSTEM SET shared_buffers = '4GB'"
+# Shared buffers as a server with this much RAM would have (a quarter), or
+# COLPALI_BENCH_SHARED_BUFFERS (256MB: what `colpali db start` gives a new cluster).
+shared_buffers=${COLPALI_BENCH_SHARED_BUFFERS:-4GB}
+if [[ $(psql -h "$bench_host" -U colpali -d postgres -tAc "SHOW shared_buffers") != "$shared_buffers" ]]; then
+  psql -h "$bench_host" -U colpali -d postgres -qc "ALTER SYSTEM SET shared_buffers = '$shared_buffers'"
   .build/release/colpali db stop --data-dir "$bench_data" >/dev/null
   .build/release/colpali db start --data-dir "$bench_data" >/dev/null
 fi

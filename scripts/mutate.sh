@@ -69,6 +69,8 @@ planes-codes-of-first-rows|Sources/ColPaliKernels/stream.c|SignPlanesTests|"colp
 planes-streamed-as-rows|sql/src/toast_stream.c|pg_regress:multihalfvec|"\tif (layout == MULTIHALFVEC_PLANES)\n\t\ttoast_stream_begin_planes"|"\tif (layout == -1)\n\t\ttoast_stream_begin_planes"
 planes-codes-slice-unused|sql/src/multihalfvec.c|pg_regress:multihalfvec|"if (v->layout == MULTIHALFVEC_PLANES && v->dim == dim_hint"|"if (v->layout == -1 && v->dim == dim_hint"
 sign-planes-migration-skipped|migrations/0009_sign_planes.sql|MigrationHistoryTests|"    ALTER TABLE pages ALTER COLUMN embedding TYPE multihalfvec USING embedding::real[]::multihalfvec;\n"|""
+ivf-helper-share-misplaced|sql/src/ivf_parallel.c|pg_regress:ivf|"to - from, layout, lists, dim, out + from}"|"to - from, layout, lists, dim, out}"
+ivf-batch-offset-unmoved|sql/src/ivf_build.c|pg_regress:ivf|"\t\tat += state->batch_rows[p];\n"|""
 LIST
 )
 

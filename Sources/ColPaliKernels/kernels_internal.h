@@ -53,7 +53,7 @@ void colpali_half_bytes_to_float(const unsigned char *in, size_t n, float *out);
  * with the multiply-adds of each step; without a pause function (Swift) it
  * is one predictable branch.
  */
-extern colpali_pause_fn colpali_pause_hook;
+extern _Thread_local colpali_pause_fn colpali_pause_hook;
 
 typedef struct {
     size_t work;

@@ -4,7 +4,9 @@
  */
 #include "kernels_internal.h"
 
-colpali_pause_fn colpali_pause_hook = NULL;
+/* Per thread: threads a host starts for kernel work (the extension's index
+ * build helpers) run without one, and never call into the host. */
+_Thread_local colpali_pause_fn colpali_pause_hook = NULL;
 
 void colpali_set_pause(colpali_pause_fn pause)
 {

@@ -111,6 +111,16 @@ extern IvfIndexInfo *ivf_index_info(Relation index);
 extern float *ivf_nearest_layout(const float *centroids, int lists, int dim, MemoryContext context);
 extern void ivf_init_page(Page page, uint16 kind);
 extern float *ivf_page_vectors(Datum value, int expected_dim, int *rows, int *dim, const char *what);
+/* ivf_parallel.c: helper threads an index build may use, and colpali_nearest
+ * over `count` tokens shared with them. */
+extern int	ivf_build_helpers(void);
+extern void ivf_nearest_parallel(const float *tokens, int count, const float *layout, int lists,
+								 int dim, int32 *out);
+
+/* The distinct lists of a page whose tokens' nearest centroids are `nearest`,
+ * in increasing order (`seen`: lists entries, all false, left so). */
+extern int	ivf_lists_of_nearest(const int32 *nearest, int rows, const IvfIndexInfo *info, bool *seen,
+								 int32 *lists_out);
 extern int	ivf_distinct_lists(const float *vectors, int rows, const IvfIndexInfo *info,
 							   int32 *nearest, bool *seen, int32 *lists_out);
 extern void ivf_centroid_location(const IvfIndexInfo *info, int list, BlockNumber *block,

@@ -3,8 +3,9 @@
  * a uniform sample of pages (reservoir sampling: only the pages kept are
  * read from TOAST) and clusters 32 of each one's tokens into centroids;
  * the second files every page under the nearest centroid of each of its
- * tokens. Pages are then written in one sequence (meta, centroids, each
- * list's postings) and WAL-logged as whole pages.
+ * tokens, a batch of pages at a time, on helper threads as well as the
+ * backend (ivf_parallel.c). Pages are then written in one sequence (meta,
+ * centroids, each list's postings) and WAL-logged as whole pages.
  */
 #include "postgres.h"
 
@@ -27,6 +28,10 @@
 #define MAX_SAMPLE_TOKENS		(256 * 1024)
 #define KMEANS_ITERATIONS		10
 #define BUILD_SEED				0x436F6C50616C69ULL
+/* Pass 2 files pages a batch at a time, their tokens' nearest centroids
+ * found together (ivf_nearest_parallel): about 32 ColPali pages. */
+#define BATCH_TOKENS			32768
+#define BATCH_PAGES				256
 
 typedef struct Posting
 {
@@ -53,7 +58,17 @@ typedef struct BuildState
 	Size		posting_count;
 	Size		posting_capacity;
 	bool	   *seen;
+	int32	   *lists;			/* one page's lists, info.lists entries */
 	double		indexed;
+
+	/* pass 2: the pages read but not yet filed */
+	float	   *batch;			/* batch_capacity * dim floats */
+	int32	   *batch_nearest;	/* batch_capacity */
+	int			batch_capacity; /* tokens */
+	int			batch_tokens;
+	int			batch_pages;
+	ItemPointerData batch_tids[BATCH_PAGES];
+	int			batch_rows[BATCH_PAGES];
 } BuildState;
 
 static void
@@ -156,7 +171,7 @@ kmeans(BuildState *state, const float *tokens, int n, int lists, float *centroid
 		float	   *layout = ivf_nearest_layout(centroids, lists, dim, CurrentMemoryContext);
 
 		CHECK_FOR_INTERRUPTS();
-		colpali_nearest(tokens, n, layout, lists, dim, assign);
+		ivf_nearest_parallel(tokens, n, layout, lists, dim, assign);
 		pfree(layout);
 		memset(centroids, 0, sizeof(float) * (Size) lists * dim);
 		memset(counts, 0, sizeof(int) * lists);
@@ -183,6 +198,40 @@ kmeans(BuildState *state, const float *tokens, int n, int lists, float *centroid
 	pfree(order);
 }
 
+/* Files the batch's pages: their tokens' nearest centroids at once, then
+ * each page under its distinct lists. */
+static void
+flush_batch(BuildState *state)
+{
+	int			at = 0;
+
+	if (state->batch_pages == 0)
+		return;
+	ivf_nearest_parallel(state->batch, state->batch_tokens, state->info.layout, state->info.lists,
+						 state->dim, state->batch_nearest);
+	for (int p = 0; p < state->batch_pages; p++)
+	{
+		int			count = ivf_lists_of_nearest(state->batch_nearest + at, state->batch_rows[p],
+												 &state->info, state->seen, state->lists);
+
+		if (state->posting_count + count > state->posting_capacity)
+		{
+			state->posting_capacity = Max(state->posting_capacity * 2, state->posting_count + count + 1024);
+			state->postings = repalloc_huge(state->postings, sizeof(Posting) * state->posting_capacity);
+		}
+		for (int i = 0; i < count; i++)
+		{
+			Posting    *posting = &state->postings[state->posting_count++];
+
+			posting->list = state->lists[i];
+			posting->tid = state->batch_tids[p];
+		}
+		at += state->batch_rows[p];
+	}
+	state->batch_pages = 0;
+	state->batch_tokens = 0;
+}
+
 static void
 assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 				bool alive, void *opaque)
@@ -192,31 +241,27 @@ assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	float	   *vectors;
 	int			rows;
 	int			dim;
-	int32	   *nearest;
-	int32	   *lists;
-	int			count;
 
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(state->page_context);
 	vectors = ivf_page_vectors(values[0], state->dim, &rows, &dim, "a page");
-	nearest = palloc(sizeof(int32) * rows);
-	lists = palloc(sizeof(int32) * Min(rows, state->info.lists));
-	count = ivf_distinct_lists(vectors, rows, &state->info, nearest, state->seen, lists);
 	MemoryContextSwitchTo(old);
 
-	if (state->posting_count + count > state->posting_capacity)
+	if (state->batch_pages == BATCH_PAGES || state->batch_tokens + rows > state->batch_capacity)
+		flush_batch(state);
+	if (rows > state->batch_capacity)
 	{
-		state->posting_capacity = Max(state->posting_capacity * 2, state->posting_count + count + 1024);
-		state->postings = repalloc_huge(state->postings, sizeof(Posting) * state->posting_capacity);
+		/* A page larger than a batch is a batch of its own. */
+		state->batch_capacity = rows;
+		state->batch = repalloc_huge(state->batch, sizeof(float) * (Size) rows * dim);
+		state->batch_nearest = repalloc(state->batch_nearest, sizeof(int32) * rows);
 	}
-	for (int i = 0; i < count; i++)
-	{
-		Posting    *p = &state->postings[state->posting_count++];
-
-		p->list = lists[i];
-		p->tid = *tid;
-	}
+	memcpy(state->batch + (Size) state->batch_tokens * dim, vectors, sizeof(float) * (Size) rows * dim);
+	state->batch_tids[state->batch_pages] = *tid;
+	state->batch_rows[state->batch_pages] = rows;
+	state->batch_pages++;
+	state->batch_tokens += rows;
 	state->indexed += 1;
 	MemoryContextReset(state->page_context);
 }
@@ -388,9 +433,14 @@ ivf_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		state->info.layout = ivf_nearest_layout(state->info.centroids, state->info.lists, state->dim,
 												CurrentMemoryContext);
 		state->seen = palloc0(sizeof(bool) * state->info.lists);
+		state->lists = palloc(sizeof(int32) * state->info.lists);
 		state->posting_capacity = 1024;
 		state->postings = palloc(sizeof(Posting) * state->posting_capacity);
+		state->batch_capacity = BATCH_TOKENS;
+		state->batch = palloc(sizeof(float) * (Size) BATCH_TOKENS * state->dim);
+		state->batch_nearest = palloc(sizeof(int32) * BATCH_TOKENS);
 		table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, state, NULL);
+		flush_batch(state);
 		qsort_interruptible(state->postings, state->posting_count, sizeof(Posting), compare_postings, NULL);
 	}
 	write_index(index, state);

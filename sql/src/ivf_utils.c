@@ -174,9 +174,16 @@ int
 ivf_distinct_lists(const float *vectors, int rows, const IvfIndexInfo *info,
 				   int32 *nearest, bool *seen, int32 *lists_out)
 {
+	colpali_nearest(vectors, rows, info->layout, info->lists, info->dim, nearest);
+	return ivf_lists_of_nearest(nearest, rows, info, seen, lists_out);
+}
+
+int
+ivf_lists_of_nearest(const int32 *nearest, int rows, const IvfIndexInfo *info, bool *seen,
+					 int32 *lists_out)
+{
 	int			count = 0;
 
-	colpali_nearest(vectors, rows, info->layout, info->lists, info->dim, nearest);
 	for (int i = 0; i < rows; i++)
 		if (!seen[nearest[i]])
 		{

@@ -57,7 +57,8 @@ int colpali_check_shape(int64_t rows, int64_t dim);
  * multiply-adds (or byte comparisons) and call `pause` between them, when one
  * is set. The extension sets a function that checks for query cancellation
  * (it may not return: a longjmp out of a kernel is safe, nothing is held);
- * Swift sets none. Process-global, set once at load.
+ * Swift sets none. It is the setting thread's own: other threads (the
+ * extension's index-build helpers) run the kernels without one.
  */
 #define COLPALI_PAUSE_WORK ((size_t)1 << 24)
 typedef void (*colpali_pause_fn)(void);

@@ -215,5 +215,24 @@ SELECT count(DISTINCT page) AS distinct_pages
 FROM colpali_ivf_candidates('ivf_many_two', (ivf_question())[1:1][1:8], 6000);
 RESET colpali.ivf_probes;
 
+-- Built with helper threads (max_parallel_maintenance_workers, as the CPUs
+-- allow) or by the backend alone, an index is the same: every page, each
+-- with the same estimate. A page of more tokens than a batch (32,768) is a
+-- batch of its own.
+INSERT INTO ivf_many
+SELECT 5001, array_agg(ARRAY[sin(j * 1.1), cos(j * 1.3), sin(j * 1.7), cos(j * 1.9),
+                             sin(j * 2.3), cos(j * 2.9), sin(j * 3.1), cos(j * 3.7)]::real[] ORDER BY j)::multihalfvec(8)
+FROM generate_series(1, 40000) j;
+SET max_parallel_maintenance_workers = 0;
+CREATE INDEX ivf_many_alone ON ivf_many USING colpali_ivf (embedding) WITH (lists = 4);
+RESET max_parallel_maintenance_workers;
+CREATE INDEX ivf_many_shared ON ivf_many USING colpali_ivf (embedding) WITH (lists = 4);
+SET colpali.ivf_probes = 4;
+SELECT count(*) AS pages, count(*) FILTER (WHERE a.estimate = b.estimate) AS same_estimate
+FROM colpali_ivf_candidates('ivf_many_alone', ivf_question(), 6000) a
+FULL JOIN colpali_ivf_candidates('ivf_many_shared', ivf_question(), 6000) b USING (page);
+SELECT pg_relation_size('ivf_many_alone') = pg_relation_size('ivf_many_shared') AS same_size;
+RESET colpali.ivf_probes;
+
 DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged, ivf_many;
 DROP FUNCTION ivf_question(), ivf_page(int, int), ivf_row(int);
