@@ -70,13 +70,22 @@ struct HalfPrecisionTests {
 
     /// A 16-bit document fed in pieces of every awkward size scores exactly
     /// as colpali_maxsim over its widened values, on every kernel.
-    @Test func aHalfDocumentInPiecesScoresLikeItsWidenedFloats() throws {
+    /// The shapes the streaming tests feed: a ColPali page, odd widths, one value.
+    static let streamShapes = [(20, 1030, 128), (3, 77, 17), (1, 1, 1), (5, 300, 130)]
+
+    /// A random query (nq x dim floats) and document (nd x dim halves).
+    static func randomDocument(nq: Int, nd: Int, dim: Int) -> (query: [Float], halves: [UInt16]) {
         var rng = SystemRandomNumberGenerator()
-        for (nq, nd, dim) in [(20, 1030, 128), (3, 77, 17), (1, 1, 1), (5, 300, 130)] {
-            let query = (0..<(nq * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
-            let floats = (0..<(nd * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
-            var halves = [UInt16](repeating: 0, count: floats.count)
-            #expect(colpali_float_to_half(floats, floats.count, &halves) == -1)
+        let query = (0..<(nq * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let floats = (0..<(nd * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
+        var halves = [UInt16](repeating: 0, count: floats.count)
+        #expect(colpali_float_to_half(floats, floats.count, &halves) == -1)
+        return (query, halves)
+    }
+
+    @Test func aHalfDocumentInPiecesScoresLikeItsWidenedFloats() throws {
+        for (nq, nd, dim) in Self.streamShapes {
+            let (query, halves) = Self.randomDocument(nq: nq, nd: nd, dim: dim)
             let payload = halves.withUnsafeBytes { Array($0) }
             MaxSimKernelTests.withEveryISA { isa in
                 var expected: Float = 0

@@ -68,33 +68,38 @@ struct SignPlanesTests {
 
     static func stream(query: [Float], nq: Int, dim: Int, rows: Int, payload: [UInt8], pieceSize: Int,
                        expectedRows: Int) -> (status: Int32, score: Float) {
+        // The stream keeps these pointers between calls: buffers that stay put.
         let stagingRows = Int(colpali_stream_staging_rows(Int32(dim)))
-        var rowMax = [Float](repeating: 0, count: nq)
-        var staging = [Float](repeating: 0, count: stagingRows * dim)
-        var codes = [UInt8](repeating: 0, count: rows * colpali_code_bytes(Int32(dim)))
-        var magnitudes = [UInt8](repeating: 0, count: colpali_planes_magnitude_bytes(Int32(dim)))
-        var stream = colpali_stream()
-        var score: Float = 0
-        colpali_stream_begin_planes(&stream, query, Int32(nq), Int32(dim), Int64(rows), &rowMax, &staging,
-                                    Int32(stagingRows), &codes, &magnitudes)
-        var offset = 0
-        while offset < payload.count {
-            let take = min(pieceSize, payload.count - offset)
-            payload[offset..<(offset + take)].withUnsafeBytes { _ = colpali_stream_feed(&stream, $0.baseAddress, take) }
-            offset += take
+        let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: nq)
+        let staging = UnsafeMutablePointer<Float>.allocate(capacity: stagingRows * dim)
+        let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * colpali_code_bytes(Int32(dim)))
+        let magnitudes = UnsafeMutablePointer<UInt8>.allocate(capacity: colpali_planes_magnitude_bytes(Int32(dim)))
+        defer {
+            rowMax.deallocate()
+            staging.deallocate()
+            codes.deallocate()
+            magnitudes.deallocate()
         }
-        return (colpali_stream_finish(&stream, Int64(expectedRows), &score), score)
+        return query.withUnsafeBufferPointer { q in
+            var stream = colpali_stream()
+            var score: Float = 0
+            colpali_stream_begin_planes(&stream, q.baseAddress, Int32(nq), Int32(dim), Int64(rows), rowMax, staging,
+                                        Int32(stagingRows), codes, magnitudes)
+            var offset = 0
+            while offset < payload.count {
+                let take = min(pieceSize, payload.count - offset)
+                payload[offset..<(offset + take)].withUnsafeBytes { _ = colpali_stream_feed(&stream, $0.baseAddress, take) }
+                offset += take
+            }
+            return (colpali_stream_finish(&stream, Int64(expectedRows), &score), score)
+        }
     }
 
     /// A page in pieces of every awkward size (a TOAST chunk is 1,996 bytes)
     /// scores exactly as colpali_maxsim over its widened halves.
     @Test func aPageInSignPlanesInPiecesScoresLikeItsHalves() {
-        var rng = SystemRandomNumberGenerator()
-        for (nq, nd, dim) in [(20, 1030, 128), (3, 77, 17), (1, 1, 1), (5, 300, 130)] {
-            let query = (0..<(nq * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
-            let floats = (0..<(nd * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
-            var halves = [UInt16](repeating: 0, count: floats.count)
-            #expect(colpali_float_to_half(floats, floats.count, &halves) == -1)
+        for (nq, nd, dim) in HalfPrecisionTests.streamShapes {
+            let (query, halves) = HalfPrecisionTests.randomDocument(nq: nq, nd: nd, dim: dim)
             let payload = Self.pack(halves, rows: nd, dim: dim)
             MaxSimKernelTests.withEveryISA { isa in
                 var expected: Float = 0

@@ -44,54 +44,59 @@ struct KernelBench: AsyncParsableCommand {
     /// streaming kernel the extension scores stored pages with (each page fed
     /// whole, as a detoasted value is).
     static func halfRate(data: [UInt16], pages: Int, query: [Float], threads: Int, repeats: Int = 3) -> Double {
-        let box = Shared(data: data, query: query)
-        let started = Date()
-        for _ in 0..<repeats {
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
-                let stagingRows = colpali_stream_staging_rows(128)
-                var staging = [Float](repeating: 0, count: Int(stagingRows) * 128)
-                var rowMax = [Float](repeating: 0, count: 20)
-                var stream = colpali_stream()
-                var score: Float = 0
-                box.data.withUnsafeBufferPointer { pages_ in
-                    box.query.withUnsafeBufferPointer { q in
-                        staging.withUnsafeMutableBufferPointer { st in
-                            rowMax.withUnsafeMutableBufferPointer { rm in
-                                for page in (pages * part / threads)..<(pages * (part + 1) / threads) {
-                                    colpali_stream_begin_half(&stream, q.baseAddress, 20, 128, rm.baseAddress, st.baseAddress, stagingRows)
-                                    _ = colpali_stream_feed(&stream, pages_.baseAddress! + page * 1030 * 128, 1030 * 128 * 2)
-                                    _ = colpali_stream_finish(&stream, 1030, &score)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return Double(pages * repeats) / Date().timeIntervalSince(started)
+        streamRate(data: data, pages: pages, query: query, threads: threads, repeats: repeats) { stream, page, q, buffers in
+            colpali_stream_begin_half(&stream, q, 20, 128, buffers.rowMax, buffers.staging, buffers.stagingRows)
+            _ = colpali_stream_feed(&stream, page, 1030 * 128 * 2)
+        } pageOffset: { $0 * 1030 * 128 }
     }
 
     /// The same over pages in sign planes (the layout stored since extension
     /// 1.4: the codes, then 15-bit magnitudes), 263,680 bytes each.
     static func planesRate(data: [UInt8], pages: Int, query: [Float], threads: Int, repeats: Int = 3) -> Double {
-        let box = Shared(data: data, query: query)
         let pageBytes = colpali_planes_bytes(1030, 128)
+        return streamRate(data: data, pages: pages, query: query, threads: threads, repeats: repeats) { stream, page, q, buffers in
+            colpali_stream_begin_planes(&stream, q, 20, 128, 1030, buffers.rowMax, buffers.staging, buffers.stagingRows,
+                                        buffers.codes, buffers.magnitudes)
+            _ = colpali_stream_feed(&stream, page, pageBytes)
+        } pageOffset: { $0 * pageBytes }
+    }
+
+    /// A thread's buffers for the kernel stream, for a 1,030 x 128 page and
+    /// a query of 20 rows; they outlive every stream begun on them.
+    final class StreamBuffers {
+        let stagingRows = colpali_stream_staging_rows(128)
+        let staging: UnsafeMutablePointer<Float>
+        let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: 20)
+        let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: 1030 * colpali_code_bytes(128))
+        let magnitudes = UnsafeMutablePointer<UInt8>.allocate(capacity: colpali_planes_magnitude_bytes(128))
+        init() { staging = .allocate(capacity: Int(stagingRows) * 128) }
+        deinit {
+            staging.deallocate()
+            rowMax.deallocate()
+            codes.deallocate()
+            magnitudes.deallocate()
+        }
+    }
+
+    /// Pages per second of the stream over every page, split across threads:
+    /// `begin` starts it on the page at its pointer and feeds it; finishing is
+    /// here.
+    static func streamRate<Element: Sendable>(
+        data: [Element], pages: Int, query: [Float], threads: Int, repeats: Int,
+        begin: @Sendable (inout colpali_stream, UnsafePointer<Element>, UnsafePointer<Float>, StreamBuffers) -> Void,
+        pageOffset: @Sendable (Int) -> Int
+    ) -> Double {
+        let box = Shared(data: data, query: query)
         let started = Date()
         for _ in 0..<repeats {
             DispatchQueue.concurrentPerform(iterations: threads) { part in
-                let stagingRows = colpali_stream_staging_rows(128)
-                var staging = [Float](repeating: 0, count: Int(stagingRows) * 128)
-                var rowMax = [Float](repeating: 0, count: 20)
-                var codes = [UInt8](repeating: 0, count: 1030 * colpali_code_bytes(128))
-                var magnitudes = [UInt8](repeating: 0, count: colpali_planes_magnitude_bytes(128))
+                let buffers = StreamBuffers()
                 var stream = colpali_stream()
                 var score: Float = 0
                 box.data.withUnsafeBufferPointer { pages_ in
                     box.query.withUnsafeBufferPointer { q in
                         for page in (pages * part / threads)..<(pages * (part + 1) / threads) {
-                            colpali_stream_begin_planes(&stream, q.baseAddress, 20, 128, 1030, &rowMax, &staging, stagingRows,
-                                                        &codes, &magnitudes)
-                            _ = colpali_stream_feed(&stream, pages_.baseAddress! + page * pageBytes, pageBytes)
+                            begin(&stream, pages_.baseAddress! + pageOffset(page), q.baseAddress!, buffers)
                             _ = colpali_stream_finish(&stream, 1030, &score)
                         }
                     }

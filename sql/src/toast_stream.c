@@ -83,17 +83,27 @@ scratch_buffer(ToastScratch *scratch, void **buffer, Size *capacity, Size count,
 	return *buffer;
 }
 
+/* The query's running maxima and the staging rows, from the scratch. */
+static void
+stream_buffers(ToastScratch *scratch, MultiVector query, float **row_max, float **staging,
+			   int *staging_rows)
+{
+	*staging_rows = colpali_stream_staging_rows(query.dim);
+	*row_max = scratch_buffer(scratch, (void **) &scratch->row_max, &scratch->row_max_capacity,
+							  query.rows, sizeof(float));
+	*staging = scratch_buffer(scratch, (void **) &scratch->staging, &scratch->staging_capacity,
+							  (Size) *staging_rows * query.dim, sizeof(float));
+}
+
 void
 toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector query,
 				   DocumentFormat format)
 {
-	int			staging_rows = colpali_stream_staging_rows(query.dim);
-	Size		staged = (Size) staging_rows * query.dim;
-	float	   *row_max = scratch_buffer(scratch, (void **) &scratch->row_max,
-										 &scratch->row_max_capacity, query.rows, sizeof(float));
-	float	   *staging = scratch_buffer(scratch, (void **) &scratch->staging,
-										 &scratch->staging_capacity, staged, sizeof(float));
+	float	   *row_max,
+			   *staging;
+	int			staging_rows;
 
+	stream_buffers(scratch, query, &row_max, &staging, &staging_rows);
 	if (format == DOCUMENT_HALF)
 		colpali_stream_begin_half(stream, query.values, query.rows, query.dim, row_max, staging,
 								  staging_rows);
@@ -105,18 +115,16 @@ toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector qu
 void
 toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch, MultiVector query, int rows)
 {
-	int			staging_rows = colpali_stream_staging_rows(query.dim);
-	Size		staged = (Size) staging_rows * query.dim;
-	float	   *row_max = scratch_buffer(scratch, (void **) &scratch->row_max,
-										 &scratch->row_max_capacity, query.rows, sizeof(float));
-	float	   *staging = scratch_buffer(scratch, (void **) &scratch->staging,
-										 &scratch->staging_capacity, staged, sizeof(float));
+	float	   *row_max,
+			   *staging;
+	int			staging_rows;
 	uint8	   *codes = scratch_buffer(scratch, (void **) &scratch->codes, &scratch->codes_capacity,
 									   (Size) rows * colpali_code_bytes(query.dim), 1);
 	uint8	   *magnitudes = scratch_buffer(scratch, (void **) &scratch->magnitudes,
 											&scratch->magnitudes_capacity,
 											colpali_planes_magnitude_bytes(query.dim), 1);
 
+	stream_buffers(scratch, query, &row_max, &staging, &staging_rows);
 	colpali_stream_begin_planes(stream, query.values, query.rows, query.dim, rows, row_max, staging,
 								staging_rows, codes, magnitudes);
 }
