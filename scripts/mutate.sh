@@ -71,6 +71,8 @@ planes-codes-slice-unused|sql/src/multihalfvec.c|pg_regress:multihalfvec|"if (v-
 sign-planes-migration-skipped|migrations/0009_sign_planes.sql|MigrationHistoryTests|"    ALTER TABLE pages ALTER COLUMN embedding TYPE multihalfvec USING embedding::real[]::multihalfvec;\n"|""
 ivf-helper-share-misplaced|sql/src/ivf_parallel.c|pg_regress:ivf|"to - from, layout, lists, dim, out + from}"|"to - from, layout, lists, dim, out}"
 ivf-batch-offset-unmoved|sql/src/ivf_build.c|pg_regress:ivf|"\t\tat += state->batch_rows[p];\n"|""
+multipart-tail-not-held|Sources/ColPaliServer/Support/MultipartReader.swift|aBodyInPiecesOfAnySizeReadsAsAWhole|"let safe = max(position, pending.count - bodyEnd.count + 1)"|"let safe = pending.count"
+upload-staging-left-behind|Sources/ColPaliServer/Routes/UploadAPI.swift|uploadsLandInTheUploadDirectoryAndOnTheQueue|"        defer { form.discard() }\n"|""
 LIST
 )
 

@@ -35,7 +35,8 @@ public struct SearchServer: Sendable {
         /// be allowed to read it: `colpali-ingest run --allow-root DIR`);
         /// nil: uploads are refused.
         public var uploadDirectory: URL?
-        /// The largest upload taken (it is held in memory while parsed).
+        /// The largest upload taken. It is written to disk as it arrives:
+        /// memory holds a few chunks of it, whatever its size.
         public var maximumUploadBytes = 100 << 20
         /// Web origins (`https://app.example.com`) whose pages may call the
         /// API from a browser; none by default.

@@ -45,6 +45,66 @@ import TestSupport
         }
     }
 
+    final class Collected: @unchecked Sendable {
+        var parts: [Multipart.Part] = []
+    }
+
+    static func read(_ data: Data, pieces size: Int, limit: Int = .max) throws -> [Multipart.Part] {
+        let collected = Collected()
+        var reader = MultipartReader(boundary: "XyZ-123", open: { _ in
+            MemorySink(limit: limit) { Multipart.ParseError.malformed("over the limit") }
+        }, close: { headers, sink in
+            collected.parts.append(.init(name: headers.name, filename: headers.filename, contentType: headers.contentType,
+                                         body: (sink as! MemorySink).data))
+        })
+        var offset = 0
+        while offset < data.count {
+            try reader.consume(data[offset..<min(offset + size, data.count)])
+            offset += size
+        }
+        try reader.finish()
+        return collected.parts
+    }
+
+    /// Fed in pieces of any size, as a request body arrives, the reader gives
+    /// every part exactly as the whole body read at once, boundaries and
+    /// near-boundaries split anywhere.
+    @Test func aBodyInPiecesOfAnySizeReadsAsAWhole() throws {
+        let pdf = Data("%PDF-1.4\r\n--XyZ-12 not a boundary\r\n\r\n-".utf8) + Data((0...255).map { UInt8($0) })
+        let data = Data("preamble\r\n".utf8) + Self.body([
+            ("Content-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"", pdf),
+            ("Content-Disposition: form-data; name=\"empty\"", Data()),
+            ("Content-Disposition: form-data; name=\"options\"", Data("{}\r\n".utf8)),
+        ]) + Data("epilogue".utf8)
+        let whole = try Self.read(data, pieces: data.count)
+        #expect(whole.map(\.name) == ["file", "empty", "options"])
+        #expect(whole[0].body == pdf && whole[1].body.isEmpty && whole[2].body == Data("{}\r\n".utf8))
+        for size in [1, 2, 3, 5, 9, 10, 11, 64, 300] {
+            #expect(try Self.read(data, pieces: size) == whole, "pieces of \(size)")
+        }
+        // A part over its sink's limit stops the body.
+        #expect(throws: Multipart.ParseError.malformed("over the limit")) { try Self.read(data, pieces: 7, limit: 100) }
+    }
+
+    /// However large a part, the reader holds back no more than a boundary.
+    @Test func aLargePartIsNeverHeldInMemory() throws {
+        final class Counter: MultipartSink {
+            var count = 0
+            func write(_ bytes: ArraySlice<UInt8>) { count += bytes.count }
+        }
+        let sink = Counter()
+        var reader = MultipartReader(boundary: "XyZ-123", open: { _ in sink })
+        try reader.consume(Data("--XyZ-123\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n".utf8))
+        let chunk = [UInt8](repeating: 0x2D, count: 64 * 1024)  // '-', as boundaries start
+        for _ in 0..<32 {
+            try reader.consume(chunk)
+            #expect(reader.bufferedBytes < "\r\n--XyZ-123".utf8.count)
+        }
+        try reader.consume(Data("\r\n--XyZ-123--\r\n".utf8))
+        try reader.finish()
+        #expect(sink.count == 32 * 64 * 1024)
+    }
+
     /// Random damage to a valid body: every outcome is a parse or a
     /// ParseError, and parsed parts are slices of the input.
     @Test func damagedBodiesNeverCrashTheParser() {

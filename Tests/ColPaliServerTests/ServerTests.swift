@@ -344,6 +344,11 @@ import TestSupport
                 (Self.form(file: Data("%PDF-".utf8) + Data(count: 70 * 1024)).0,
                  Self.form(file: Data("%PDF-".utf8) + Data(count: 70 * 1024)).1, 413, "larger than 65536 bytes"),
                 ([.authorization: "Bearer \(Self.writeToken)", .contentType: "application/pdf"], ByteBuffer(bytes: pdf), 415, "multipart"),
+                (Self.form(file: pdf).0, ByteBuffer(bytes: MultipartTests.body(Array(repeating: (
+                    "Content-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"", pdf), count: 2))), 400, "more than one 'file' part"),
+                (Self.form(file: pdf).0, ByteBuffer(bytes: MultipartTests.body([
+                    ("Content-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"", pdf),
+                    ("Content-Disposition: form-data; name=\"colour\"", Data("red".utf8))])), 400, "unknown form field 'colour'"),
                 ([.contentType: "multipart/form-data; boundary=XyZ-123"], body, 401, "write scope"),
             ]
             for (headers, body, status, says) in refusals {

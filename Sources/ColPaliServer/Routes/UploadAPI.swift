@@ -37,32 +37,25 @@ struct UploadAPI {
         } catch {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", "\(error)")
         }
-        let buffer = try await JSONBody.collect(request, upTo: maximumBytes, what: "the upload")
-        let form: Multipart
-        do {
-            form = try Multipart.parse(Data(buffer: buffer), boundary: boundary)
-        } catch let error as Multipart.ParseError {
-            throw APIError.invalid("\(error)")
+        let form = try await UploadForm.read(request, boundary: boundary, maximumBytes: maximumBytes, directory: directory)
+        defer { form.discard() }
+        if form.embeddings == nil, let stray = Self.importFields.first(where: { form.partNames.contains($0) }) {
+            throw APIError.invalid("'\(stray)' applies to an import: send it with an 'embeddings' part")
         }
-        if let unknown = form.parts.first(where: { !Self.fields.contains($0.name) }) {
-            throw APIError.invalid("unknown form field '\(unknown.name)' (known: \(Self.fields.joined(separator: ", ")))")
-        }
-        if form.part("embeddings") == nil, let stray = form.parts.first(where: { Self.importFields.contains($0.name) }) {
-            throw APIError.invalid("'\(stray.name)' applies to an import: send it with an 'embeddings' part")
-        }
-        guard let file = form.part("file"), file.filename != nil else {
+        guard let file = form.file, let filename = form.fileName else {
             throw APIError.invalid("the form has no 'file' part with a filename")
         }
-        guard !file.body.isEmpty else { throw APIError.invalid("the file is empty") }
+        let digest = try file.finish()
+        guard file.count > 0 else { throw APIError.invalid("the file is empty") }
         // Ingest's own sniffing, by content alone (no leniency for a client's
         // ".pdf" name): what would only fail in the queue is refused now.
-        guard let kind = SourceFile.kind(of: file.body, path: "") else {
+        guard let kind = SourceFile.kind(of: file.head, path: "") else {
             throw APIError(.unsupportedMediaType, code: "unsupported_type", "the file is not a PDF, PNG or JPEG")
         }
         var options = JobOptions()
-        if let part = form.part("options") {
+        if let part = form.field("options") {
             do {
-                options = try JSONDecoder().decode(JobOptions.self, from: part.body)
+                options = try JSONDecoder().decode(JobOptions.self, from: part)
             } catch let error as JobOptions.InvalidOption {
                 throw APIError.invalid("options: \(error)")
             } catch let error as DecodingError {
@@ -71,39 +64,36 @@ struct UploadAPI {
         }
         // Queued uploads go to existing collections: a misspelt name is a 404
         // now (and no file kept), not a new collection the daemon would make.
-        if form.part("embeddings") == nil, let collection = options.collection { _ = try await client.collection(collection) }
-        let name = try Self.store(file.body, originalName: file.filename!, kind: kind == .jpeg ? "jpg" : kind.rawValue, in: directory)
-        if let embeddings = form.part("embeddings") {
-            return try await importDocument(directory.appendingPathComponent(name), embeddings: embeddings, form: form,
+        if form.embeddings == nil, let collection = options.collection { _ = try await client.collection(collection) }
+        let name = try Self.store(file.url, digest: digest, originalName: filename, kind: kind == .jpeg ? "jpg" : kind.rawValue,
+                                  in: directory)
+        if let embeddings = form.embeddings {
+            _ = try embeddings.finish()
+            return try await importDocument(directory.appendingPathComponent(name), embeddings: embeddings.url, form: form,
                                             options: options, context: context)
         }
         let job = try await client.enqueue(file: directory.appendingPathComponent(name).path, options: options)
-        context.logger.info("upload queued", metadata: ["job": "\(job)", "bytes": "\(file.body.count)",
+        context.logger.info("upload queued", metadata: ["job": "\(job)", "bytes": "\(file.count)",
                                                        "key": "\(context.caller?.keyName ?? "-")"])
-        return try JSONBody.response(Accepted(jobId: job, file: name, bytes: file.body.count, statusUrl: "/v1/jobs/\(job)"),
+        return try JSONBody.response(Accepted(jobId: job, file: name, bytes: file.count, statusUrl: "/v1/jobs/\(job)"),
                                      status: .accepted)
     }
 
-    /// Written under a name of the content's hash and a cleaned-up original
-    /// name: the client's name never becomes a path, and the same file
-    /// uploaded twice is one file. Written to a temporary name first and
-    /// renamed, so the daemon never reads half a file.
-    static func store(_ data: Data, originalName: String, kind: String, in directory: URL) throws -> String {
-        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    /// Moved into place under a name of the content's hash and a cleaned-up
+    /// original name: the client's name never becomes a path, and the same
+    /// file uploaded twice is one file. `staged` is a complete file in the
+    /// same directory, so the rename is atomic: the daemon never reads half
+    /// a file. (A staged file not moved is discarded with its form.)
+    static func store(_ staged: URL, digest: SHA256.Digest, originalName: String, kind: String, in directory: URL) throws -> String {
+        let hex = digest.map { String(format: "%02x", $0) }.joined()
         let base = URL(fileURLWithPath: "/" + originalName).deletingPathExtension().lastPathComponent
         let cleaned = String(base.unicodeScalars.map { scalar -> Character in
             CharacterSet.alphanumerics.contains(scalar) && scalar.isASCII || scalar == "-" || scalar == "_" ? Character(scalar) : "_"
         }.prefix(80))
-        let name = "\(digest.prefix(16))-\(cleaned.isEmpty ? "upload" : cleaned).\(kind)"
+        let name = "\(hex.prefix(16))-\(cleaned.isEmpty ? "upload" : cleaned).\(kind)"
         let target = directory.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: target.path) { return name }
-        let temporary = directory.appendingPathComponent(".\(name).\(UUID().uuidString).part")
-        do {
-            try data.write(to: temporary, options: .withoutOverwriting)
-            try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: temporary.path)
-            if rename(temporary.path, target.path) != 0 { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
+        guard rename(staged.path, target.path) == 0 else {
             throw APIError(.internalServerError, code: "upload_not_stored", "the upload could not be stored on the server")
         }
         return name
@@ -120,11 +110,11 @@ struct UploadAPI {
 
     /// The document with its vectors, stored now (201), as
     /// `colpali-ingest import` stores it.
-    func importDocument(_ path: URL, embeddings part: Multipart.Part, form: Multipart, options: JobOptions,
+    func importDocument(_ path: URL, embeddings: URL, form: UploadForm, options: JobOptions,
                         context: ServerContext) async throws -> Response {
         func text(_ name: String) throws -> String? {
-            guard let part = form.part(name) else { return nil }
-            guard let value = String(data: part.body, encoding: .utf8) else { throw APIError.invalid("\(name) is not UTF-8 text") }
+            guard let part = form.field(name) else { return nil }
+            guard let value = String(data: part, encoding: .utf8) else { throw APIError.invalid("\(name) is not UTF-8 text") }
             return value.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let format = try text("prompt_format").map { name -> PromptFormat in
@@ -135,17 +125,9 @@ struct UploadAPI {
             guard let grid = Int(value), (1...256).contains(grid) else { throw APIError.invalid("patch_grid must be an integer from 1 to 256") }
             return grid
         } ?? Importer.defaultPatchGrid
-        // The reader maps the file: the part goes to a private temporary file first.
-        let ext = URL(fileURLWithPath: "/" + (part.filename ?? "")).pathExtension.lowercased()
-        guard ["npy", "npz", "safetensors"].contains(ext) else {
-            throw APIError(.unsupportedMediaType, code: "unsupported_type", "embeddings must be a .npy, .npz or .safetensors file")
-        }
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("colpali-embeddings-\(UUID().uuidString).\(ext)")
-        defer { try? FileManager.default.removeItem(at: temporary) }
         let vectors: EmbeddingFile
         do {
-            try part.body.write(to: temporary, options: .withoutOverwriting)
-            vectors = try EmbeddingFile.read(contentsOf: temporary)
+            vectors = try EmbeddingFile.read(contentsOf: embeddings)
         } catch let error as EmbeddingFile.ReadError {
             throw APIError.invalid("embeddings: \(error)")
         }

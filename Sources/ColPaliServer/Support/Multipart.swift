@@ -1,8 +1,7 @@
 import Foundation
 
-/// A multipart/form-data body (RFC 7578), parsed whole: the server collects
-/// an upload up to its size limit first, so a part is a slice of bytes in
-/// memory, not a stream.
+/// A multipart/form-data body (RFC 7578) parsed whole, each part's bytes in
+/// memory; uploads stream through the same reader (MultipartReader) to files.
 struct Multipart: Equatable {
     struct Part: Equatable {
         let name: String
@@ -49,39 +48,23 @@ struct Multipart: Equatable {
         throw ParseError.noBoundary
     }
 
+    /// A whole body in memory, through the reader uploads stream through.
     static func parse(_ body: Data, boundary: String) throws -> Multipart {
-        let bytes = [UInt8](body)
-        let delimiter = Array("--\(boundary)".utf8)
-        let crlf: [UInt8] = [13, 10]
-        guard var position = find(delimiter, in: bytes, from: 0) else { throw ParseError.malformed("no boundary line") }
         var parts: [Part] = []
-        while true {
-            position += delimiter.count
-            // "--" after a delimiter closes the body.
-            if bytes.count >= position + 2, bytes[position] == 45, bytes[position + 1] == 45 { break }
-            guard bytes.count >= position + 2, Array(bytes[position..<(position + 2)]) == crlf else {
-                throw ParseError.malformed("a boundary line does not end with CRLF")
-            }
-            position += 2
-            guard let headerEnd = find(crlf + crlf, in: bytes, from: position, limit: maximumHeaderBytes) else {
-                throw ParseError.malformed("a part's headers do not end (or exceed \(maximumHeaderBytes) bytes)")
-            }
-            let headers = try parseHeaders(bytes[position..<headerEnd])
-            let contentStart = headerEnd + 4
-            guard let next = find(crlf + delimiter, in: bytes, from: contentStart) else {
-                throw ParseError.malformed("the body ends inside a part (no closing boundary)")
-            }
-            guard parts.count < maximumParts else { throw ParseError.tooManyParts(maximumParts) }
+        var reader = MultipartReader(boundary: boundary, open: { _ in
+            MemorySink(limit: .max, exceeded: { ParseError.malformed("a part is too large") })
+        }, close: { headers, sink in
             parts.append(Part(name: headers.name, filename: headers.filename, contentType: headers.contentType,
-                              body: Data(bytes[contentStart..<next])))
-            position = next + 2
-        }
+                              body: (sink as! MemorySink).data))
+        })
+        try reader.consume(body)
+        try reader.finish()
         return Multipart(parts: parts)
     }
 
     func part(_ name: String) -> Part? { parts.first { $0.name == name } }
 
-    private static func parseHeaders(_ bytes: ArraySlice<UInt8>) throws -> (name: String, filename: String?, contentType: String?) {
+    static func parseHeaders(_ bytes: ArraySlice<UInt8>) throws -> MultipartReader.Headers {
         guard let text = String(bytes: bytes, encoding: .utf8) else { throw ParseError.malformed("a part's headers are not UTF-8") }
         var name: String?
         var filename: String?
@@ -103,7 +86,7 @@ struct Multipart: Equatable {
             }
         }
         guard let name, !name.isEmpty else { throw ParseError.malformed("a part has no name") }
-        return (name, filename, contentType)
+        return MultipartReader.Headers(name: name, filename: filename, contentType: contentType)
     }
 
     /// `form-data; name="file"; filename="a b.pdf"`: quoted values may hold
