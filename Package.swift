@@ -204,6 +204,7 @@ let package = Package(
         .testTarget(
             name: "ColPaliServerTests",
             dependencies: ["ColPaliServer", "ColPaliSearch", "ColPaliStorage", "ColPaliModel", "TestSupport",
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "PostgresNIO", package: "postgres-nio")]
         ),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 import TestSupport
@@ -103,6 +104,23 @@ import TestSupport
         try reader.consume(Data("\r\n--XyZ-123--\r\n".utf8))
         try reader.finish()
         #expect(sink.count == 32 * 64 * 1024)
+    }
+
+    /// A part on disk: written whole, hashed on the way, its first bytes
+    /// kept; never over a file already there.
+    @Test func aFilePartIsWrittenHashedAndNeverOverAnotherFile() throws {
+        let directory = try RepositoryPaths.temporaryDirectory("file-sink")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("part")
+        let content = Data("%PDF-1.7 ".utf8) + Data((0..<100_000).map { UInt8($0 % 251) })
+        let sink = try FileSink(url: url)
+        let bytes = [UInt8](content)
+        for start in stride(from: 0, to: bytes.count, by: 4096) { try sink.write(bytes[start..<min(start + 4096, bytes.count)]) }
+        #expect(try sink.finish() == SHA256.hash(data: content))
+        #expect(sink.count == content.count && sink.head == content.prefix(16))
+        #expect(FileManager.default.contents(atPath: url.path) == content)
+        #expect(throws: (any Error).self) { try FileSink(url: url) }
+        #expect(FileManager.default.contents(atPath: url.path) == content)
     }
 
     /// Random damage to a valid body: every outcome is a parse or a
