@@ -77,6 +77,8 @@ nearest_step(const float *tokens, int count, const float *layout, int lists, int
 
 		shares[p] = (NearestShare) {tokens + (Size) from * dim, to - from, layout, lists, dim, out + from};
 	}
+	/* The kernels choose their instruction set on first use: here, not racing in the helpers. */
+	(void) colpali_kernel_isa();
 	HOLD_INTERRUPTS();
 	/* Threads inherit the mask: they start with every signal blocked. */
 	sigfillset(&all);

@@ -61,6 +61,7 @@ multihalfvec_halves(const MultiHalfVec *v)
 {
 	uint16	   *halves;
 
+	multihalfvec_check(v, "multihalfvec", "value");
 	if (v->layout == MULTIHALFVEC_ROWS)
 		return v->values;
 	halves = palloc(sizeof(uint16) * (Size) v->rows * v->dim);
@@ -139,8 +140,11 @@ static float *
 multihalfvec_floats(const MultiHalfVec *v)
 {
 	Size		count = (Size) v->rows * v->dim;
-	float	   *out = palloc(count * sizeof(float));
+	float	   *out;
 
+	/* A stored value is read no further than its own bytes, whatever it says. */
+	multihalfvec_check(v, "multihalfvec", "value");
+	out = palloc(count * sizeof(float));
 	if (v->layout == MULTIHALFVEC_PLANES)
 		colpali_planes_rows_to_float((const uint8 *) v->values,
 									 (const uint8 *) v->values + (Size) v->rows * colpali_code_bytes(v->dim),

@@ -58,7 +58,7 @@ extern void multihalfvec_check_header(int64 rows, int64 dim, int64 layout,
 extern void multihalfvec_check(const MultiHalfVec *v, const char *func, const char *what);
 
 /* The values as rows x dim halves, whatever the layout: the value's own
- * array, or a palloc'd copy. */
+ * array, or a palloc'd copy. ERROR where the value is malformed. */
 extern const uint16 *multihalfvec_halves(const MultiHalfVec *v);
 
 /*
