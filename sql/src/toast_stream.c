@@ -4,11 +4,12 @@
  * A ColPali page is a 1,030 x 128 real[][]: 527 KB, stored out of line in
  * about 265 TOAST chunks. Detoasting copies every chunk into a new 527 KB
  * buffer before the kernel reads it again; on this workload that copy was
- * the largest single cost of an exact scan. Here the chunks are read with the
- * same ordered index scan the detoaster uses and handed to the kernel's
- * stream (Sources/ColPaliKernels/stream.c), which stages whole rows in cache
- * and raises each query row's running maximum, so the result equals maxsim
- * over the whole array.
+ * the largest single cost of an exact scan. Here the chunks are found with the
+ * same ordered index scan the detoaster uses, fetched by us (so that a long
+ * scan can read through a small buffer ring, as PostgreSQL's sequential scans
+ * do) and handed to the kernel's stream (Sources/ColPaliKernels/stream.c),
+ * which stages whole rows in cache and raises each query row's running
+ * maximum, so the result equals maxsim over the whole array.
  *
  * The array header opens the first chunk: its shape is checked exactly as
  * the detoasting path checks an array (multivector_check_shape), before any
@@ -20,11 +21,14 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/heaptoast.h"
+#include "access/relscan.h"
 #include "access/table.h"
 #include "access/toast_internals.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -212,6 +216,28 @@ consume_chunk(DocumentStream *d, const char *data, Size length)
 		d->usable = false;		/* NaN/Inf: the detoasting path names it */
 }
 
+/*
+ * The buffer ring for this call site's reads, once they have read more than
+ * a quarter of shared buffers: the rule PostgreSQL's own sequential scans
+ * follow, so that an exact scan of every page does not push the rest of the
+ * cache out. A rerank of a few dozen candidates stays below it and keeps its
+ * pages cached for the next query.
+ */
+static BufferAccessStrategy
+scan_strategy(ToastScratch *scratch)
+{
+	if (scratch->blocks_read <= (uint64) NBuffers / 4)
+		return NULL;
+	if (scratch->strategy == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(scratch->context);
+
+		scratch->strategy = GetAccessStrategy(BAS_BULKREAD);
+		MemoryContextSwitchTo(old);
+	}
+	return scratch->strategy;
+}
+
 ToastStreamResult
 maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const char *func,
 				  ToastScratch *scratch, float *score)
@@ -229,8 +255,10 @@ maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const c
 	int			valid_index;
 	ScanKeyData key;
 	SnapshotData toast_snapshot;
-	SysScanDesc scan;
-	HeapTuple	tuple;
+	BufferAccessStrategy strategy;
+	IndexScanDesc scan;
+	ItemPointer tid;
+	Buffer		buffer = InvalidBuffer;
 	int32		expected_chunk = 0;
 	Size		bytes = 0;
 
@@ -248,20 +276,46 @@ maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const c
 	stream.scratch = scratch;
 	stream.usable = true;
 
-	/* The chunks in order, by the same index scan the detoaster uses. */
+	/*
+	 * The chunks in order, by the same index scan the detoaster uses; the
+	 * heap fetch is ours, so that it can go through the scan's ring.
+	 */
 	toastrel = table_open(pointer.va_toastrelid, AccessShareLock);
 	valid_index = toast_open_indexes(toastrel, AccessShareLock, &toastidxs, &num_indexes);
 	ScanKeyInit(&key, (AttrNumber) 1, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(pointer.va_valueid));
 	init_toast_snapshot(&toast_snapshot);
-	scan = systable_beginscan_ordered(toastrel, toastidxs[valid_index], &toast_snapshot, 1, &key);
-	while ((tuple = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
+	strategy = scan_strategy(scratch);
+	scan = index_beginscan(toastrel, toastidxs[valid_index], &toast_snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
 	{
+		HeapTupleData tuple;
+		ItemPointerData found_tid = *tid;
+		bool		all_dead;
+		bool		found;
 		bool		isnull;
-		int32		chunk_number = DatumGetInt32(fastgetattr(tuple, 2, RelationGetDescr(toastrel), &isnull));
-		Pointer		chunk = DatumGetPointer(fastgetattr(tuple, 3, RelationGetDescr(toastrel), &isnull));
+		int32		chunk_number;
+		Pointer		chunk;
 
 		CHECK_FOR_INTERRUPTS();
+		if (!BufferIsValid(buffer) || BufferGetBlockNumber(buffer) != ItemPointerGetBlockNumber(tid))
+		{
+			if (BufferIsValid(buffer))
+				ReleaseBuffer(buffer);
+			buffer = ReadBufferExtended(toastrel, MAIN_FORKNUM, ItemPointerGetBlockNumber(tid),
+										RBM_NORMAL, strategy);
+			scratch->blocks_read++;
+		}
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		found = heap_hot_search_buffer(&found_tid, toastrel, buffer, &toast_snapshot, &tuple,
+									   &all_dead, true);
+		/* The pin keeps the tuple in place once the lock is gone. */
+		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+		if (!found)
+			continue;
+		chunk_number = DatumGetInt32(heap_getattr(&tuple, 2, RelationGetDescr(toastrel), &isnull));
+		chunk = DatumGetPointer(heap_getattr(&tuple, 3, RelationGetDescr(toastrel), &isnull));
 		/* Anything out of the ordinary: let the detoaster check and report it. */
 		if (chunk_number != expected_chunk || (VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk)))
 			stream.usable = false;
@@ -271,7 +325,9 @@ maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const c
 		bytes += VARSIZE_ANY_EXHDR(chunk);
 		expected_chunk++;
 	}
-	systable_endscan_ordered(scan);
+	if (BufferIsValid(buffer))
+		ReleaseBuffer(buffer);
+	index_endscan(scan);
 	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
 	table_close(toastrel, AccessShareLock);
 

@@ -45,6 +45,9 @@ typedef struct ToastScratch
 	Size		codes_capacity;
 	uint8	   *magnitudes;		/* a row split between chunks, in sign planes */
 	Size		magnitudes_capacity;
+	uint64		blocks_read;	/* TOAST blocks this call site has read */
+	struct BufferAccessStrategyData *strategy;	/* its ring, once past a
+												 * quarter of shared buffers */
 } ToastScratch;
 
 /* The scratch of this call site, created on first use. */
