@@ -91,10 +91,7 @@ maxsim_half(PG_FUNCTION_ARGS)
 	multihalfvec_check(doc, "maxsim", "document");
 	count = (Size) doc->rows * doc->dim;
 	multivector_check_same_dim(query, (MultiVector) {NULL, doc->rows, doc->dim}, "maxsim");
-	if (doc->layout == MULTIHALFVEC_PLANES)
-		toast_stream_begin_planes(&stream, scratch, query, doc->rows);
-	else
-		toast_stream_begin(&stream, scratch, query, DOCUMENT_HALF);
+	toast_stream_begin_half(&stream, scratch, query, doc->layout, doc->rows);
 	colpali_stream_feed(&stream, doc->values, (Size) VARSIZE(doc) - MULTIHALFVEC_HEADER);
 	status = colpali_stream_finish(&stream, doc->rows, &score);
 	if (status != COLPALI_OK)

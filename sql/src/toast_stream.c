@@ -116,7 +116,7 @@ toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector qu
 							 staging_rows);
 }
 
-void
+static void
 toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch, MultiVector query, int rows)
 {
 	float	   *row_max,
@@ -131,6 +131,16 @@ toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch, MultiVe
 	stream_buffers(scratch, query, &row_max, &staging, &staging_rows);
 	colpali_stream_begin_planes(stream, query.values, query.rows, query.dim, rows, row_max, staging,
 								staging_rows, codes, magnitudes);
+}
+
+void
+toast_stream_begin_half(colpali_stream *stream, ToastScratch *scratch, MultiVector query,
+						int16 layout, int rows)
+{
+	if (layout == MULTIHALFVEC_PLANES)
+		toast_stream_begin_planes(stream, scratch, query, rows);
+	else
+		toast_stream_begin(stream, scratch, query, DOCUMENT_HALF);
 }
 
 /* A multihalfvec header: rows, dim, the layout. */
@@ -153,10 +163,7 @@ start_half_payload(DocumentStream *d)
 	d->doc_rows = rows;
 	d->payload_bytes = (Size) multihalfvec_payload_bytes(rows, dim, layout);
 	multivector_check_same_dim(d->query, (MultiVector) {NULL, rows, dim}, d->func);
-	if (layout == MULTIHALFVEC_PLANES)
-		toast_stream_begin_planes(&d->score, d->scratch, d->query, rows);
-	else
-		toast_stream_begin(&d->score, d->scratch, d->query, DOCUMENT_HALF);
+	toast_stream_begin_half(&d->score, d->scratch, d->query, layout, rows);
 }
 
 /*

@@ -61,9 +61,9 @@ extern ToastScratch *toast_scratch(FmgrInfo *flinfo);
 extern void toast_stream_begin(colpali_stream *stream, ToastScratch *scratch, MultiVector query,
 							   DocumentFormat format);
 
-/* The same for a multihalfvec of `rows` rows in sign planes. */
-extern void toast_stream_begin_planes(colpali_stream *stream, ToastScratch *scratch,
-									  MultiVector query, int rows);
+/* The same for a multihalfvec of `rows` rows in `layout` (rows or sign planes). */
+extern void toast_stream_begin_half(colpali_stream *stream, ToastScratch *scratch,
+									MultiVector query, int16 layout, int rows);
 
 /*
  * MaxSim of `query` against the document `datum` without detoasting it: the

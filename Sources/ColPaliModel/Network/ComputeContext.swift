@@ -1,6 +1,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How much of the machine the model uses, and a helper to split work across
 /// that many threads.
@@ -15,20 +16,30 @@ public struct ComputeContext: Sendable {
     }
 
     /// Calls body(begin, end) on disjoint chunks covering 0..<count, in
-    /// parallel: `chunksPerThread` chunks per thread, handed to threads as
-    /// they become free. Waiting threads sleep (libdispatch), never spin, so
-    /// another process on the same cores slows the pass in proportion.
+    /// parallel on at most `threads` threads: `chunksPerThread` chunks per
+    /// thread, each thread taking the next chunk as it becomes free. Waiting
+    /// threads sleep (libdispatch), never spin, so another process on the
+    /// same cores slows the pass in proportion. With one thread the body runs
+    /// once, over everything, on the caller's thread.
     package func parallel(_ count: Int, minimumChunk: Int = 1, chunksPerThread: Int = 1, _ body: (Int, Int) -> Void) {
         guard count > 0 else { return }
         let chunks = min(threads * max(1, chunksPerThread), max(1, count / max(1, minimumChunk)))
-        if chunks == 1 {
+        if chunks == 1 || threads == 1 {
             body(0, count)
             return
         }
+        // concurrentPerform would run as many iterations at once as the
+        // machine has cores, whatever `threads` says: it gets one iteration
+        // per thread, and each iteration takes chunks from a shared counter.
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let shared = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                shared.value(count * chunk / chunks, count * (chunk + 1) / chunks)
+            DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { _ in
+                while true {
+                    let chunk = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard chunk < chunks else { return }
+                    shared.value(count * chunk / chunks, count * (chunk + 1) / chunks)
+                }
             }
         }
     }
