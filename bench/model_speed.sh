@@ -71,7 +71,7 @@ if [[ $contended == 1 ]]; then
   echo "== the bf16 pair again, beside one CPU-bound process"
   bash -c 'while :; do :; done' &
   busy=$!
-  trap 'kill $busy 2>/dev/null' EXIT
+  trap 'kill $busy 2>/dev/null || true' EXIT
   run_pair bf16 contended
   kill $busy
 fi

@@ -466,10 +466,12 @@ import TestSupport
         let image = try Data(contentsOf: Fixtures.image("doc0.png"))
         var random = SeededRandom(21)
         let page = random.unitRows(28, 128)
-        @Sendable func form(_ embeddings: Data, name: String = "page.npy", model: String? = "tiny-colpali", grid: String? = "4") -> ByteBuffer {
+        let options = Data(#"{"collection": "imported", "title": "From a GPU"}"#.utf8)
+        @Sendable func form(_ embeddings: Data, name: String = "page.npy", model: String? = "tiny-colpali", grid: String? = "4",
+                            options: Data = options) -> ByteBuffer {
             var parts = [("Content-Disposition: form-data; name=\"file\"; filename=\"doc0.png\"", image),
                          ("Content-Disposition: form-data; name=\"embeddings\"; filename=\"\(name)\"", embeddings),
-                         ("Content-Disposition: form-data; name=\"options\"", Data(#"{"collection": "imported", "title": "From a GPU"}"#.utf8))]
+                         ("Content-Disposition: form-data; name=\"options\"", options)]
             if let model { parts.append(("Content-Disposition: form-data; name=\"model\"", Data(model.utf8))) }
             if let grid { parts.append(("Content-Disposition: form-data; name=\"patch_grid\"", Data(grid.utf8))) }
             return ByteBuffer(bytes: MultipartTests.body(parts))
@@ -482,6 +484,9 @@ import TestSupport
                 (form(TestNumpy.npy([28, 128], page), model: nil), 400, "name the model"),
                 (form(TestNumpy.npy([28, 128], page), grid: nil), 422, "not 32 x 32 patches"),
                 (form(TestNumpy.npy([28, 128], page), name: "page.pt"), 415, ".npy, .npz or .safetensors"),
+                // A small field is held in memory, so it has a cap of its own, far below the upload's.
+                (form(TestNumpy.npy([28, 128], page), options: Data(repeating: 0x20, count: 70_000) + options), 413,
+                 "the 'options' field is larger than 65536 bytes"),
             ]
             for (body, status, says) in refusals {
                 try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: body) { response in
@@ -509,6 +514,8 @@ import TestSupport
         #expect(try await Database.withConnection(settings, logger: logger) { c in
             try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first!.decode(Int.self)
         } == 1)
+        // The refused uploads left nothing staged: only the accepted document is there.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 1)
     }
 
     @Test func crossOriginCallsOnlyFromListedOrigins() async throws {
