@@ -43,6 +43,7 @@ pooling-leaves-first|Sources/ColPaliCore/TokenPooling.swift|TokenPoolingParityTe
 serve-write-scope-is-read|Sources/ColPaliServer/SearchServer.swift|writesNeedAWriteKey|"let writes = router.group().add(middleware: RequireScope(scope: .write, policy: policy))"|"let writes = router.group().add(middleware: RequireScope(scope: .read, policy: policy))"
 serve-remote-anonymous-allowed|Sources/ColPaliServer/Access/AccessPolicy.swift|AccessPolicyTests|"            guard isLocal else {"|"            guard isLocal == isLocal else {"
 upload-type-unchecked|Sources/ColPaliServer/Routes/UploadAPI.swift|uploadsLandInTheUploadDirectory|"guard let kind = SourceFile.kind(of: file.head, path: \"\") else {"|"guard let kind = SourceFile.kind(of: Data(\"%PDF-\".utf8), path: \"\") else {"
+upload-field-uncapped|Sources/ColPaliServer/Support/UploadForm.swift|vectorsFromElsewhereAreImportedAtOnce|"static let fieldLimit = 64 * 1024"|"static let fieldLimit = 64 * 1024 * 1024"
 import-grid-unchecked|Sources/ColPaliIngest/Import/Importer.swift|importedVectorsAreStoredAsNativeIngestStoresThem|vectorsFromElsewhereAreImportedAtOnce|"guard grid >= 1, (0...64).contains(rows - grid * grid) else { return nil }"|"guard grid >= 1 else { return nil }"
 compute-one-thread-split|Sources/ColPaliModel/Network/ComputeContext.swift|ComputeContextTests|"if chunks == 1 || threads == 1 {"|"if chunks == 1 {"
 amx-b-tile-stride|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"TILE_LOAD(7, (bq) + 32 * (s), PANEL * 4);"|"TILE_LOAD(7, (bq) + 32 * (s), PANEL * 2);"
