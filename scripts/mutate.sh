@@ -45,7 +45,7 @@ serve-remote-anonymous-allowed|Sources/ColPaliServer/Access/AccessPolicy.swift|A
 upload-type-unchecked|Sources/ColPaliServer/Routes/UploadAPI.swift|uploadsLandInTheUploadDirectory|"guard let kind = SourceFile.kind(of: file.head, path: \"\") else {"|"guard let kind = SourceFile.kind(of: Data(\"%PDF-\".utf8), path: \"\") else {"
 upload-field-uncapped|Sources/ColPaliServer/Support/UploadForm.swift|vectorsFromElsewhereAreImportedAtOnce|"static let fieldLimit = 64 * 1024"|"static let fieldLimit = 64 * 1024 * 1024"
 import-grid-unchecked|Sources/ColPaliIngest/Import/Importer.swift|importedVectorsAreStoredAsNativeIngestStoresThem|vectorsFromElsewhereAreImportedAtOnce|"guard grid >= 1, (0...64).contains(rows - grid * grid) else { return nil }"|"guard grid >= 1 else { return nil }"
-compute-one-thread-split|Sources/ColPaliModel/Network/ComputeContext.swift|ComputeContextTests|"if chunks == 1 || threads == 1 {"|"if chunks == 1 {"
+compute-one-thread-split|Sources/ColPaliModel/Network/ComputeContext.swift|ComputeContextTests|"threads == 1 {"|"threads == 0 {"
 amx-b-tile-stride|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"TILE_LOAD(7, (bq) + 32 * (s), PANEL * 4);"|"TILE_LOAD(7, (bq) + 32 * (s), PANEL * 2);"
 amx-last-rows-not-copied|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"memcpy(last_rows, a + (size_t)full_rows * stride, (size_t)(m - full_rows) * a_stride);"|"(void)full_rows;"
 avx2-odd-weights-as-even|Sources/ColPaliMath/gemm_avx2.c|BF16GemmTests|"_mm256_castsi256_ps(_mm256_and_si256(p0, high))"|"_mm256_castsi256_ps(_mm256_slli_epi32(p0, 16))"
