@@ -42,7 +42,7 @@ struct UploadAPI {
         if form.embeddings == nil, let stray = Self.importFields.first(where: { form.partNames.contains($0) }) {
             throw APIError.invalid("'\(stray)' applies to an import: send it with an 'embeddings' part")
         }
-        guard let file = form.file, let filename = form.fileName else {
+        guard let (file, filename) = form.file else {
             throw APIError.invalid("the form has no 'file' part with a filename")
         }
         let digest = try file.finish()

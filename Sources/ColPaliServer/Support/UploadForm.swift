@@ -12,15 +12,13 @@ final class UploadForm {
     /// The largest small field (`options`, `model`, ...).
     static let fieldLimit = 64 * 1024
 
-    private(set) var file: FileSink?
-    private(set) var fileName: String?
+    /// The document, with the name the client gave it.
+    private(set) var file: (sink: FileSink, name: String)?
     private(set) var embeddings: FileSink?
     private var fields: [String: MemorySink] = [:]
-    private var names: Set<String> = []
-    private var staged: [URL] = []
-
     /// The part names the form holds.
-    var partNames: Set<String> { names }
+    private(set) var partNames: Set<String> = []
+    private var staged: [URL] = []
 
     /// A small field's bytes.
     func field(_ name: String) -> Data? { fields[name]?.data }
@@ -54,13 +52,12 @@ final class UploadForm {
         guard UploadAPI.fields.contains(headers.name) else {
             throw APIError.invalid("unknown form field '\(headers.name)' (known: \(UploadAPI.fields.joined(separator: ", ")))")
         }
-        guard names.insert(headers.name).inserted else { throw APIError.invalid("the form has more than one '\(headers.name)' part") }
+        guard partNames.insert(headers.name).inserted else { throw APIError.invalid("the form has more than one '\(headers.name)' part") }
         switch headers.name {
         case "file":
             guard let filename = headers.filename else { throw APIError.invalid("the form has no 'file' part with a filename") }
             let sink = try stage(directory.appendingPathComponent(".upload-\(UUID().uuidString).part"))
-            file = sink
-            fileName = filename
+            file = (sink, filename)
             return sink
         case "embeddings":
             // The reader maps the file and goes by its extension.
