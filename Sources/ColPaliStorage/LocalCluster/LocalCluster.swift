@@ -112,10 +112,18 @@ public struct LocalCluster: Sendable {
     /// waits until its processes are gone. Returns false when it was not running.
     @discardableResult
     public func stop() throws -> Bool {
-        guard case .running = state else { return false }
+        guard case .running(let pid) = state else { return false }
         let result = try runner.run(installation.pgCtl, ["-D", pgData.path, "-m", "fast", "-w", "-t", "60", "stop"])
         guard result.status == 0 else {
             throw StorageError.clusterCommandFailed(command: "pg_ctl stop", output: result.output)
+        }
+        // pg_ctl returns once the pid file is gone, which the server removes
+        // on its way out: wait for the process itself, so that nothing of the
+        // cluster runs once stop returns (a new start, or the data removed).
+        var waited = 0
+        while waited < 1_000, kill(pid_t(pid), 0) == 0 || errno == EPERM {
+            usleep(10_000)  // at most 10 s in all
+            waited += 1
         }
         return true
     }
