@@ -23,20 +23,24 @@ _Static_assert(NRV * 16 == PANEL, "panel width");
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 BF16_TARGET void colpali_bf16_from_float_avx512bf16(const float *a, int lda, int k, int row_begin, int row_end,
-                                                    uint16_t *out)
+                                                    uint16_t *out, int tiled)
 {
     const int stride = colpali_bf16_stride(k);
+    /* Both layouts keep 32 consecutive elements of a row together. */
+    const size_t block_step = tiled ? COLPALI_A_GROUP * COLPALI_A_BLOCK : COLPALI_A_BLOCK;
     for (int r = row_begin; r < row_end; r++) {
         const float *src = a + (size_t)r * lda;
-        uint16_t *dst = out + (size_t)r * stride;
+        uint16_t *dst = out + colpali_a_index(r, 0, stride, tiled);
         int i = 0;
         for (; i + 32 <= k; i += 32) {
             __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
-            _mm512_storeu_si512(dst + i, (__m512i)v);
+            _mm512_storeu_si512(dst + (size_t)(i / 32) * block_step, (__m512i)v);
         }
-        for (; i < k; i++)
-            dst[i] = colpali_round_to_bf16(src[i]);
-        memset(dst + k, 0, (size_t)(stride - k) * sizeof(uint16_t));
+        if (i < k) {
+            uint16_t *last = dst + (size_t)(i / 32) * block_step;
+            for (int j = 0; j < 32; j++)
+                last[j] = i + j < k ? colpali_round_to_bf16(src[i + j]) : 0;
+        }
     }
 }
 

@@ -189,20 +189,33 @@ int colpali_bf16_reads_float(void)
 
 /* ---- A to bf16, and the kernels ---------------------------------------------- */
 
+int colpali_bf16_row_group(void)
+{
+    const colpali_gemm_kernel kernel = colpali_bf16_kernel();
+    return kernel == COLPALI_GEMM_AMX || kernel == COLPALI_GEMM_AMX_EMULATED ? COLPALI_A_GROUP : 1;
+}
+
+size_t colpali_bf16_a_elements(int m, int k)
+{
+    const int group = colpali_bf16_row_group();
+    return (size_t)((m + group - 1) / group * group) * colpali_bf16_stride(k);
+}
+
 void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out)
 {
+    const int tiled = colpali_bf16_row_group() > 1;
 #if COLPALI_MATH_X86
     if (usable(COLPALI_GEMM_AVX512BF16)) {
-        colpali_bf16_from_float_avx512bf16(a, lda, k, row_begin, row_end, out);
+        colpali_bf16_from_float_avx512bf16(a, lda, k, row_begin, row_end, out, tiled);
         return;
     }
 #endif
     const int stride = colpali_bf16_stride(k);
     for (int r = row_begin; r < row_end; r++) {
-        uint16_t *dst = out + (size_t)r * stride;
         for (int i = 0; i < k; i++)
-            dst[i] = colpali_round_to_bf16(a[(size_t)r * lda + i]);
-        memset(dst + k, 0, (size_t)(stride - k) * sizeof(uint16_t));
+            out[colpali_a_index(r, i, stride, tiled)] = colpali_round_to_bf16(a[(size_t)r * lda + i]);
+        for (int i = k; i < stride; i++)
+            out[colpali_a_index(r, i, stride, tiled)] = 0;
     }
 }
 
@@ -230,6 +243,15 @@ void colpali_gemm_portable(const uint16_t *a, int m, int k, const uint16_t *pack
 #define BF16_AT(r, i) colpali_bf16_to_float(a[(size_t)(r) * stride + (i)])
     PORTABLE_GEMM(BF16_AT);
 #undef BF16_AT
+}
+
+void colpali_gemm_portable_tiled(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
+                                 const float *bias, int panel_begin, int panel_end)
+{
+    const int stride = colpali_bf16_stride(k);
+#define TILED_AT(r, i) colpali_bf16_to_float(a[colpali_a_index(r, i, stride, 1)])
+    PORTABLE_GEMM(TILED_AT);
+#undef TILED_AT
 }
 
 void colpali_gemm_portable_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,

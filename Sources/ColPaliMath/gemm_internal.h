@@ -44,6 +44,22 @@ static inline float colpali_bf16_to_float(uint16_t value)
     return out;
 }
 
+/* Where element (r, i) of a bf16 A lies: row-major with row stride
+ * colpali_bf16_stride(k), or, for the AMX kernels, tiled: rows in groups of
+ * 16, each group k in blocks of 32 (one 16 x 64-byte tile, contiguous),
+ * group after group. A group spans 16 row strides either way, so a chunk of
+ * rows that starts at a multiple of 16 starts at row * stride in both. */
+#define COLPALI_A_GROUP 16
+#define COLPALI_A_BLOCK 32
+static inline size_t colpali_a_index(int r, int i, int stride, int tiled)
+{
+    if (!tiled)
+        return (size_t)r * stride + i;
+    return ((size_t)(r / COLPALI_A_GROUP) * (stride / COLPALI_A_BLOCK) + i / COLPALI_A_BLOCK) * COLPALI_A_GROUP *
+               COLPALI_A_BLOCK +
+           (size_t)(r % COLPALI_A_GROUP) * COLPALI_A_BLOCK + i % COLPALI_A_BLOCK;
+}
+
 /* k-pairs per packed panel. */
 static inline int colpali_packed_pairs(int k) { return colpali_bf16_stride(k) / 2; }
 
@@ -54,6 +70,9 @@ void *colpali_gemm_buffer(size_t bytes);
 /* Kernels with bf16 A (row stride colpali_bf16_stride(k), zero-padded). */
 void colpali_gemm_portable(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                            const float *bias, int panel_begin, int panel_end);
+/* The portable kernel on tiled A: the AMX kernels' fallback. */
+void colpali_gemm_portable_tiled(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
+                                 const float *bias, int panel_begin, int panel_end);
 void colpali_gemm_amx_emulated(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                                const float *bias, int panel_begin, int panel_end);
 /* The portable kernel with float A (row stride lda), unrounded. */
@@ -62,7 +81,8 @@ void colpali_gemm_portable_float(const float *a, int lda, int m, int k, const ui
 #if COLPALI_MATH_X86
 void colpali_gemm_avx512bf16(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                              const float *bias, int panel_begin, int panel_end);
-void colpali_bf16_from_float_avx512bf16(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out);
+void colpali_bf16_from_float_avx512bf16(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out,
+                                        int tiled);
 void colpali_gemm_amx(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                       const float *bias, int panel_begin, int panel_end);
 void colpali_gemm_avx2(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
@@ -84,16 +104,18 @@ typedef struct {
 
 _Static_assert(sizeof(colpali_tile_config) == 64, "LDTILECFG reads 64 bytes");
 
-/* C[r, p*48 + j] = tile[r * 48 + j] (+ bias) for the rows and columns of
- * panel p that exist: how the tile kernels write a finished 32 x 48 block. */
-static inline void colpali_write_block(const float *tile, int rows, int p, int n, float *c, int ldc,
-                                       const float *bias)
+/* C[r, col0 + j] = block[r * block_stride + j] (+ bias) for r < rows and
+ * j < cols, columns past n left out: how the tile kernel writes a finished
+ * stripe of columns. */
+static inline void colpali_write_columns(const float *block, int block_stride, int rows, int col0, int cols, int n,
+                                         float *c, int ldc, const float *bias)
 {
-    const int cols = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+    if (col0 + cols > n)
+        cols = n - col0;
     for (int r = 0; r < rows; r++) {
-        float *dst = c + (size_t)r * ldc + (size_t)p * PANEL;
+        float *dst = c + (size_t)r * ldc + col0;
         for (int j = 0; j < cols; j++)
-            dst[j] = tile[r * PANEL + j] + (bias ? bias[p * PANEL + j] : 0.0f);
+            dst[j] = block[(size_t)r * block_stride + j] + (bias ? bias[col0 + j] : 0.0f);
     }
 }
 

@@ -28,7 +28,7 @@ extern "C" {
  *   avx2        bf16 weights widened to float32 in registers, FMA;
  *   portable    plain C, the same products (slow).
  * amx and avx512bf16 read A as bf16 (colpali_bf16_from_float, then
- * colpali_bf16_gemm); avx2 and portable read it as float
+ * colpali_bf16_gemm; amx in its own tiled layout); avx2 and portable read it as float
  * (colpali_bf16_gemm_float), so A is not rounded. */
 
 #define COLPALI_BF16_PANEL 48
@@ -88,13 +88,24 @@ void colpali_bf16_pack_rows(const uint16_t *const *rows, int n, int k, uint16_t 
 void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_stride, int n, int k, uint16_t *packed,
                                int panel_begin, int panel_end);
 
-/* Rows [row_begin, row_end) of a float matrix (stride lda) to bf16 with
- * row stride colpali_bf16_stride(k), padded with zeros. */
+/* Rows of A the calling thread's kernel reads together: 16 for the AMX
+ * kernels (A in tiles of 16 rows x 32 k), 1 for the others (A row-major).
+ * A chunk of rows handed to colpali_bf16_gemm on its own must start at a
+ * multiple of it; it then starts at row * colpali_bf16_stride(k) either way. */
+int colpali_bf16_row_group(void);
+
+/* bf16 elements a converted m x k A takes (rows rounded up to the group). */
+size_t colpali_bf16_a_elements(int m, int k);
+
+/* Rows [row_begin, row_end) of a float matrix (stride lda) to bf16 in the
+ * layout the calling thread's kernel reads, padded with zeros to
+ * colpali_bf16_stride(k). Any split of the rows works (each row has its own
+ * place); `out` holds colpali_bf16_a_elements(m, k). */
 void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out);
 
 /* Output column panels [panel_begin, panel_end) of C (stride ldc) for all m
  * rows; bias may be NULL. Panels are independent: split them across threads.
- * A is bf16 with row stride colpali_bf16_stride(k). Call it when
+ * A is what colpali_bf16_from_float wrote. Call it when
  * colpali_bf16_reads_float() is 0; otherwise it runs the portable kernel. */
 void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end);

@@ -26,11 +26,16 @@ struct BF16Product {
         let (packed, c, bias) = (UnsafeSendable(packed), UnsafeSendable(c), UnsafeSendable(bias))
         let (n, k) = (Int32(n), Int32(k))
         // Few panels (attention's p v has two for a head of 72): split the
-        // rows instead, every chunk taking all panels.
+        // rows instead, every chunk taking all panels. A chunk starts on a
+        // whole group of the kernel's A layout (16 rows for AMX tiles).
         let byRows = panels < context.threads * Self.chunksPerThread
+        let group = Int(colpali_bf16_row_group())
         func split(_ body: @escaping (_ rows: Range<Int>, _ panels: Range<Int>) -> Void) {
             if byRows {
-                context.parallel(rows, minimumChunk: 32, chunksPerThread: Self.chunksPerThread) { body($0..<$1, 0..<panels) }
+                let groups = (rows + group - 1) / group
+                context.parallel(groups, minimumChunk: max(1, 32 / group), chunksPerThread: Self.chunksPerThread) {
+                    body($0 * group..<min($1 * group, rows), 0..<panels)
+                }
             } else {
                 context.parallel(panels, chunksPerThread: Self.chunksPerThread) { body(0..<rows, $0..<$1) }
             }
@@ -45,7 +50,7 @@ struct BF16Product {
             return
         }
         let stride = Int(colpali_bf16_stride(k))
-        let input = UnsafeSendable(workspace.bf16(slot, count: rows * stride))
+        let input = UnsafeSendable(workspace.bf16(slot, count: colpali_bf16_a_elements(Int32(rows), k)))
         let source = UnsafeSendable(a)
         context.parallel(rows, minimumChunk: 16) { begin, end in
             colpali_bf16_from_float(source.value, Int32(lda), k, Int32(begin), Int32(end), input.value)
