@@ -17,6 +17,7 @@ struct ModelBench: AsyncParsableCommand {
 
     func run() async throws {
         guard let precision = Precision(rawValue: precision) else { throw ValidationError("precision: fp32 or bf16") }
+        guard pages >= 0, queries >= 0 else { throw ValidationError("--pages and --queries count timed runs: 0 or more") }
         let context = ComputeContext(threads: threads)
         var started = Date()
         let net = try await ColPali.load(model, precision: precision, locator: ModelLocator(), context: context)
@@ -30,10 +31,11 @@ struct ModelBench: AsyncParsableCommand {
             var generator = SystemRandomNumberGenerator()
             page = RGBImage(width: 850, height: 1100, pixels: (0..<(850 * 1100 * 3)).map { _ in UInt8.random(in: 0...255, using: &generator) })
         }
-        let texts = (0..<queries).map { "What is the total revenue reported for quarter \($0) in the annual report?" }
+        func question(_ i: Int) -> String { "What is the total revenue reported for quarter \(i) in the annual report?" }
+        let texts = (0..<queries).map(question)
 
         let warmPage = try net.embedDocuments([page], format: .transformers)[0]
-        let warmQuery = try net.embedQueries([texts[0]], format: .transformers)[0]
+        let warmQuery = try net.embedQueries([question(0)], format: .transformers)[0]
         started = Date()
         for _ in 0..<pages { _ = try net.embedDocuments([page], format: .transformers) }
         let perPage = pages > 0 ? Date().timeIntervalSince(started) / Double(pages) : 0
