@@ -20,11 +20,13 @@ struct BF16GemmTests {
     }
 
     /// (m, n, k): edges of every blocking (rows not a multiple of 6, 8, 16
-    /// or 32, an odd number of 16-row groups; columns not a multiple of 16,
-    /// 32 or 48, an odd number of 16-column thirds; k odd, not a multiple of
-    /// 32, and beyond one k block of each kernel).
+    /// or 32, an odd number of 16-row groups, more than one 256-row block;
+    /// columns not a multiple of 16, 32 or 48, an odd number of 16-column
+    /// thirds, more than one 512-column block; k odd, not a multiple of 32,
+    /// and beyond one k block of each kernel; few rows with long k, where
+    /// the AMX kernel streams B instead of blocking k).
     static let shapes = [(28, 192, 64), (1, 1, 1), (9, 47, 33), (33, 100, 2048), (17, 49, 3000), (64, 96, 1152),
-                         (197, 50, 72), (40, 145, 4304), (7, 16, 1030), (48, 80, 600)]
+                         (197, 50, 72), (40, 145, 4304), (7, 16, 1030), (48, 80, 600), (300, 530, 600)]
 
     @Test(arguments: kernels, shapes)
     func matchesReference(kernel: String, shape: (Int, Int, Int)) {

@@ -1,6 +1,7 @@
 import COpenBLAS
 import ColPaliMath
 import Foundation
+import Synchronization
 
 /// Multi-head attention over rows that hold [q | k | v] side by side, each
 /// item (a segment of rows: one page or one query) attending only within
@@ -49,42 +50,90 @@ struct AttentionLayout {
         }
     }
 
+    /// Query rows per unit of work in the bf16 path: a block's scores (64 x
+    /// 1,030 floats, 260 KB) and their bf16 copy stay in L2 from the first
+    /// product through softmax to the second.
+    private static let blockRows = 64
+
     /// Both products on the bf16 kernel: keys packed as the "weight" of
     /// q k^T, values transposed as the "weight" of p v; softmax in float32.
+    /// Every key-value head is packed first; then each thread takes (head,
+    /// block of query rows) units from a shared counter and runs the whole
+    /// chain for its block in its own scratch. (Head after head with each
+    /// product split across threads, the 4 MB score matrix went through
+    /// memory three times per head, and attention took a sixth of a page.)
     private func attendBF16(_ qkv: Matrix, segment: Range<Int>, scale: Float, into out: Matrix, workspace: Workspace,
                             context: ComputeContext) {
         let length = segment.count
-        let base = qkv.row(segment.lowerBound)
+        let base = UnsafeSendable(UnsafePointer(qkv.row(segment.lowerBound)))
         let ld = qkv.cols
-        let keyPanels = Int(colpali_bf16_panel_count(Int32(length)))
-        let valuePanels = Int(colpali_bf16_panel_count(Int32(headDim)))
-        let keys = UnsafeSendable(workspace.bf16(.keys, count: colpali_bf16_packed_bytes(Int32(length), Int32(headDim)) / 2))
-        let values = UnsafeSendable(workspace.bf16(.values, count: colpali_bf16_packed_bytes(Int32(headDim), Int32(length)) / 2))
-        let scores = UnsafeSendable(workspace.floats(.scores, count: length * length))
         let (t, d) = (Int32(length), Int32(headDim))
-        var packedGroup = -1
-        for head in 0..<heads {
-            let kv = head / (heads / keyValueHeads)
-            if kv != packedGroup {
-                let k = UnsafeSendable(UnsafePointer(base + keyOffset + kv * headDim))
-                let v = UnsafeSendable(UnsafePointer(base + valueOffset + kv * headDim))
-                context.parallel(keyPanels) { begin, end in
-                    colpali_bf16_pack_strided(k.value, ld, 1, t, d, keys.value, Int32(begin), Int32(end))
-                }
-                context.parallel(valuePanels) { begin, end in
-                    colpali_bf16_pack_strided(v.value, 1, ld, d, t, values.value, Int32(begin), Int32(end))
-                }
-                packedGroup = kv
+        let keyElements = colpali_bf16_packed_bytes(t, d) / 2
+        let valueElements = colpali_bf16_packed_bytes(d, t) / 2
+        let keyPanels = Int(colpali_bf16_panel_count(t))
+        let valuePanels = Int(colpali_bf16_panel_count(d))
+        let keys = UnsafeSendable(workspace.bf16(.keys, count: keyValueHeads * keyElements))
+        let values = UnsafeSendable(workspace.bf16(.values, count: keyValueHeads * valueElements))
+        let (keyOffset, valueOffset, headDim) = (keyOffset, valueOffset, headDim)
+        context.parallel(keyValueHeads * keyPanels) { begin, end in
+            for unit in begin..<end {
+                let (kv, panel) = unit.quotientAndRemainder(dividingBy: keyPanels)
+                colpali_bf16_pack_strided(base.value + keyOffset + kv * headDim, ld, 1, t, d, keys.value + kv * keyElements,
+                                          Int32(panel), Int32(panel + 1))
             }
-            BF16Product(packed: keys.value, n: length, k: headDim)
-                .apply(base + head * headDim, lda: ld, rows: length, into: scores.value, ldc: length, bias: nil,
-                       converted: .queries, workspace: workspace, context: context)
-            context.parallel(length, minimumChunk: 32) { begin, end in
-                colpali_softmax_rows(scores.value, t, t, scale, Int32(begin), Int32(end))
+        }
+        context.parallel(keyValueHeads * valuePanels) { begin, end in
+            for unit in begin..<end {
+                let (kv, panel) = unit.quotientAndRemainder(dividingBy: valuePanels)
+                colpali_bf16_pack_strided(base.value + valueOffset + kv * headDim, 1, ld, d, t,
+                                          values.value + kv * valueElements, Int32(panel), Int32(panel + 1))
             }
-            BF16Product(packed: values.value, n: headDim, k: length)
-                .apply(scores.value, lda: length, rows: length, into: out.row(segment.lowerBound) + head * headDim,
-                       ldc: out.cols, bias: nil, converted: .probabilities, workspace: workspace, context: context)
+        }
+
+        let blockRows = Self.blockRows
+        let blocks = (length + blockRows - 1) / blockRows
+        let units = heads * blocks
+        let workers = min(context.threads, units)
+        let readsFloat = colpali_bf16_reads_float() != 0
+        let scoreCount = blockRows * length
+        let queryElements = colpali_bf16_a_elements(Int32(blockRows), d)
+        let probabilityElements = colpali_bf16_a_elements(Int32(blockRows), t)
+        let scores = UnsafeSendable(workspace.floats(.scores, count: workers * scoreCount))
+        let queries = UnsafeSendable(workspace.bf16(.queries, count: workers * queryElements))
+        let probabilities = UnsafeSendable(workspace.bf16(.probabilities, count: workers * probabilityElements))
+        let output = UnsafeSendable(out.row(segment.lowerBound))
+        let (outStride, groupSize) = (out.cols, heads / keyValueHeads)
+        let next = Atomic<Int>(0)
+        // One chunk per worker, so each has its own scratch; units are
+        // handed out as workers become free.
+        context.parallel(workers) { worker, _ in
+            let scores = scores.value + worker * scoreCount
+            let queries = queries.value + worker * queryElements
+            let probabilities = probabilities.value + worker * probabilityElements
+            while true {
+                let unit = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard unit < units else { return }
+                let (head, block) = unit.quotientAndRemainder(dividingBy: blocks)
+                let kv = head / groupSize
+                let first = block * blockRows
+                let rows = Int32(min(blockRows, length - first))
+                let q = base.value + first * ld + head * headDim
+                let o = output.value + first * outStride + head * headDim
+                let (k, v) = (keys.value + kv * keyElements, values.value + kv * valueElements)
+                if readsFloat {
+                    colpali_bf16_gemm_float(q, Int32(ld), rows, d, k, t, scores, t, nil, 0, Int32(keyPanels))
+                } else {
+                    colpali_bf16_from_float(q, Int32(ld), d, 0, rows, queries)
+                    colpali_bf16_gemm(queries, rows, d, k, t, scores, t, nil, 0, Int32(keyPanels))
+                }
+                colpali_softmax_rows(scores, t, t, scale, 0, rows)
+                if readsFloat {
+                    colpali_bf16_gemm_float(scores, t, rows, t, v, d, o, Int32(outStride), nil, 0, Int32(valuePanels))
+                } else {
+                    colpali_bf16_from_float(scores, t, t, 0, rows, probabilities)
+                    colpali_bf16_gemm(probabilities, rows, t, v, d, o, Int32(outStride), nil, 0, Int32(valuePanels))
+                }
+            }
         }
     }
 }
