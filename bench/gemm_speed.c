@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         return 2;
     }
     float *a = huge_zeroed((size_t)m * k * 4), *w = huge_zeroed((size_t)n * k * 4), *c = huge_zeroed((size_t)m * n * 4);
-    uint16_t *a16 = huge_zeroed((size_t)m * colpali_bf16_stride(k) * 2);
+    uint16_t *a16 = huge_zeroed(colpali_bf16_a_elements(m, k) * 2);
     uint16_t *packed = huge_zeroed(colpali_bf16_packed_bytes(n, k));
     for (size_t i = 0; i < (size_t)m * k; i++)
         a[i] = (float)(i % 7) * 0.1f;

@@ -2,9 +2,11 @@
  * The bf16 GEMM on AMX-BF16 tiles (tdpbf16ps), A in bf16: the tiling of
  * gemm_amx_tiles.inc on the hardware instructions.
  *
- * Not yet run on AMX hardware by this project: its tiling is tested on the
- * C model of the instructions (gemm_amx_emulated.c), which follows Intel's
- * documented semantics; the intrinsics below are a one-to-one mapping.
+ * The tiling is tested everywhere on the C model of the instructions
+ * (gemm_amx_emulated.c, after Intel's documented semantics) and, where the
+ * CPU has AMX, on the hardware by the same tests (first run on a Xeon, cpu
+ * family 6 model 207, in November 2026). The intrinsics below map one to
+ * one onto the model's operations.
  */
 #include <stdlib.h>
 
