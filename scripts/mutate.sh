@@ -51,6 +51,8 @@ amx-second-group-as-next-tile|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTes
 amx-k-blocks-restart|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"                        if (q0 == 0) {\n                            TILE_LOAD(0, stripe_bias, 0);"|"                        if (q0 >= 0) {\n                            TILE_LOAD(0, stripe_bias, 0);"
 amx-bias-of-first-stripe|Sources/ColPaliMath/gemm_amx_tiles.inc|BF16GemmTests|"bias != NULL && 16 * t + j < n ? bias[16 * t + j] : 0.0f"|"bias != NULL && 16 * t + j < n ? bias[j] : 0.0f"
 a-tiles-written-as-rows|Sources/ColPaliMath/gemm_bf16.c|BF16GemmTests|"    const int tiled = colpali_bf16_row_group() > 1;"|"    const int tiled = 0;"
+amx-geglu-up-from-gate-tile|Sources/ColPaliMath/gemm_amx_tiles.inc|geluOfGateTimesUpFromTheTiles|"TILE_STORE(0, gate_tile, 64); TILE_STORE(1, up_tile, 64);"|"TILE_STORE(0, gate_tile, 64); TILE_STORE(0, up_tile, 64);"
+geglu-odd-panel-accepted|Sources/ColPaliMath/gemm_bf16.c|geluOfGateTimesUpFromTheTiles|"panel_begin % 2 != 0)"|"panel_begin % 2 != 0 && n < 0)"
 attention-head-to-wrong-group|Sources/ColPaliModel/Network/Attention.swift|AttentionTests|"let kv = head / groupSize"|"let kv = head % keyValueHeads"
 avx2-odd-weights-as-even|Sources/ColPaliMath/gemm_avx2.c|BF16GemmTests|"_mm256_castsi256_ps(_mm256_and_si256(p0, high))"|"_mm256_castsi256_ps(_mm256_slli_epi32(p0, 16))"
 render-ahead-wrong-batch|Sources/ColPaliIngest/Pipeline/Ingestor.swift|storesEveryPageOfAPDFThenSkipsTheSameContent|"Task.detached { [batch = batches[index + 1]] in try render(batch) }"|"Task.detached { [batch = batches[index]] in try render(batch) }"

@@ -41,7 +41,6 @@ int colpali_amx_usable(void)
 #define AMX_KERNEL colpali_gemm_amx
 #define TILE_CONFIGURE(config) _tile_loadconfig(config)
 #define TILE_RELEASE() _tile_release()
-#define TILE_ZERO(t) _tile_zero(t)
 #define TILE_LOAD(t, base, stride) _tile_loadd(t, base, stride)
 #define TILE_STORE(t, base, stride) _tile_stored(t, base, stride)
 #define TILE_DP(c, a, b) _tile_dpbf16ps(c, a, b)

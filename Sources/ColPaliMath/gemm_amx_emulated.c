@@ -53,8 +53,6 @@ static emulated_tile *tile(int t)
     return &tiles[t];
 }
 
-static void emu_zero(int t) { memset(tile(t)->data, 0, sizeof(tiles[t].data)); }
-
 static void emu_load(int t, const void *base, size_t stride)
 {
     emulated_tile *dst = tile(t);
@@ -107,7 +105,6 @@ static void emu_release(void)
 #define AMX_KERNEL colpali_gemm_amx_emulated
 #define TILE_CONFIGURE(config) emu_configure(config)
 #define TILE_RELEASE() emu_release()
-#define TILE_ZERO(t) emu_zero(t)
 #define TILE_LOAD(t, base, stride) emu_load(t, base, stride)
 #define TILE_STORE(t, base, stride) emu_store(t, base, stride)
 #define TILE_DP(c, a, b) emu_dpbf16ps(c, a, b)

@@ -254,6 +254,52 @@ void colpali_gemm_portable_tiled(const uint16_t *a, int m, int k, const uint16_t
 #undef TILED_AT
 }
 
+void colpali_gemm_portable_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
+                                 int panel_begin, int panel_end)
+{
+    const int stride = colpali_bf16_stride(k), kpairs = colpali_packed_pairs(k);
+    /* Packed column c: panel c / 48, column c % 48 within it. */
+#define PACKED_AT(col, i)                                                                                          \
+    colpali_bf16_to_float(packed[(size_t)((col) / PANEL) * kpairs * PANEL * 2 +                                    \
+                                 ((size_t)((i) / 2) * PANEL + (col) % PANEL) * 2 + ((i) & 1)])
+    for (int t = 3 * panel_begin; t + 1 < 3 * panel_end && 16 * (t / 2) < n / 2; t += 2) {
+        for (int j = 0; j < 16; j++) {
+            for (int r = 0; r < m; r++) {
+                float gate = 0, up = 0;
+                for (int i = 0; i < k; i++) {
+                    const float x = colpali_bf16_to_float(a[colpali_a_index(r, i, stride, 1)]);
+                    gate += x * PACKED_AT(16 * t + j, i);
+                    up += x * PACKED_AT(16 * (t + 1) + j, i);
+                }
+                colpali_geglu(&gate, &up, 0, 1);
+                out[colpali_a_index(r, 16 * (t / 2) + j, n / 2, 1)] = colpali_round_to_bf16(gate);
+            }
+        }
+    }
+#undef PACKED_AT
+}
+
+int colpali_bf16_geglu_fused(void)
+{
+    const colpali_gemm_kernel kernel = colpali_bf16_kernel();
+    return kernel == COLPALI_GEMM_AMX || kernel == COLPALI_GEMM_AMX_EMULATED;
+}
+
+int colpali_bf16_gemm_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
+                            int panel_begin, int panel_end)
+{
+    if (!colpali_bf16_geglu_fused() || n % 64 != 0 || panel_begin % 2 != 0)
+        return -1;
+#if COLPALI_MATH_X86
+    if (colpali_bf16_kernel() == COLPALI_GEMM_AMX) {
+        colpali_gemm_amx_geglu(a, m, k, packed, n, out, panel_begin, panel_end);
+        return 0;
+    }
+#endif
+    colpali_gemm_amx_emulated_geglu(a, m, k, packed, n, out, panel_begin, panel_end);
+    return 0;
+}
+
 void colpali_gemm_portable_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,
                                  int ldc, const float *bias, int panel_begin, int panel_end)
 {

@@ -70,9 +70,14 @@ void *colpali_gemm_buffer(size_t bytes);
 /* Kernels with bf16 A (row stride colpali_bf16_stride(k), zero-padded). */
 void colpali_gemm_portable(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                            const float *bias, int panel_begin, int panel_end);
-/* The portable kernel on tiled A: the AMX kernels' fallback. */
+/* The portable kernel on tiled A, and its GeGLU form: the AMX kernels'
+ * fallbacks. */
 void colpali_gemm_portable_tiled(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                                  const float *bias, int panel_begin, int panel_end);
+void colpali_gemm_portable_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
+                                 int panel_begin, int panel_end);
+void colpali_gemm_amx_emulated_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
+                                     int panel_begin, int panel_end);
 void colpali_gemm_amx_emulated(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                                const float *bias, int panel_begin, int panel_end);
 /* The portable kernel with float A (row stride lda), unrounded. */
@@ -85,6 +90,8 @@ void colpali_bf16_from_float_avx512bf16(const float *a, int lda, int k, int row_
                                         int tiled);
 void colpali_gemm_amx(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                       const float *bias, int panel_begin, int panel_end);
+void colpali_gemm_amx_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
+                            int panel_begin, int panel_end);
 void colpali_gemm_avx2(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end);
 /* 1 when the CPU has AMX-BF16 and Linux granted this process the tile

@@ -123,6 +123,74 @@ struct BF16GemmTests {
         #expect(worst < 1e-4, "\(kernel) m=\(m) n=\(n) k=\(k): \(worst)")
     }
 
+    /// The AMX kernels' GeGLU, applied as the gate and up tiles finish
+    /// (weight packed with the halves interleaved 16 rows at a time), gives
+    /// the same bf16 values, in the same layout, as the product written out,
+    /// GeGLU on it and the conversion for the next product; without memory
+    /// for its buffers, the portable fallback gives them to bf16 rounding.
+    @Test(arguments: ["amx", "amx-emulated"], [(47, 256, 96), (300, 192, 600), (1, 64, 33), (20, 128, 2100)])
+    func geluOfGateTimesUpFromTheTiles(kernel: String, shape: (Int, Int, Int)) throws {
+        guard colpali_bf16_force_kernel(kernel) == 0 else { return }  // no AMX on this CPU
+        defer { _ = colpali_bf16_force_kernel("auto") }
+        let (m, n, k) = shape
+        let half = n / 2
+        var state: UInt32 = 99
+        func random() -> Float {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(state >> 8) / Float(1 << 24) * 2 - 1
+        }
+        let a = (0..<(m * k)).map { _ in random() }
+        let w = (0..<(n * k)).map { _ in UInt16(Self.bf16(random() * 0.2).bitPattern >> 16) }
+        let panels = colpali_bf16_panel_count(Int32(n))
+        let bytes = colpali_bf16_packed_bytes(Int32(n), Int32(k))
+        let stacked = UnsafeMutablePointer<UInt16>.allocate(capacity: bytes / 2)
+        let interleaved = UnsafeMutablePointer<UInt16>.allocate(capacity: bytes / 2)
+        defer { stacked.deallocate(); interleaved.deallocate() }
+        w.withUnsafeBufferPointer { base in
+            let rows: [UnsafePointer<UInt16>?] = (0..<n).map { base.baseAddress! + $0 * k }
+            colpali_bf16_pack_rows(rows, Int32(n), Int32(k), stacked, 0, panels)
+            let order = (0..<n).map { c in (c % 32 < 16 ? 0 : half) + 16 * (c / 32) + c % 16 }
+            colpali_bf16_pack_rows(order.map { rows[$0] }, Int32(n), Int32(k), interleaved, 0, panels)
+        }
+        var input = [UInt16](repeating: 0, count: colpali_bf16_a_elements(Int32(m), Int32(k)))
+        colpali_bf16_from_float(a, Int32(k), Int32(k), 0, Int32(m), &input)
+        var c = [Float](repeating: .nan, count: m * n)
+        colpali_bf16_gemm(input, Int32(m), Int32(k), stacked, Int32(n), &c, Int32(n), nil, 0, panels)
+        for r in 0..<m {
+            c.withUnsafeMutableBufferPointer { c in colpali_geglu(c.baseAddress! + r * n, c.baseAddress! + r * n + half, 0, half) }
+        }
+        var expected = [UInt16](repeating: 0, count: colpali_bf16_a_elements(Int32(m), Int32(half)))
+        colpali_bf16_from_float(c, Int32(n), Int32(half), 0, Int32(m), &expected)
+        for outOfMemory in [false, true] {
+            colpali_bf16_simulate_out_of_memory(outOfMemory ? 1 : 0)
+            defer { colpali_bf16_simulate_out_of_memory(0) }
+            var fused = [UInt16](repeating: 0, count: expected.count)
+            // Two parts, split at an even panel, as BF16Product splits it.
+            let split = panels / 2 & ~1
+            #expect(colpali_bf16_gemm_geglu(input, Int32(m), Int32(k), interleaved, Int32(n), &fused, 0, split) == 0)
+            #expect(colpali_bf16_gemm_geglu(input, Int32(m), Int32(k), interleaved, Int32(n), &fused, split, panels) == 0)
+            if outOfMemory {
+                let worst = zip(expected, fused).map { abs(Float(bitPattern: UInt32($0) << 16) - Float(bitPattern: UInt32($1) << 16)) }.max()!
+                #expect(worst < 0.02, "\(kernel) \(shape) without memory: \(worst)")
+            } else {
+                #expect(fused == expected, "\(kernel) \(shape)")
+            }
+        }
+        // An odd first panel would split a gate block from its up block.
+        var unused = [UInt16](repeating: 0, count: expected.count)
+        #expect(colpali_bf16_gemm_geglu(input, Int32(m), Int32(k), interleaved, Int32(n), &unused, 1, panels) == -1)
+    }
+
+    @Test func geluOfGateTimesUpNeedsAnAMXKernel() {
+        #expect(colpali_bf16_force_kernel("portable") == 0)
+        defer { _ = colpali_bf16_force_kernel("auto") }
+        #expect(colpali_bf16_geglu_fused() == 0)
+        var out = [UInt16](repeating: 0, count: 32 * 32)
+        let a = [UInt16](repeating: 0, count: 32 * 32)
+        let packed = [UInt16](repeating: 0, count: colpali_bf16_packed_bytes(64, 32) / 2)
+        #expect(colpali_bf16_gemm_geglu(a, 1, 32, packed, 64, &out, 0, 2) == -1)
+    }
+
     @Test func refusesUnknownKernelsAndKeepsTheCurrentOne() {
         let before = colpali_bf16_kernel()
         #expect(colpali_bf16_force_kernel("no-such-kernel") == -1)

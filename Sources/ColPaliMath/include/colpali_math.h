@@ -110,6 +110,23 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
 void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end);
 
+/* GeGLU straight from the product with a stacked gate-and-up weight, for
+ * the MLP of Gemma: out[r, j] = gelu_tanh(gate[r, j]) * up[r, j] in bf16,
+ * in the A layout of the following product (k = n / 2, row stride n / 2),
+ * without C (n floats a row) ever being written. The weight is packed with
+ * colpali_bf16_pack_rows from rows interleaved 16 at a time: gate rows
+ * 16i..16i+15, then up rows 16i..16i+15, for i = 0, 1, ... Columns
+ * [16i, 16i + 16) of out come from panels holding packed columns 32i to
+ * 32i + 31, so a split of the panels must start each part at an even panel.
+ * Returns 0, or -1 with nothing written where the calling thread's kernel
+ * is not an AMX one (colpali_bf16_geglu_fused()), n is not a multiple of
+ * 64 or panel_begin is odd. */
+int colpali_bf16_gemm_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
+                            int panel_begin, int panel_end);
+
+/* 1 when colpali_bf16_gemm_geglu runs with the calling thread's kernel. */
+int colpali_bf16_geglu_fused(void);
+
 /* The same with A float (row stride lda). Call it when
  * colpali_bf16_reads_float() is 1; otherwise it runs the portable kernel. */
 void colpali_bf16_gemm_float(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c,

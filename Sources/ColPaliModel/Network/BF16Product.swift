@@ -25,40 +25,72 @@ struct BF16Product {
         let panels = Int(colpali_bf16_panel_count(Int32(n)))
         let (packed, c, bias) = (UnsafeSendable(packed), UnsafeSendable(c), UnsafeSendable(bias))
         let (n, k) = (Int32(n), Int32(k))
-        // Few panels (attention's p v has two for a head of 72): split the
-        // rows instead, every chunk taking all panels. A chunk starts on a
-        // whole group of the kernel's A layout (16 rows for AMX tiles).
-        let byRows = panels < context.threads * Self.chunksPerThread
-        let group = Int(colpali_bf16_row_group())
-        func split(_ body: @escaping (_ rows: Range<Int>, _ panels: Range<Int>) -> Void) {
-            if byRows {
-                let groups = (rows + group - 1) / group
-                context.parallel(groups, minimumChunk: max(1, 32 / group), chunksPerThread: Self.chunksPerThread) {
-                    body($0 * group..<min($1 * group, rows), 0..<panels)
-                }
-            } else {
-                context.parallel(panels, chunksPerThread: Self.chunksPerThread) { body(0..<rows, $0..<$1) }
-            }
-        }
         if Self.readsFloat {
             let a = UnsafeSendable(a)
-            split { rows, panels in
+            split(rows: rows, panels: panels, context: context) { rows, panels in
                 colpali_bf16_gemm_float(a.value + rows.lowerBound * lda, Int32(lda), Int32(rows.count), k, packed.value, n,
                                         c.value + rows.lowerBound * ldc, Int32(ldc), bias.value,
                                         Int32(panels.lowerBound), Int32(panels.upperBound))
             }
             return
         }
-        let stride = Int(colpali_bf16_stride(k))
-        let input = UnsafeSendable(workspace.bf16(slot, count: colpali_bf16_a_elements(Int32(rows), k)))
+        let input = workspace.bf16(slot, count: colpali_bf16_a_elements(Int32(rows), k))
         let source = UnsafeSendable(a)
+        let converted = UnsafeSendable(input)
         context.parallel(rows, minimumChunk: 16) { begin, end in
-            colpali_bf16_from_float(source.value, Int32(lda), k, Int32(begin), Int32(end), input.value)
+            colpali_bf16_from_float(source.value, Int32(lda), k, Int32(begin), Int32(end), converted.value)
         }
-        split { rows, panels in
-            colpali_bf16_gemm(input.value + rows.lowerBound * stride, Int32(rows.count), k, packed.value, n,
+        apply(converted: input, rows: rows, into: c.value, ldc: ldc, bias: bias.value, context: context)
+    }
+
+    /// The same with A already bf16 in the kernel's layout.
+    func apply(converted a: UnsafePointer<UInt16>, rows: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+               bias: UnsafePointer<Float>?, context: ComputeContext) {
+        let panels = Int(colpali_bf16_panel_count(Int32(n)))
+        let stride = Int(colpali_bf16_stride(Int32(k)))
+        let (packed, a, c, bias) = (UnsafeSendable(packed), UnsafeSendable(a), UnsafeSendable(c), UnsafeSendable(bias))
+        let (n, k) = (Int32(n), Int32(k))
+        split(rows: rows, panels: panels, context: context) { rows, panels in
+            colpali_bf16_gemm(a.value + rows.lowerBound * stride, Int32(rows.count), k, packed.value, n,
                               c.value + rows.lowerBound * ldc, Int32(ldc), bias.value,
                               Int32(panels.lowerBound), Int32(panels.upperBound))
+        }
+    }
+
+    /// GeGLU of the product, in bf16 in the kernel's A layout (row stride
+    /// n / 2): colpali_bf16_gemm_geglu, for W packed with its two halves
+    /// interleaved. Every part of the split starts at an even panel.
+    func applyGeGLU(_ a: UnsafePointer<Float>, lda: Int, rows: Int, into out: UnsafeMutablePointer<UInt16>,
+                    workspace: Workspace, context: ComputeContext) {
+        let input = workspace.bf16(.linearInput, count: colpali_bf16_a_elements(Int32(rows), Int32(k)))
+        let (source, converted) = (UnsafeSendable(a), UnsafeSendable(input))
+        let (n, k) = (Int32(n), Int32(k))
+        context.parallel(rows, minimumChunk: 16) { begin, end in
+            colpali_bf16_from_float(source.value, Int32(lda), k, Int32(begin), Int32(end), converted.value)
+        }
+        let panels = Int(colpali_bf16_panel_count(n))
+        let (packed, output) = (UnsafeSendable(packed), UnsafeSendable(out))
+        context.parallel((panels + 1) / 2, chunksPerThread: Self.chunksPerThread) { begin, end in
+            let done = colpali_bf16_gemm_geglu(converted.value, Int32(rows), k, packed.value, n, output.value,
+                                               Int32(2 * begin), Int32(min(2 * end, panels)))
+            precondition(done == 0, "the matrix kernel cannot fuse GeGLU")
+        }
+    }
+
+    /// Splits a product across the threads: by panels, or, with few panels
+    /// (attention's p v has two for a head of 72), by rows, every chunk
+    /// taking all panels and starting on a whole group of the kernel's A
+    /// layout (16 rows for AMX tiles).
+    private func split(rows: Int, panels: Int, context: ComputeContext,
+                       _ body: @escaping (_ rows: Range<Int>, _ panels: Range<Int>) -> Void) {
+        if panels < context.threads * Self.chunksPerThread {
+            let group = Int(colpali_bf16_row_group())
+            let groups = (rows + group - 1) / group
+            context.parallel(groups, minimumChunk: max(1, 32 / group), chunksPerThread: Self.chunksPerThread) {
+                body($0 * group..<min($1 * group, rows), 0..<panels)
+            }
+        } else {
+            context.parallel(panels, chunksPerThread: Self.chunksPerThread) { body(0..<rows, $0..<$1) }
         }
     }
 }

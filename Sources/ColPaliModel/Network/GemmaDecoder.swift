@@ -26,6 +26,11 @@ final class GemmaDecoder: @unchecked Sendable {
         self.config = config
         self.precision = precision
         let p = "language_model."
+        // On the AMX kernels the MLP's GeGLU is applied as the gate and up
+        // product's tiles finish: its 2 x intermediate floats a token are
+        // never written, nor read back for GeGLU and the down projection's
+        // bf16 copy (about 400 MB a layer for a page).
+        let fusedGeGLU = precision == .bf16 && colpali_bf16_geglu_fused() != 0 && config.intermediateSize % 32 == 0
         layers = try (0..<config.layers).map { index in
             let l = p + "layers.\(index)."
             return Layer(
@@ -35,7 +40,7 @@ final class GemmaDecoder: @unchecked Sendable {
                 out: try Linear(weights: weights, names: [l + "self_attn.o_proj.weight"], biasNames: nil, precision: precision, context: context),
                 postAttentionNorm: try RMSNorm(weights: weights, name: l + "post_attention_layernorm.weight", eps: config.rmsNormEps),
                 gateUp: try Linear(weights: weights, names: [l + "mlp.gate_proj.weight", l + "mlp.up_proj.weight"],
-                                   biasNames: nil, precision: precision, context: context),
+                                   biasNames: nil, precision: precision, context: context, interleavingHalves: fusedGeGLU),
                 down: try Linear(weights: weights, names: [l + "mlp.down_proj.weight"], biasNames: nil, precision: precision, context: context))
         }
         finalNorm = try RMSNorm(weights: weights, name: p + "norm.weight", eps: config.rmsNormEps)
@@ -56,7 +61,8 @@ final class GemmaDecoder: @unchecked Sendable {
         let qkv = Matrix(rows: tokens, cols: attention.fusedWidth)
         let attended = Matrix(rows: tokens, cols: attention.queryWidth)
         let projected = Matrix(rows: tokens, cols: config.hiddenSize)
-        let gateUp = Matrix(rows: tokens, cols: 2 * config.intermediateSize)
+        let fusedGeGLU = layers.first?.gateUp.interleavesHalves ?? false
+        let gateUp = fusedGeGLU ? nil : Matrix(rows: tokens, cols: 2 * config.intermediateSize)
         let scale = 1 / Float(config.headDim).squareRoot()
         let intermediate = config.intermediateSize
         for (index, layer) in layers.enumerated() {
@@ -68,15 +74,21 @@ final class GemmaDecoder: @unchecked Sendable {
             layer.out.apply(attended.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             context.add(h, projected)
             layer.postAttentionNorm.apply(h, into: normed, context: context)
-            layer.gateUp.apply(normed.pointer, rows: tokens, into: gateUp, workspace: workspace, context: context)
-            context.parallel(tokens, minimumChunk: 4) { begin, end in
-                for row in begin..<end {
-                    let gate = gateUp.row(row)
-                    colpali_geglu(gate, gate + intermediate, 0, intermediate)
+            if let gateUp {
+                layer.gateUp.apply(normed.pointer, rows: tokens, into: gateUp, workspace: workspace, context: context)
+                context.parallel(tokens, minimumChunk: 4) { begin, end in
+                    for row in begin..<end {
+                        let gate = gateUp.row(row)
+                        colpali_geglu(gate, gate + intermediate, 0, intermediate)
+                    }
                 }
+                layer.down.apply(gateUp.pointer, rows: tokens, xStride: 2 * intermediate, into: projected,
+                                 workspace: workspace, context: context)
+            } else {
+                let hidden = workspace.bf16(.mlpHidden, count: colpali_bf16_a_elements(Int32(tokens), Int32(intermediate)))
+                layer.gateUp.applyGeGLU(normed.pointer, rows: tokens, into: hidden, workspace: workspace, context: context)
+                layer.down.apply(converted: hidden, rows: tokens, into: projected, context: context)
             }
-            layer.down.apply(gateUp.pointer, rows: tokens, xStride: 2 * intermediate, into: projected, workspace: workspace,
-                             context: context)
             context.add(h, projected)
             record?("lm.layer.\(index)", h)
         }

@@ -4,7 +4,7 @@
 /// by every layer. Not shared between concurrent passes.
 final class Workspace: @unchecked Sendable {
     enum Slot: Int, CaseIterable {
-        case linearInput, keys, values, queries, probabilities, scores
+        case linearInput, keys, values, queries, probabilities, scores, mlpHidden
     }
 
     private var buffers = [ScratchBuffer?](repeating: nil, count: Slot.allCases.count)
