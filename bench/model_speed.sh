@@ -11,7 +11,10 @@
 # (a shell busy loop) and prints how much each one's time grew.
 # COLPALI_GEMM=avx2|avx512bf16|amx picks the native bf16 kernel (default: the
 # best this CPU runs). COLPALI_BENCH_PAGES / COLPALI_BENCH_QUERIES: how many
-# are timed (default 2 and 8).
+# are timed (default 2 and 8). COLPALI_BENCH_ROUNDS=N runs each quiet pair N
+# times, alternating, and prints every round's ratios and their medians: on
+# a shared machine whose speed drifts from minute to minute, one pair's
+# ratio can land anywhere.
 #
 # Needs the Python reference environment (scripts/fixtures/requirements.txt)
 # at $COLPALI_REF_PYTHON (default /work/pyenv/ref/bin/python) and writes the
@@ -24,6 +27,7 @@ model=${COLPALI_BENCH_MODEL:-$HOME/.cache/colpali-bench/colpali-random-fullsize}
 threads=${COLPALI_THREADS:-2}
 pages=${COLPALI_BENCH_PAGES:-2}
 queries=${COLPALI_BENCH_QUERIES:-8}
+rounds=${COLPALI_BENCH_ROUNDS:-1}
 dtypes="bf16 fp32"
 contended=0
 for arg in "$@"; do
@@ -65,7 +69,9 @@ run_pair() {
 }
 
 for dtype in $dtypes; do
-  run_pair "$dtype" quiet
+  for ((round = 1; round <= rounds; round++)); do
+    if ((round == 1)); then run_pair "$dtype" quiet; else run_pair "$dtype" "quiet$round"; fi
+  done
 done
 if [[ $contended == 1 ]]; then
   echo "== the bf16 pair again, beside one CPU-bound process"
@@ -90,7 +96,7 @@ def gemm_rate(profile):
     """GFLOP/s of the Linear layers over every forward pass (COLPALI_PROFILE lines)."""
     seconds = flop = 0.0
     for line in open(profile):
-        m = re.match(r"\s+linear \S+\s+([\d.]+) s\s+([\d.]+) GFLOP/s", line)
+        m = re.match(r"\s+linear\s.*?\s([\d.]+) s\s+([\d.]+) GFLOP/s", line)
         if m:
             seconds += float(m.group(1))
             flop += float(m.group(1)) * float(m.group(2))
@@ -108,6 +114,20 @@ for d in dtypes:
     print(f"{d}: native takes {n['seconds_per_page'] / t['seconds_per_page']:.2f}x PyTorch's time per page, "
           f"{n['seconds_per_query'] / t['seconds_per_query']:.2f}x per query (goal: at most 0.75); "
           f"RSS {n['peak_rss_gb'] / t['peak_rss_gb']:.2f}x; page {n['page_tokens']} x {n['page_dim']}")
+    rounds = sorted(glob.glob(os.path.join(out, f"native-{d}-quiet*.json")))
+    if len(rounds) > 1:
+        pages, queries = [], []
+        for path in rounds:
+            suffix = os.path.basename(path)[len(f"native-{d}-"):-len(".json")]
+            t, n = load(f"torch-{d}-{suffix}"), load(f"native-{d}-{suffix}")
+            pages.append(n["seconds_per_page"] / t["seconds_per_page"])
+            queries.append(n["seconds_per_query"] / t["seconds_per_query"])
+            print(f"{d} {suffix}: torch {t['seconds_per_page']} s/page {t['seconds_per_query']} s/query, native "
+                  f"{n['seconds_per_page']} and {n['seconds_per_query']}: {pages[-1]:.2f}x, {queries[-1]:.2f}x")
+        print(f"{d}: over {len(rounds)} alternated rounds, native takes a median {np.median(pages):.2f}x PyTorch's "
+              f"time per page (range {min(pages):.2f}-{max(pages):.2f}), {np.median(queries):.2f}x per query "
+              f"({min(queries):.2f}-{max(queries):.2f})")
+        n = load(f"native-{d}-quiet")
     kernel = n.get("gemm_kernel", "?")
     rate = gemm_rate(os.path.join(out, f"native-{d}-quiet.profile"))
     peak = peaks.get(instruction.get(kernel, ""), float("nan"))
