@@ -28,6 +28,10 @@ threads=${COLPALI_THREADS:-2}
 pages=${COLPALI_BENCH_PAGES:-2}
 queries=${COLPALI_BENCH_QUERIES:-8}
 rounds=${COLPALI_BENCH_ROUNDS:-1}
+if ! [[ $rounds =~ ^[1-9][0-9]?$ ]]; then
+  echo "COLPALI_BENCH_ROUNDS: a whole number of rounds from 1 to 99, not '$rounds'" >&2
+  exit 2
+fi
 dtypes="bf16 fp32"
 contended=0
 for arg in "$@"; do

@@ -34,13 +34,20 @@ struct BF16Product {
             }
             return
         }
-        let input = workspace.bf16(slot, count: colpali_bf16_a_elements(Int32(rows), k))
-        let source = UnsafeSendable(a)
-        let converted = UnsafeSendable(input)
+        let input = convert(a, lda: lda, rows: rows, into: slot, workspace: workspace, context: context)
+        apply(converted: input, rows: rows, into: c.value, ldc: ldc, bias: bias.value, context: context)
+    }
+
+    /// A (rows x k, row stride lda) in bf16 in the kernel's A layout, in
+    /// the workspace's `slot`.
+    private func convert(_ a: UnsafePointer<Float>, lda: Int, rows: Int, into slot: Workspace.Slot,
+                         workspace: Workspace, context: ComputeContext) -> UnsafeMutablePointer<UInt16> {
+        let input = workspace.bf16(slot, count: colpali_bf16_a_elements(Int32(rows), Int32(k)))
+        let (source, converted, k) = (UnsafeSendable(a), UnsafeSendable(input), Int32(k))
         context.parallel(rows, minimumChunk: 16) { begin, end in
             colpali_bf16_from_float(source.value, Int32(lda), k, Int32(begin), Int32(end), converted.value)
         }
-        apply(converted: input, rows: rows, into: c.value, ldc: ldc, bias: bias.value, context: context)
+        return input
     }
 
     /// The same with A already bf16 in the kernel's layout.
@@ -62,12 +69,9 @@ struct BF16Product {
     /// interleaved. Every part of the split starts at an even panel.
     func applyGeGLU(_ a: UnsafePointer<Float>, lda: Int, rows: Int, into out: UnsafeMutablePointer<UInt16>,
                     workspace: Workspace, context: ComputeContext) {
-        let input = workspace.bf16(.linearInput, count: colpali_bf16_a_elements(Int32(rows), Int32(k)))
-        let (source, converted) = (UnsafeSendable(a), UnsafeSendable(input))
+        let converted = UnsafeSendable(convert(a, lda: lda, rows: rows, into: .linearInput, workspace: workspace,
+                                               context: context))
         let (n, k) = (Int32(n), Int32(k))
-        context.parallel(rows, minimumChunk: 16) { begin, end in
-            colpali_bf16_from_float(source.value, Int32(lda), k, Int32(begin), Int32(end), converted.value)
-        }
         let panels = Int(colpali_bf16_panel_count(n))
         let (packed, output) = (UnsafeSendable(packed), UnsafeSendable(out))
         context.parallel((panels + 1) / 2, chunksPerThread: Self.chunksPerThread) { begin, end in

@@ -108,6 +108,11 @@ final class Linear: @unchecked Sendable {
         return storage
     }
 
+    /// The product with a packed weight, on the bf16 kernel.
+    private func product(_ storage: ScratchBuffer) -> BF16Product {
+        BF16Product(packed: storage.pointer.assumingMemoryBound(to: UInt16.self), n: outFeatures, k: inFeatures)
+    }
+
     /// GeGLU of the two halves' products, gelu_tanh(x gate^T) * (x up^T), in
     /// bf16 in the A layout of the kernel (row stride outFeatures / 2), for
     /// `apply(converted:)` of the next Linear: the products themselves are
@@ -117,8 +122,7 @@ final class Linear: @unchecked Sendable {
         let started = Profile.start()
         defer { Profile.stop(started, "linear \(outFeatures)x\(inFeatures) + geglu", flops: 2 * Double(rows * outFeatures * inFeatures)) }
         guard interleavesHalves, case .packed(let storage) = weight else { preconditionFailure("not packed for GeGLU") }
-        BF16Product(packed: storage.pointer.assumingMemoryBound(to: UInt16.self), n: outFeatures, k: inFeatures)
-            .applyGeGLU(x, lda: inFeatures, rows: rows, into: out, workspace: workspace, context: context)
+        product(storage).applyGeGLU(x, lda: inFeatures, rows: rows, into: out, workspace: workspace, context: context)
     }
 
     /// out = x W^T + b with x already bf16 in the kernel's A layout (as
@@ -127,8 +131,7 @@ final class Linear: @unchecked Sendable {
         let started = Profile.start()
         defer { Profile.stop(started, "linear \(outFeatures)x\(inFeatures)", flops: 2 * Double(rows * outFeatures * inFeatures)) }
         guard case .packed(let storage) = weight else { preconditionFailure("bf16 input for a float32 weight") }
-        BF16Product(packed: storage.pointer.assumingMemoryBound(to: UInt16.self), n: outFeatures, k: inFeatures)
-            .apply(converted: x, rows: rows, into: out.pointer, ldc: outFeatures, bias: bias.map { UnsafePointer($0) },
+        product(storage).apply(converted: x, rows: rows, into: out.pointer, ldc: outFeatures, bias: bias.map { UnsafePointer($0) },
                    context: context)
     }
 
@@ -151,9 +154,7 @@ final class Linear: @unchecked Sendable {
                             1, x, Int32(lda), w.baseAddress, Int32(inFeatures), beta, out.pointer, Int32(outFeatures))
             }
         case .packed(let storage):
-            let product = BF16Product(packed: storage.pointer.assumingMemoryBound(to: UInt16.self), n: outFeatures,
-                                      k: inFeatures)
-            product.apply(x, lda: lda, rows: rows, into: out.pointer, ldc: outFeatures, bias: bias.map { UnsafePointer($0) },
+            product(storage).apply(x, lda: lda, rows: rows, into: out.pointer, ldc: outFeatures, bias: bias.map { UnsafePointer($0) },
                           converted: .linearInput, workspace: workspace, context: context)
         }
     }
