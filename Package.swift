@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "ColPaliModel",
             dependencies: [
-                "ColPaliCore", "ColPaliMath", "COpenBLAS", "ColPaliImageCodecs",
+                "ColPaliCore", "ColPaliMath", "ColPaliKernels", "COpenBLAS", "ColPaliImageCodecs",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -8,7 +8,8 @@
 #
 # Needs what the tests need (PostgreSQL with the extension; scripts/test.sh
 # sets that up). Mutations of sql/ rebuild and install the extension, and
-# install the unmutated one after. The Citus mutation runs only with COLPALI_TEST_CITUS_URL.
+# install the unmutated one after. The Citus mutations run only with COLPALI_TEST_CITUS_URL,
+# the avx512-* ones only on a CPU with AVX-512 (elsewhere they are only checked to apply).
 # Sources are changed in place and restored after each mutation (and on
 # exit); run it on a clean tree. Takes 20-40 minutes on 2 cores.
 set -euo pipefail
@@ -72,6 +73,8 @@ citus-shard-index-ignored|Sources/ColPaliStorage/Index/CandidateIndex.swift|theC
 ivf-vacuum-keeps-dead|sql/src/ivf_vacuum.c|concurrentWritersLeaveTheIndexComplete|"\t\t\t\tif (!dead[i])\n\t\t\t\t\tcopy_tids[at++]"|"\t\t\t\tif (dead[i])\n\t\t\t\t\tcopy_tids[at++]"
 planes-sign-dropped|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"            a = _mm_or_si128(a, _mm_and_si128(_mm_andnot_si128(_mm_cmpeq_epi16(a, zero), clear_a), sign));\n"|""
 planes-zero-made-negative|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"_mm_and_si128(_mm_andnot_si128(_mm_cmpeq_epi16(b, zero), clear_b), sign)"|"_mm_and_si128(clear_b, sign)"
+avx512-planes-sign-dropped|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"            w = _mm256_mask_mov_epi16(w, negative, _mm256_or_si256(w, sign));\n"|""
+avx512-tile-row-swapped|Sources/ColPaliKernels/maxsim_avx512.c|MaxSimKernelTests|"for (int c = 0; c < 4; c++) dv[c] = _mm512_loadu_ps(dr[c] + k);"|"for (int c = 0; c < 4; c++) dv[c] = _mm512_loadu_ps(dr[0] + k);"
 planes-borrowed-bit-dropped|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests|"((last >> i) & 1u) << 15"|"((last >> i) & 0u) << 15"
 planes-codes-of-first-rows|Sources/ColPaliKernels/stream.c|SignPlanesTests|"colpali_planes_rows_to_float(s->codes + next * code_bytes, in,"|"colpali_planes_rows_to_float(s->codes, in,"
 toast-fetch-stale-block|sql/src/toast_stream.c|pg_regress:multihalfvec|"BufferGetBlockNumber(buffer) != ItemPointerGetBlockNumber(tid))"|"BufferGetBlockNumber(buffer) != BufferGetBlockNumber(buffer))"
@@ -126,10 +129,13 @@ while IFS='|' read -ra fields <&3; do
   n=${#fields[@]}; old=${fields[n-2]}; new=${fields[n-1]}
   filter=$(IFS='|'; echo "${fields[*]:2:n-4}")
   if [[ ${#selected[@]} -gt 0 && ! " ${selected[*]} " =~ " $name " ]]; then continue; fi
-  if [[ $name == citus-* && -z ${COLPALI_TEST_CITUS_URL:-} ]]; then
+  skipped=""
+  [[ $name == citus-* && -z ${COLPALI_TEST_CITUS_URL:-} ]] && skipped="no COLPALI_TEST_CITUS_URL"
+  [[ $name == avx512-* ]] && ! grep -qw avx512bw /proc/cpuinfo && skipped="this CPU has no AVX-512"
+  if [[ -n $skipped ]]; then
     # Not run, but it must still apply: a stale entry would go unnoticed.
     if python3 -c 'import ast, sys; sys.exit(open(sys.argv[1]).read().count(ast.literal_eval(sys.argv[2])) != 1)' "$file" "$old"; then
-      results+=("$name: not run (no COLPALI_TEST_CITUS_URL)")
+      results+=("$name: not run ($skipped)")
     else
       results+=("$name: COULD NOT BE APPLIED (the source changed: update the list)")
     fi

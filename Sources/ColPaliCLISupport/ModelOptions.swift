@@ -55,8 +55,18 @@ public struct ModelOptions: ParsableArguments {
     }
 
     public func loadModel() async throws -> ColPali {
-        try await ColPali.load(modelReference, precision: resolvedPrecision(),
+        let precision = try resolvedPrecision()
+        if precision == .fp32, let line = Self.fp32Warning(OpenBLASCore.current) { GlobalOptions.note(line) }
+        return try await ColPali.load(modelReference, precision: precision,
                                locator: ModelLocator(progress: TerminalDownloadBar.callbackIfTerminal()),
                                context: ComputeContext(threads: threads))
+    }
+
+    /// What to tell a user whose fp32 products would run on OpenBLAS kernels
+    /// older than the CPU, or nil.
+    static func fp32Warning(_ core: OpenBLASCore) -> String? {
+        guard let better = core.betterCoreType else { return nil }
+        return "warning: OpenBLAS runs its \(core.name) kernels on this \(core.cpu) CPU, so fp32 runs at a fraction "
+            + "of its speed; set OPENBLAS_CORETYPE=\(better) in the environment, or use --precision bf16 or auto"
     }
 }

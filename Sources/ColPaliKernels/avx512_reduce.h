@@ -8,13 +8,18 @@
 #include <immintrin.h>
 
 #define COLPALI_AVX512 __attribute__((target("avx512f,avx512bw,fma")))
+/* For the helpers of a tile loop. GCC (which builds the Postgres extension)
+ * does not inline a 4 x 4 tile by itself: its call, the spill of the 16
+ * accumulators and the reduction through memory made the extension's MaxSim
+ * 1.5x slower than the same source built by clang for Swift. */
+#define COLPALI_AVX512_INLINE COLPALI_AVX512 static inline __attribute__((always_inline))
 
 /*
  * Sum each of 16 accumulators and pack the sums into one vector. With
  * acc[r * 4 + c] the partial sums of query row r and document row c, the
  * result holds the total of (r, c) in lane c * 4 + r.
  */
-COLPALI_AVX512 static inline __m512 colpali_reduce16(const __m512 acc[16])
+COLPALI_AVX512_INLINE __m512 colpali_reduce16(const __m512 acc[16])
 {
     __m512 s[8], u[4];
     for (int k = 0; k < 8; k++) {
@@ -37,7 +42,7 @@ COLPALI_AVX512 static inline __m512 colpali_reduce16(const __m512 acc[16])
 
 /* Fold a vector laid out as lane c * 4 + r into the maximum over c of each
  * row r, returned in lanes 0..3. */
-COLPALI_AVX512 static inline __m128 colpali_rows_of_tile_max(__m512 best)
+COLPALI_AVX512_INLINE __m128 colpali_rows_of_tile_max(__m512 best)
 {
     best = _mm512_max_ps(best, _mm512_shuffle_f32x4(best, best, 0x4E));
     best = _mm512_max_ps(best, _mm512_shuffle_f32x4(best, best, 0xB1));

@@ -9,8 +9,7 @@
 #if COLPALI_X86
 #include <math.h>
 
-COLPALI_AVX512 static inline __m512 tile_dots(const float *const qr[4],
-                                      const float *const dr[4], int dim)
+COLPALI_AVX512_INLINE __m512 tile_dots(const float *const qr[4], const float *const dr[4], int dim)
 {
     __m512 acc[16];
     for (int x = 0; x < 16; x++)

@@ -172,6 +172,47 @@ static void rows_to_float_f16c(const uint8_t *codes, const uint8_t *magnitudes, 
     if (full < dim)
         rows_to_float_groups(codes, magnitudes, rows, dim, out, full);
 }
+
+/* Bits of a byte in reverse order: a code keeps value i at bit 7 - i of its
+ * byte, a mask register at bit i. */
+#define REV2(n) n, n + 2 * 64, n + 1 * 64, n + 3 * 64
+#define REV4(n) REV2(n), REV2(n + 2 * 16), REV2(n + 1 * 16), REV2(n + 3 * 16)
+#define REV6(n) REV4(n), REV4(n + 2 * 4), REV4(n + 1 * 4), REV4(n + 3 * 4)
+static const uint8_t reversed_bits[256] = {REV6(0), REV6(2), REV6(1), REV6(3)};
+
+/* The same with mask registers, half the instructions of the F16C path: a
+ * masked load takes the 15 words without reading past them, their top bits
+ * come out as a mask (value 15's magnitude), the code's two bytes become the
+ * mask of positive values, and a group widens in one 16-lane conversion.
+ * (The F16C path made a 1,030 x 128 page's widening nearly half the cost of
+ * scoring it against a 20-row query on a Xeon of cpu family 6 model 207.) */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void rows_to_float_avx512(const uint8_t *codes, const uint8_t *magnitudes, int rows, int dim,
+                                 float *out)
+{
+    const size_t code_bytes = colpali_code_bytes(dim);
+    const size_t magnitude_bytes = colpali_planes_magnitude_bytes(dim);
+    const int full = dim / GROUP * GROUP;
+    const __m256i magnitude_mask = _mm256_set1_epi16(0x7FFF);
+    const __m256i sign = _mm256_set1_epi16((short)0x8000);
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        const uint8_t *code = codes + r * code_bytes;
+        const uint8_t *m = magnitudes + r * magnitude_bytes;
+        float *o = out + r * (size_t)dim;
+        for (int k = 0; k < full; k += GROUP, m += GROUP_BYTES) {
+            __m256i w = _mm256_maskz_loadu_epi16((__mmask16)0x7FFF, m);
+            const __mmask16 tops = _mm256_movepi16_mask(w);
+            w = _mm256_mask_set1_epi16(_mm256_and_si256(w, magnitude_mask), (__mmask16)0x8000, (short)tops);
+            const __mmask16 positive =
+                (__mmask16)(reversed_bits[code[k >> 3]] | (unsigned)reversed_bits[code[(k >> 3) + 1]] << 8);
+            const __mmask16 negative = _kandn_mask16(positive, _mm256_test_epi16_mask(w, w));
+            w = _mm256_mask_mov_epi16(w, negative, _mm256_or_si256(w, sign));
+            _mm512_storeu_ps(o + k, _mm512_cvtph_ps(w));
+        }
+    }
+    if (full < dim)
+        rows_to_float_groups(codes, magnitudes, rows, dim, out, full);
+}
 #endif
 
 void colpali_planes_rows_to_float(const uint8_t *codes, const uint8_t *magnitudes, int rows, int dim,
@@ -179,7 +220,7 @@ void colpali_planes_rows_to_float(const uint8_t *codes, const uint8_t *magnitude
 {
     switch (colpali_current_isa()) {
 #if COLPALI_X86
-    case ISA_AVX512:
+    case ISA_AVX512: rows_to_float_avx512(codes, magnitudes, rows, dim, out); return;
     case ISA_AVX2: rows_to_float_f16c(codes, magnitudes, rows, dim, out); return;
 #endif
     default: rows_to_float_groups(codes, magnitudes, rows, dim, out, 0); return;
