@@ -14,7 +14,7 @@ out=$(mktemp -d /tmp/colpali-bench-gemm-XXXXXX)
 # accumulators in memory: a third of the speed).
 "${CC:-clang}" -O2 -pthread -I Sources/ColPaliMath/include -I Sources/ColPaliKernels/include \
   -I /usr/include/x86_64-linux-gnu/openblas-pthread \
-  bench/gemm_speed.c Sources/ColPaliMath/gemm_*.c Sources/ColPaliKernels/*.c -lopenblas -lm -o "$out/gemm_speed"
+  bench/gemm_speed.c Sources/ColPaliMath/gemm_*.c Sources/ColPaliMath/elementwise.c Sources/ColPaliKernels/*.c -lopenblas -lm -o "$out/gemm_speed"
 echo "== $(lscpu | sed -n 's/^Model name: *//p'), $threads threads"
 # Gemma gate+up, Gemma down, SigLIP MLP up and down, SigLIP qkv.
 for shape in "1030 32768 2048" "1030 2048 16384" "1030 4304 1152" "1030 1152 4304" "1030 3456 1152"; do
