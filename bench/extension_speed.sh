@@ -25,6 +25,13 @@ if [[ $(psql -h "$bench_host" -U colpali -d postgres -tAc "SHOW shared_buffers")
   .build/release/colpali db start --data-dir "$bench_data" >/dev/null
 fi
 
+# A cluster made before `colpali db start` asked for one parallel worker fewer
+# than the CPUs still has PostgreSQL's 2: give it what a new one gets.
+workers=$(( $(nproc) - 1 )); ((workers < 1)) && workers=1; ((workers > 8)) && workers=8
+if [[ $(psql -h "$bench_host" -U colpali -d postgres -tAc "SHOW max_parallel_workers_per_gather") != "$workers" ]]; then
+  psql -h "$bench_host" -U colpali -d postgres -qc "ALTER SYSTEM SET max_parallel_workers_per_gather = $workers" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+
 for pages in "${sizes[@]}"; do
   url=$(bench_database "bench_extension_$pages")
   echo "== $pages pages"
