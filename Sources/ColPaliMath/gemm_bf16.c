@@ -219,17 +219,24 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
     }
 }
 
+/* Element (k index i, column col) of a packed weight: panel col / PANEL,
+ * k-pair i / 2, then the column within the panel, then the pair's half. */
+static inline float packed_at(const uint16_t *packed, int kpairs, int col, int i)
+{
+    return colpali_bf16_to_float(packed[(size_t)(col / PANEL) * kpairs * PANEL * 2 +
+                                        ((size_t)(i / 2) * PANEL + col % PANEL) * 2 + (i & 1)]);
+}
+
 /* The portable kernels, one product at a time; A_AT(r, i) reads A. */
 #define PORTABLE_GEMM(A_AT)                                                                                        \
     do {                                                                                                           \
         const int kpairs = colpali_packed_pairs(k);                                                                \
         for (int p = panel_begin; p < panel_end; p++) {                                                            \
-            const uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;                                       \
             for (int j = 0; j < PANEL && p * PANEL + j < n; j++) {                                                 \
                 for (int r = 0; r < m; r++) {                                                                      \
                     float sum = 0;                                                                                 \
                     for (int i = 0; i < k; i++)                                                                    \
-                        sum += A_AT(r, i) * colpali_bf16_to_float(panel[((size_t)(i / 2) * PANEL + j) * 2 + (i & 1)]); \
+                        sum += A_AT(r, i) * packed_at(packed, kpairs, p * PANEL + j, i);                           \
                     c[(size_t)r * ldc + p * PANEL + j] = sum + (bias ? bias[p * PANEL + j] : 0.0f);                \
                 }                                                                                                  \
             }                                                                                                      \
@@ -258,25 +265,20 @@ void colpali_gemm_portable_geglu(const uint16_t *a, int m, int k, const uint16_t
                                  int panel_begin, int panel_end)
 {
     const int stride = colpali_bf16_stride(k), kpairs = colpali_packed_pairs(k);
-    /* Packed column c: panel c / 48, column c % 48 within it. */
-#define PACKED_AT(col, i)                                                                                          \
-    colpali_bf16_to_float(packed[(size_t)((col) / PANEL) * kpairs * PANEL * 2 +                                    \
-                                 ((size_t)((i) / 2) * PANEL + (col) % PANEL) * 2 + ((i) & 1)])
     for (int t = 3 * panel_begin; t + 1 < 3 * panel_end && 16 * (t / 2) < n / 2; t += 2) {
         for (int j = 0; j < 16; j++) {
             for (int r = 0; r < m; r++) {
                 float gate = 0, up = 0;
                 for (int i = 0; i < k; i++) {
                     const float x = colpali_bf16_to_float(a[colpali_a_index(r, i, stride, 1)]);
-                    gate += x * PACKED_AT(16 * t + j, i);
-                    up += x * PACKED_AT(16 * (t + 1) + j, i);
+                    gate += x * packed_at(packed, kpairs, 16 * t + j, i);
+                    up += x * packed_at(packed, kpairs, 16 * (t + 1) + j, i);
                 }
                 colpali_geglu(&gate, &up, 0, 1);
                 out[colpali_a_index(r, 16 * (t / 2) + j, n / 2, 1)] = colpali_round_to_bf16(gate);
             }
         }
     }
-#undef PACKED_AT
 }
 
 int colpali_bf16_geglu_fused(void)

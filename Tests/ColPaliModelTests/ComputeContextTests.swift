@@ -48,4 +48,27 @@ struct ComputeContextTests {
         #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
         #expect(record.mostAtOnce <= threads)
     }
+
+    /// Per-worker scratch (the bf16 attention's) is safe only if a worker
+    /// index is below `threads` and never runs two chunks at once.
+    @Test(arguments: [1, 2, 3])
+    func aWorkerIndexIsInTheBudgetAndRunsOneChunkAtATime(threads: Int) {
+        let lock = NSLock()
+        var running = [Int](repeating: 0, count: threads + 1)
+        var overlapped = false, outside = false
+        var covered = [Int](repeating: 0, count: 60)
+        ComputeContext(threads: threads).parallelByWorker(60, chunksPerThread: 60) { worker, begin, end in
+            lock.withLock {
+                guard worker >= 0 && worker < threads else { outside = true; return }
+                running[worker] += 1
+                if running[worker] > 1 { overlapped = true }
+                for i in begin..<end { covered[i] += 1 }
+            }
+            usleep(2_000)
+            lock.withLock { if worker >= 0 && worker < threads { running[worker] -= 1 } }
+        }
+        #expect(!outside)
+        #expect(!overlapped)
+        #expect(covered.allSatisfy { $0 == 1 })
+    }
 }

@@ -1,7 +1,6 @@
 import COpenBLAS
 import ColPaliMath
 import Foundation
-import Synchronization
 
 /// Multi-head attention over rows that hold [q | k | v] side by side, each
 /// item (a segment of rows: one page or one query) attending only within
@@ -103,16 +102,13 @@ struct AttentionLayout {
         let probabilities = UnsafeSendable(workspace.bf16(.probabilities, count: workers * probabilityElements))
         let output = UnsafeSendable(out.row(segment.lowerBound))
         let (outStride, groupSize) = (out.cols, heads / keyValueHeads)
-        let next = Atomic<Int>(0)
-        // One chunk per worker, so each has its own scratch; units are
-        // handed out as workers become free.
-        context.parallel(workers) { worker, _ in
+        // A unit per chunk, handed out as threads become free; each worker
+        // runs its units in its own scratch.
+        context.parallelByWorker(units, chunksPerThread: units) { worker, begin, end in
             let scores = scores.value + worker * scoreCount
             let queries = queries.value + worker * queryElements
             let probabilities = probabilities.value + worker * probabilityElements
-            while true {
-                let unit = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard unit < units else { return }
+            for unit in begin..<end {
                 let (head, block) = unit.quotientAndRemainder(dividingBy: blocks)
                 let kv = head / groupSize
                 let first = block * blockRows

@@ -22,10 +22,20 @@ public struct ComputeContext: Sendable {
     /// same cores slows the pass in proportion. With one thread the body runs
     /// once, over everything, on the caller's thread.
     package func parallel(_ count: Int, minimumChunk: Int = 1, chunksPerThread: Int = 1, _ body: (Int, Int) -> Void) {
+        parallelByWorker(count, minimumChunk: minimumChunk, chunksPerThread: chunksPerThread) { _, begin, end in
+            body(begin, end)
+        }
+    }
+
+    /// `parallel`, also telling each chunk which worker runs it: an index
+    /// below `threads`, the same for every chunk one thread takes, so that
+    /// chunks with the same worker never run at once (per-worker scratch).
+    package func parallelByWorker(_ count: Int, minimumChunk: Int = 1, chunksPerThread: Int = 1,
+                                  _ body: (_ worker: Int, _ begin: Int, _ end: Int) -> Void) {
         guard count > 0 else { return }
         let chunks = min(threads * max(1, chunksPerThread), max(1, count / max(1, minimumChunk)))
         if chunks == 1 || threads == 1 {
-            body(0, count)
+            body(0, 0, count)
             return
         }
         // concurrentPerform would run as many iterations at once as the
@@ -34,11 +44,11 @@ public struct ComputeContext: Sendable {
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let shared = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { _ in
+            DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { worker in
                 while true {
                     let chunk = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard chunk < chunks else { return }
-                    shared.value(count * chunk / chunks, count * (chunk + 1) / chunks)
+                    shared.value(worker, count * chunk / chunks, count * (chunk + 1) / chunks)
                 }
             }
         }

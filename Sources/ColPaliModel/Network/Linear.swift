@@ -23,9 +23,9 @@ final class Linear: @unchecked Sendable {
 
     /// Several checkpoint tensors stacked along the output dimension (e.g.
     /// q, k, v) become one wider Linear: one pass over the input. With
-    /// `interleavingHalves` (two tensors of the same shape, bf16, no bias),
-    /// their rows are packed 16 from one, 16 from the other, for
-    /// `applyGeGLU`.
+    /// `interleavingHalves` (two tensors of the same shape and a multiple of
+    /// 32 rows, bf16, no bias), their rows are packed 16 from one, 16 from
+    /// the other, for `applyGeGLU`.
     init(weights: ModelWeights, names: [String], biasNames: [String]?, precision: Precision,
          context: ComputeContext, interleavingHalves: Bool = false) throws {
         let shapes = try names.map { try weights.shape($0) }
@@ -33,7 +33,8 @@ final class Linear: @unchecked Sendable {
         outFeatures = shapes.reduce(0) { $0 + $1[0] }
         interleavesHalves = interleavingHalves
         precondition(!interleavingHalves || (names.count == 2 && shapes[0] == shapes[1] && biasNames == nil
-                                             && precision == .bf16 && shapes[0][0] % 16 == 0))
+                                             && precision == .bf16 && shapes[0][0] % 32 == 0),
+                     "GeGLU's kernel takes two halves of the same shape, each a multiple of 32 rows, bf16, no bias")
         if let biasNames {
             let values = try biasNames.flatMap { try weights.floats($0) }
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
