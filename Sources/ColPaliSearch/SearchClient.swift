@@ -235,19 +235,32 @@ public final class SearchClient: Service, Sendable {
     /// Work on one pooled connection. With a tenant configured, inside a
     /// transaction that names it to row-level security (colpali.tenant).
     ///
-    /// Reads are tried again, once, on a connection the server had closed
-    /// before the query reached it: a pooled connection can look alive for a
-    /// moment after the server ended its session (a restart, an
-    /// administrator), and the next search should not fail for that. A query
-    /// the server itself ended is not retried: that error is the answer.
+    /// Reads are tried again, up to twice, on a connection the server had
+    /// closed before the query reached it: a pooled connection can look alive
+    /// for a moment after the server ended its session (a restart, an
+    /// administrator), and the next search should not fail for that. The
+    /// pool learns of the close on the connection's event loop, so a retry at
+    /// once can be handed the same dead connection; the second waits a
+    /// little first. A query the server itself ended is not retried: that
+    /// error is the answer.
     func session<T: Sendable>(writes: Bool = false, locals: [String] = [],
                               _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await once(locals: locals, body)
-        } catch let error as PSQLError where !writes && (error.code == .serverClosedConnection || error.code == .clientClosedConnection) {
-            logger.debug("connection was closed; trying once more", metadata: ["error": "\(DatabaseErrors.describe(error))"])
-            return try await once(locals: locals, body)
+        var attempt = 0
+        while true {
+            do {
+                return try await once(locals: locals, body)
+            } catch let error as PSQLError where !writes && attempt < 2 && Self.closedBeforeTheQuery(error) {
+                attempt += 1
+                logger.debug("connection was closed; trying again", metadata: ["error": "\(DatabaseErrors.describe(error))"])
+                if attempt > 1 { try await Task.sleep(for: .milliseconds(50)) }
+            }
         }
+    }
+
+    /// The connection was gone (closed by either side) when the query was
+    /// handed to it.
+    private static func closedBeforeTheQuery(_ error: PSQLError) -> Bool {
+        error.code == .serverClosedConnection || error.code == .clientClosedConnection
     }
 
     /// `locals`: SET LOCAL statements of fixed text, run first in the transaction.

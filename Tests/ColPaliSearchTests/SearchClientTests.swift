@@ -450,13 +450,51 @@ import TestSupport
                     return await searched
                 }
             }
-            // The pool replaces the dead connection.
-            let next = try await client.search(embedding: query, in: Self.collection, limit: 2)
-            #expect(next.count == 2)
+            // The pool replaces the dead connection. (PSQLError's description
+            // is generic: its details say which failure it was.)
+            do {
+                let next = try await client.search(embedding: query, in: Self.collection, limit: 2)
+                #expect(next.count == 2)
+            } catch {
+                Issue.record("the search after the killed one failed: \(String(reflecting: error))")
+            }
             return outcome
         }
         let message = try #require(failure)
         #expect(message.contains("terminating connection due to administrator command") && !message.contains("\n"), "\(message)")
+    }
+
+    /// The server ends the pool's idle sessions (a restart, an administrator,
+    /// idle_session_timeout) and the client searches at once, before the pool
+    /// may have seen the connections close: the searches still work.
+    @Test func searchesRightAfterTheServerEndedThePoolsIdleSessionsWork() async throws {
+        let settings = try await TestPostgres.freshDatabase()
+        _ = try await corpus(settings, documents: 2, pagesEach: 2)
+        var seeded = Generator(state: 22)
+        let query = seeded.matrix(3)
+        try await withClient(settings) { client in
+            for round in 0..<5 {
+                // Several searches at once, so that the pool holds more than one connection.
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<3 { group.addTask { try await client.search(embedding: query, in: Self.collection, limit: 2).count } }
+                    for try await count in group { #expect(count == 2) }
+                }
+                let ended = try await Database.withConnection(settings, logger: logger) { c in
+                    // The timeout makes each call wait until that backend has exited.
+                    try await c.query("""
+                        SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+                        WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                        """, logger: logger).collect().first!.decode(Int.self)
+                }
+                #expect(ended >= 1, "round \(round): no pooled session to end")
+                do {
+                    let hits = try await client.search(embedding: query, in: Self.collection, limit: 2)
+                    #expect(hits.count == 2)
+                } catch {
+                    Issue.record("round \(round): \(String(reflecting: error))")
+                }
+            }
+        }
     }
 
     @Test func documentsDeletionAndEnqueue() async throws {
