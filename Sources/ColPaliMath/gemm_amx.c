@@ -42,6 +42,7 @@ int colpali_amx_usable(void)
 #define TILE_CONFIGURE(config) _tile_loadconfig(config)
 #define TILE_RELEASE() _tile_release()
 #define TILE_LOAD(t, base, stride) _tile_loadd(t, base, stride)
+#define TILE_STREAM_LOAD(t, base, stride) _tile_stream_loadd(t, base, stride)
 #define TILE_STORE(t, base, stride) _tile_stored(t, base, stride)
 #define TILE_DP(c, a, b) _tile_dpbf16ps(c, a, b)
 #include "gemm_amx_tiles.inc"

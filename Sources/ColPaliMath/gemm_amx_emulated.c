@@ -106,6 +106,7 @@ static void emu_release(void)
 #define TILE_CONFIGURE(config) emu_configure(config)
 #define TILE_RELEASE() emu_release()
 #define TILE_LOAD(t, base, stride) emu_load(t, base, stride)
+#define TILE_STREAM_LOAD(t, base, stride) emu_load(t, base, stride) /* a hint only */
 #define TILE_STORE(t, base, stride) emu_store(t, base, stride)
 #define TILE_DP(c, a, b) emu_dpbf16ps(c, a, b)
 #include "gemm_amx_tiles.inc"
