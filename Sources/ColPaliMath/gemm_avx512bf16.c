@@ -44,6 +44,64 @@ BF16_TARGET void colpali_bf16_from_float_avx512bf16(const float *a, int lda, int
     }
 }
 
+/* exp(x) for x <= 0 in 16 lanes: Cephes' polynomial, as the elementwise
+ * kernels' exp (about 1 ulp); below -87 it is 0 or nearly. */
+BF16_TARGET static inline __m512 exp_nonpositive(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* Two passes over a row: its maximum, then the exponentials, summed and
+ * written as bf16 32 at a time (one row of an A tile, or of a row-major A).
+ * (Softmax in place, then a conversion, went over the 4 KB row five times:
+ * 41 us for 64 rows of 1,030 against 27 now; Xeon, cpu family 6 model 207.) */
+BF16_TARGET void colpali_bf16_softmax_rows_avx512bf16(const float *scores, int ld, int cols, float scale,
+                                                      int row_begin, int row_end, uint16_t *out,
+                                                      float *inverse_sums, int tiled)
+{
+    const int stride = colpali_bf16_stride(cols);
+    const size_t block_step = tiled ? COLPALI_A_GROUP * COLPALI_A_BLOCK : COLPALI_A_BLOCK;
+    const __m512 scales = _mm512_set1_ps(scale);
+    for (int r = row_begin; r < row_end; r++) {
+        const float *row = scores + (size_t)r * ld;
+        __m512 top = _mm512_set1_ps(-__builtin_inff());
+        int i = 0;
+        for (; i + 16 <= cols; i += 16)
+            top = _mm512_max_ps(top, _mm512_mul_ps(_mm512_loadu_ps(row + i), scales));
+        if (i < cols) {
+            const __mmask16 tail = (__mmask16)((1u << (cols - i)) - 1);
+            top = _mm512_mask_max_ps(top, tail, top, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, row + i), scales));
+        }
+        const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(top));
+        __m512 sum = _mm512_setzero_ps();
+        uint16_t *dst = out + colpali_a_index(r, 0, stride, tiled);
+        for (int b = 0; b < stride; b += 32) {
+            __m512 half[2];
+            for (int h = 0; h < 2; h++) {
+                const int at = b + 16 * h, left = cols - at;
+                const __mmask16 lanes = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+                const __m512 x = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(lanes, row + at), scales, max);
+                half[h] = _mm512_maskz_mov_ps(lanes, exp_nonpositive(x)); /* the padding is 0 */
+                sum = _mm512_add_ps(sum, half[h]);
+            }
+            _mm512_storeu_si512(dst + (size_t)(b / 32) * block_step, (__m512i)_mm512_cvtne2ps_pbh(half[1], half[0]));
+        }
+        inverse_sums[r - row_begin] = 1.0f / _mm512_reduce_add_ps(sum);
+    }
+}
+
 /* One MR x 48 tile over kpairs k-pairs; `rows` and `cols` trim the edges. */
 BF16_TARGET static void micro_tile(int kpairs, const uint16_t *a, int a_stride, int rows, const uint16_t *b,
                                    float *c, int ldc, int cols, int accumulate, const float *bias)

@@ -3,10 +3,12 @@
  * the choice of kernel, and the portable kernel. The layout is described in
  * gemm_internal.h; the kernels per instruction set are in gemm_*.c.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "colpali_kernels.h"
+
 #include "gemm_internal.h"
 
 int colpali_bf16_panel_count(int n) { return (n + PANEL - 1) / PANEL; }
@@ -216,6 +218,34 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
             out[colpali_a_index(r, i, stride, tiled)] = colpali_round_to_bf16(a[(size_t)r * lda + i]);
         for (int i = k; i < stride; i++)
             out[colpali_a_index(r, i, stride, tiled)] = 0;
+    }
+}
+
+void colpali_bf16_softmax_rows(const float *scores, int ld, int cols, float scale, int row_begin, int row_end,
+                               uint16_t *out, float *inverse_sums)
+{
+    const int tiled = colpali_bf16_row_group() > 1;
+#if COLPALI_MATH_X86
+    if (usable(COLPALI_GEMM_AVX512BF16)) {
+        colpali_bf16_softmax_rows_avx512bf16(scores, ld, cols, scale, row_begin, row_end, out, inverse_sums, tiled);
+        return;
+    }
+#endif
+    const int stride = colpali_bf16_stride(cols);
+    for (int r = row_begin; r < row_end; r++) {
+        const float *row = scores + (size_t)r * ld;
+        float max = -__builtin_inff();
+        for (int i = 0; i < cols; i++)
+            max = row[i] * scale > max ? row[i] * scale : max;
+        double sum = 0;
+        for (int i = 0; i < cols; i++) {
+            const float e = expf(row[i] * scale - max);
+            sum += e;
+            out[colpali_a_index(r, i, stride, tiled)] = colpali_round_to_bf16(e);
+        }
+        for (int i = cols; i < stride; i++)
+            out[colpali_a_index(r, i, stride, tiled)] = 0;
+        inverse_sums[r - row_begin] = (float)(1.0 / sum);
     }
 }
 

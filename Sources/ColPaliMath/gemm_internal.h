@@ -60,6 +60,10 @@ static inline size_t colpali_a_index(int r, int i, int stride, int tiled)
            (size_t)(r % COLPALI_A_GROUP) * COLPALI_A_BLOCK + i % COLPALI_A_BLOCK;
 }
 
+/* colpali_bf16_softmax_rows on AVX-512 (gemm_avx512bf16.c). */
+void colpali_bf16_softmax_rows_avx512bf16(const float *scores, int ld, int cols, float scale, int row_begin,
+                                          int row_end, uint16_t *out, float *inverse_sums, int tiled);
+
 /* k-pairs per packed panel. */
 static inline int colpali_packed_pairs(int k) { return colpali_bf16_stride(k) / 2; }
 

@@ -103,6 +103,17 @@ size_t colpali_bf16_a_elements(int m, int k);
  * place); `out` holds colpali_bf16_a_elements(m, k). */
 void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out);
 
+/* Attention's probabilities straight into the next product's A: for rows
+ * [row_begin, row_end) of float scores (stride ld, cols used), writes
+ * exp(scale * x - max of the row) in bf16, in the layout
+ * colpali_bf16_from_float writes (k = cols), and 1 / (the row's sum of
+ * those) to inverse_sums[r - row_begin]. The probabilities are the written
+ * values times that factor: scale the product's output rows by it (a row
+ * of 1,030 scores is one multiply a column of the output, 72 for a head of
+ * SigLIP). `scores` is read only. */
+void colpali_bf16_softmax_rows(const float *scores, int ld, int cols, float scale, int row_begin, int row_end,
+                               uint16_t *out, float *inverse_sums);
+
 /* Output column panels [panel_begin, panel_end) of C (stride ldc) for all m
  * rows; bias may be NULL. Panels are independent: split them across threads.
  * A is what colpali_bf16_from_float wrote. Call it when
