@@ -203,9 +203,12 @@ size_t colpali_bf16_a_elements(int m, int k)
     return (size_t)((m + group - 1) / group * group) * colpali_bf16_stride(k);
 }
 
+/* Whether the calling thread's kernel reads A in tiles (gemm_internal.h). */
+static int a_is_tiled(void) { return colpali_bf16_row_group() > 1; }
+
 void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int row_end, uint16_t *out)
 {
-    const int tiled = colpali_bf16_row_group() > 1;
+    const int tiled = a_is_tiled();
 #if COLPALI_MATH_X86
     if (usable(COLPALI_GEMM_AVX512BF16)) {
         colpali_bf16_from_float_avx512bf16(a, lda, k, row_begin, row_end, out, tiled);
@@ -224,7 +227,7 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
 void colpali_bf16_softmax_rows(const float *scores, int ld, int cols, float scale, int row_begin, int row_end,
                                uint16_t *out, float *inverse_sums)
 {
-    const int tiled = colpali_bf16_row_group() > 1;
+    const int tiled = a_is_tiled();
 #if COLPALI_MATH_X86
     if (usable(COLPALI_GEMM_AVX512BF16)) {
         colpali_bf16_softmax_rows_avx512bf16(scores, ld, cols, scale, row_begin, row_end, out, inverse_sums, tiled);
