@@ -71,14 +71,72 @@ void colpali_bf16_pack_rows(const uint16_t *const *rows, int n, int k, uint16_t 
     }
 }
 
+/* A panel of a transposed float matrix (row_stride 1: a k index is a row
+ * of w, the panel's columns are consecutive in it), as attention packs its
+ * values: each k-pair interleaves two rows of w, read and written in order.
+ * (Element by element through PACK_PANEL it took 120 us for a head of
+ * SigLIP, 72 x 1,030; Xeon, cpu family 6 model 207.) */
+static void pack_transposed_panel(const float *w, size_t col_stride, int n, int k, int kpairs, uint16_t *packed,
+                                  int p)
+{
+    uint16_t *panel = packed + (size_t)p * kpairs * PANEL * 2;
+    const int first = p * PANEL, width = n - first < PANEL ? n - first : PANEL;
+    for (int q = 0; q < kpairs; q++) {
+        uint32_t *out = (uint32_t *)(panel + (size_t)q * PANEL * 2);
+        const float *even = w + (size_t)(2 * q) * col_stride + first, *odd = even + col_stride;
+        if (2 * q + 1 < k && width == PANEL) {
+            /* Whole pairs of a whole panel: a loop the compiler vectorises. */
+            for (int j = 0; j < PANEL; j++)
+                out[j] = (uint32_t)colpali_round_to_bf16(even[j]) | (uint32_t)colpali_round_to_bf16(odd[j]) << 16;
+            continue;
+        }
+        for (int j = 0; j < PANEL; j++) {
+            const uint32_t lo = 2 * q < k && j < width ? colpali_round_to_bf16(even[j]) : 0;
+            const uint32_t hi = 2 * q + 1 < k && j < width ? colpali_round_to_bf16(odd[j]) : 0;
+            out[j] = lo | hi << 16;
+        }
+    }
+}
+
+/* A panel of a float matrix whose rows are contiguous (col_stride 1), as
+ * attention packs its keys: a transpose of (k, k + 1) pairs, row by row
+ * within blocks of k-pairs that stay in cache. */
+static void pack_rows_panel(const float *w, size_t row_stride, int n, int k, int kpairs, uint16_t *packed, int p)
+{
+    uint32_t *panel = (uint32_t *)(packed + (size_t)p * kpairs * PANEL * 2);
+    const int first = p * PANEL, width = n - first < PANEL ? n - first : PANEL;
+    for (int q0 = 0; q0 < kpairs; q0 += 64) {
+        const int q1 = q0 + 64 < kpairs ? q0 + 64 : kpairs;
+        for (int j = 0; j < PANEL; j++) {
+            const float *row = w + (size_t)(first + j) * row_stride;
+            /* Pairs wholly inside the row, then the edge. */
+            const int whole = j < width ? (k / 2 < q1 ? k / 2 : q1) : q0;
+            int q = q0;
+            for (; q < whole; q++)
+                panel[(size_t)q * PANEL + j] =
+                    (uint32_t)colpali_round_to_bf16(row[2 * q]) | (uint32_t)colpali_round_to_bf16(row[2 * q + 1]) << 16;
+            for (; q < q1; q++) {
+                const uint32_t lo = j < width && 2 * q < k ? colpali_round_to_bf16(row[2 * q]) : 0;
+                panel[(size_t)q * PANEL + j] = lo; /* the odd half is past k */
+            }
+        }
+    }
+}
+
 void colpali_bf16_pack_strided(const float *w, size_t row_stride, size_t col_stride, int n, int k, uint16_t *packed,
                                int panel_begin, int panel_end)
 {
     const int kpairs = colpali_packed_pairs(k);
     for (int p = panel_begin; p < panel_end; p++) {
+        if (row_stride == 1) {
+            pack_transposed_panel(w, col_stride, n, k, kpairs, packed, p);
+        } else if (col_stride == 1) {
+            pack_rows_panel(w, row_stride, n, k, kpairs, packed, p);
+        } else {
 #define READ_STRIDED(row, col) colpali_round_to_bf16(w[(row) * row_stride + (size_t)(col) * col_stride])
-        PACK_PANEL(READ_STRIDED);
+            PACK_PANEL(READ_STRIDED);
 #undef READ_STRIDED
+        }
     }
 }
 
