@@ -372,6 +372,39 @@ void colpali_gemm_portable_geglu(const uint16_t *a, int m, int k, const uint16_t
     }
 }
 
+void colpali_gemm_portable_gelu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, const float *bias,
+                                uint16_t *out, int panel_begin, int panel_end)
+{
+    const int stride = colpali_bf16_stride(k), kpairs = colpali_packed_pairs(k), out_stride = colpali_bf16_stride(n);
+    for (int col = 16 * 3 * panel_begin; col < 16 * 3 * panel_end && col < out_stride; col++) {
+        for (int r = 0; r < m; r++) {
+            float sum = 0;
+            if (col < n) {
+                sum = bias != NULL ? bias[col] : 0.0f;
+                for (int i = 0; i < k; i++)
+                    sum += colpali_bf16_to_float(a[colpali_a_index(r, i, stride, 1)]) * packed_at(packed, kpairs, col, i);
+                colpali_gelu_tanh(&sum, 0, 1);
+            }
+            out[colpali_a_index(r, col, out_stride, 1)] = colpali_round_to_bf16(sum);
+        }
+    }
+}
+
+int colpali_bf16_gemm_gelu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, const float *bias,
+                           uint16_t *out, int panel_begin, int panel_end)
+{
+    if (!colpali_bf16_geglu_fused())
+        return -1;
+#if COLPALI_MATH_X86
+    if (colpali_bf16_kernel() == COLPALI_GEMM_AMX) {
+        colpali_gemm_amx_gelu(a, m, k, packed, n, bias, out, panel_begin, panel_end);
+        return 0;
+    }
+#endif
+    colpali_gemm_amx_emulated_gelu(a, m, k, packed, n, bias, out, panel_begin, panel_end);
+    return 0;
+}
+
 int colpali_bf16_geglu_fused(void)
 {
     const colpali_gemm_kernel kernel = colpali_bf16_kernel();

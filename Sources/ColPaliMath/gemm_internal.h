@@ -82,6 +82,11 @@ void colpali_gemm_portable_geglu(const uint16_t *a, int m, int k, const uint16_t
                                  int panel_begin, int panel_end);
 void colpali_gemm_amx_emulated_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
                                      int panel_begin, int panel_end);
+/* The GELU forms (colpali_bf16_gemm_gelu). */
+void colpali_gemm_portable_gelu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, const float *bias,
+                                uint16_t *out, int panel_begin, int panel_end);
+void colpali_gemm_amx_emulated_gelu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, const float *bias,
+                                    uint16_t *out, int panel_begin, int panel_end);
 void colpali_gemm_amx_emulated(const uint16_t *a, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                                const float *bias, int panel_begin, int panel_end);
 /* The portable kernel with float A (row stride lda), unrounded. */
@@ -96,6 +101,8 @@ void colpali_gemm_amx(const uint16_t *a, int m, int k, const uint16_t *packed, i
                       const float *bias, int panel_begin, int panel_end);
 void colpali_gemm_amx_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
                             int panel_begin, int panel_end);
+void colpali_gemm_amx_gelu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, const float *bias,
+                           uint16_t *out, int panel_begin, int panel_end);
 void colpali_gemm_avx2(const float *a, int lda, int m, int k, const uint16_t *packed, int n, float *c, int ldc,
                        const float *bias, int panel_begin, int panel_end);
 /* 1 when the CPU has AMX-BF16 and Linux granted this process the tile

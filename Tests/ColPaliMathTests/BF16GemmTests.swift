@@ -181,6 +181,57 @@ struct BF16GemmTests {
         #expect(colpali_bf16_gemm_geglu(input, Int32(m), Int32(k), interleaved, Int32(n), &unused, 1, panels) == -1)
     }
 
+    /// GELU fused into the AMX kernel (SigLIP's fc1: bias, then tanh GELU)
+    /// gives the same bf16 values, in the same layout with the padding
+    /// columns zero, as the product written out, GELU on it and the
+    /// conversion for the next product, for any split of the panels; without
+    /// memory for its buffers, the portable fallback gives them to bf16
+    /// rounding. Elsewhere it refuses, writing nothing.
+    @Test(arguments: ["amx", "amx-emulated"], [(47, 145, 96), (300, 192, 600), (1, 64, 33), (33, 50, 2100)])
+    func geluFromTheTiles(kernel: String, shape: (Int, Int, Int)) throws {
+        guard colpali_bf16_force_kernel(kernel) == 0 else { return }  // no AMX on this CPU
+        defer { _ = colpali_bf16_force_kernel("auto") }
+        let (m, n, k) = shape
+        var state: UInt32 = 7
+        func random() -> Float {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(state >> 8) / Float(1 << 24) * 2 - 1
+        }
+        let a = (0..<(m * k)).map { _ in random() }
+        let w = (0..<(n * k)).map { _ in random() * 0.2 }
+        let bias = (0..<n).map { _ in random() }
+        let panels = colpali_bf16_panel_count(Int32(n))
+        let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: colpali_bf16_packed_bytes(Int32(n), Int32(k)) / 2)
+        defer { packed.deallocate() }
+        colpali_bf16_pack_strided(w, k, 1, Int32(n), Int32(k), packed, 0, panels)
+        var input = [UInt16](repeating: 0, count: colpali_bf16_a_elements(Int32(m), Int32(k)))
+        colpali_bf16_from_float(a, Int32(k), Int32(k), 0, Int32(m), &input)
+        var c = [Float](repeating: .nan, count: m * n)
+        colpali_bf16_gemm(input, Int32(m), Int32(k), packed, Int32(n), &c, Int32(n), bias, 0, panels)
+        colpali_gelu_tanh(&c, 0, m * n)
+        let poison: UInt16 = 0x7FC1
+        var expected = [UInt16](repeating: poison, count: colpali_bf16_a_elements(Int32(m), Int32(n)))
+        colpali_bf16_from_float(c, Int32(n), Int32(n), 0, Int32(m), &expected)
+        for outOfMemory in [false, true] {
+            colpali_bf16_simulate_out_of_memory(outOfMemory ? 1 : 0)
+            defer { colpali_bf16_simulate_out_of_memory(0) }
+            var fused = [UInt16](repeating: poison, count: expected.count)
+            let split = panels / 2
+            #expect(colpali_bf16_gemm_gelu(input, Int32(m), Int32(k), packed, Int32(n), bias, &fused, 0, split) == 0)
+            #expect(colpali_bf16_gemm_gelu(input, Int32(m), Int32(k), packed, Int32(n), bias, &fused, split, panels) == 0)
+            if outOfMemory {
+                let worst = zip(expected, fused).map { abs(Float(bitPattern: UInt32($0) << 16) - Float(bitPattern: UInt32($1) << 16)) }.max()!
+                #expect(worst < 0.02, "\(kernel) \(shape) without memory: \(worst)")
+            } else {
+                #expect(fused == expected, "\(kernel) \(shape)")
+            }
+        }
+        #expect(colpali_bf16_force_kernel("portable") == 0)
+        var untouched = [UInt16](repeating: poison, count: expected.count)
+        #expect(colpali_bf16_gemm_gelu(input, Int32(m), Int32(k), packed, Int32(n), bias, &untouched, 0, panels) == -1)
+        #expect(untouched.allSatisfy { $0 == poison })
+    }
+
     @Test func geluOfGateTimesUpNeedsAnAMXKernel() {
         #expect(colpali_bf16_force_kernel("portable") == 0)
         defer { _ = colpali_bf16_force_kernel("auto") }

@@ -135,7 +135,16 @@ void colpali_bf16_gemm(const uint16_t *a, int m, int k, const uint16_t *packed, 
 int colpali_bf16_gemm_geglu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, uint16_t *out,
                             int panel_begin, int panel_end);
 
-/* 1 when colpali_bf16_gemm_geglu runs with the calling thread's kernel. */
+/* gelu_tanh of the product plus bias, in bf16 in the A layout of the
+ * following product (k = n, row stride colpali_bf16_stride(n), the padding
+ * columns zero), for SigLIP's MLP: C is never written. Any split of the
+ * panels works. Returns 0, or -1 with nothing written where the calling
+ * thread's kernel is not an AMX one (colpali_bf16_geglu_fused()). */
+int colpali_bf16_gemm_gelu(const uint16_t *a, int m, int k, const uint16_t *packed, int n, const float *bias,
+                           uint16_t *out, int panel_begin, int panel_end);
+
+/* 1 when colpali_bf16_gemm_geglu and colpali_bf16_gemm_gelu run with the
+ * calling thread's kernel. */
 int colpali_bf16_geglu_fused(void);
 
 /* The same with A float (row stride lda). Call it when

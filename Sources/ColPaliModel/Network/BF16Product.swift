@@ -81,6 +81,22 @@ struct BF16Product {
         }
     }
 
+    /// gelu_tanh of the product plus `bias`, in bf16 in the kernel's A
+    /// layout (row stride colpali_bf16_stride(n)): colpali_bf16_gemm_gelu.
+    func applyGELU(_ a: UnsafePointer<Float>, lda: Int, rows: Int, bias: UnsafePointer<Float>?,
+                   into out: UnsafeMutablePointer<UInt16>, workspace: Workspace, context: ComputeContext) {
+        let converted = UnsafeSendable(convert(a, lda: lda, rows: rows, into: .linearInput, workspace: workspace,
+                                               context: context))
+        let (n, k) = (Int32(n), Int32(k))
+        let panels = Int(colpali_bf16_panel_count(n))
+        let (packed, output, bias) = (UnsafeSendable(packed), UnsafeSendable(out), UnsafeSendable(bias))
+        context.parallel(panels, chunksPerThread: Self.chunksPerThread) { begin, end in
+            let done = colpali_bf16_gemm_gelu(converted.value, Int32(rows), k, packed.value, n, bias.value, output.value,
+                                              Int32(begin), Int32(end))
+            precondition(done == 0, "the matrix kernel cannot fuse GELU")
+        }
+    }
+
     /// Splits a product across the threads: by panels, or, with few panels
     /// (attention's p v has two for a head of 72), by rows, every chunk
     /// taking all panels and starting on a whole group of the kernel's A

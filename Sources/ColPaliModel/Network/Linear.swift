@@ -18,6 +18,12 @@ final class Linear: @unchecked Sendable {
     /// with their rows interleaved 16 at a time.
     let interleavesHalves: Bool
     private let weight: Weight
+    /// Whether the weight is in the bf16 kernel's panels (the fused
+    /// epilogues and `apply(converted:)` need it).
+    var isPacked: Bool {
+        if case .packed = weight { return true }
+        return false
+    }
     /// A stable pointer for the kernels; nil when there is no bias.
     private let bias: UnsafeMutablePointer<Float>?
 
@@ -124,6 +130,18 @@ final class Linear: @unchecked Sendable {
         defer { Profile.stop(started, "linear \(outFeatures)x\(inFeatures) + geglu", flops: 2 * Double(rows * outFeatures * inFeatures)) }
         guard interleavesHalves, case .packed(let storage) = weight else { preconditionFailure("not packed for GeGLU") }
         product(storage).applyGeGLU(x, lda: inFeatures, rows: rows, into: out, workspace: workspace, context: context)
+    }
+
+    /// gelu_tanh(x W^T + b) in bf16 in the A layout of the kernel (row
+    /// stride colpali_bf16_stride(outFeatures)), for `apply(converted:)` of
+    /// the next Linear: the product itself is never written.
+    func applyGELU(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<UInt16>, workspace: Workspace,
+                   context: ComputeContext) {
+        let started = Profile.start()
+        defer { Profile.stop(started, "linear \(outFeatures)x\(inFeatures) + gelu", flops: 2 * Double(rows * outFeatures * inFeatures)) }
+        guard case .packed(let storage) = weight else { preconditionFailure("GELU fusion needs a packed weight") }
+        product(storage).applyGELU(x, lda: inFeatures, rows: rows, bias: bias.map { UnsafePointer($0) }, into: out,
+                                   workspace: workspace, context: context)
     }
 
     /// out = x W^T + b with x already bf16 in the kernel's A layout (as

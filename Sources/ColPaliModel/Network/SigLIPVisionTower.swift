@@ -95,7 +95,9 @@ final class SigLIPVisionTower: @unchecked Sendable {
         let qkv = Matrix(rows: tokens, cols: attention.fusedWidth)
         let attended = Matrix(rows: tokens, cols: hidden)
         let projected = Matrix(rows: tokens, cols: hidden)
-        let intermediate = Matrix(rows: tokens, cols: config.intermediateSize)
+        let fusedGELU = layers.first.map { $0.fc1.isPacked && $0.fc2.isPacked } == true && config.tanhGELU
+            && colpali_bf16_geglu_fused() != 0
+        let intermediate = Matrix(rows: fusedGELU ? 0 : tokens, cols: config.intermediateSize)
         let scale = 1 / Float(config.headDim).squareRoot()
         for (index, layer) in layers.enumerated() {
             layer.norm1.apply(h, into: normed, context: context)
@@ -105,13 +107,22 @@ final class SigLIPVisionTower: @unchecked Sendable {
             layer.out.apply(attended.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             context.add(h, projected)
             layer.norm2.apply(h, into: normed, context: context)
-            layer.fc1.apply(normed.pointer, rows: tokens, into: intermediate, workspace: workspace, context: context)
-            let count = tokens * config.intermediateSize
-            let tanh = config.tanhGELU
-            context.parallel(count, minimumChunk: 1 << 15) { begin, end in
-                if tanh { colpali_gelu_tanh(intermediate.pointer, begin, end) } else { colpali_gelu_erf(intermediate.pointer, begin, end) }
+            if fusedGELU {
+                // On the AMX kernels GELU is applied to fc1's finished tiles,
+                // which go to bf16 for fc2 at once: the 1,024 x 4,304 floats
+                // are never written, read back for GELU, or converted.
+                let hidden = workspace.bf16(.mlpHidden, count: colpali_bf16_a_elements(Int32(tokens), Int32(config.intermediateSize)))
+                layer.fc1.applyGELU(normed.pointer, rows: tokens, into: hidden, workspace: workspace, context: context)
+                layer.fc2.apply(converted: hidden, rows: tokens, into: projected, context: context)
+            } else {
+                layer.fc1.apply(normed.pointer, rows: tokens, into: intermediate, workspace: workspace, context: context)
+                let count = tokens * config.intermediateSize
+                let tanh = config.tanhGELU
+                context.parallel(count, minimumChunk: 1 << 15) { begin, end in
+                    if tanh { colpali_gelu_tanh(intermediate.pointer, begin, end) } else { colpali_gelu_erf(intermediate.pointer, begin, end) }
+                }
+                layer.fc2.apply(intermediate.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             }
-            layer.fc2.apply(intermediate.pointer, rows: tokens, into: projected, workspace: workspace, context: context)
             context.add(h, projected)
             record?("vision.layer.\(index)", h)
         }
