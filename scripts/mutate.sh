@@ -58,6 +58,7 @@ attention-exponentials-not-divided|Sources/ColPaliModel/Network/Attention.swift|
 pack-transposed-odd-row-is-even|Sources/ColPaliMath/gemm_bf16.c|BF16PackingTests|"*odd = even + col_stride;"|"*odd = even;"
 pack-rows-reads-past-k|Sources/ColPaliMath/gemm_bf16.c|BF16PackingTests|"const int whole = j < width ? (k / 2 < q1 ? k / 2 : q1) : q0;"|"const int whole = j < width ? q1 : q0;"
 amx-gelu-skipped|Sources/ColPaliMath/gemm_amx_tiles.inc|geluFromTheTiles|bf16ModeIsCloseAndRanksTheSame|"            colpali_gelu_tanh(gate_tile, 0, 256);  "|"            (void)0;  "
+upload-staging-kept|Sources/ColPaliServer/Routes/UploadAPI.swift|vectorsFromElsewhereAreImportedAtOnce|"        defer { form.discard() }"|"        defer { _ = form }"
 amx-geglu-up-from-gate-tile|Sources/ColPaliMath/gemm_amx_tiles.inc|geluOfGateTimesUpFromTheTiles|"TILE_STORE(0, gate_tile, 64); TILE_STORE(1, up_tile, 64);"|"TILE_STORE(0, gate_tile, 64); TILE_STORE(0, up_tile, 64);"
 geglu-odd-panel-accepted|Sources/ColPaliMath/gemm_bf16.c|geluOfGateTimesUpFromTheTiles|"panel_begin % 2 != 0)"|"panel_begin % 2 != 0 && n < 0)"
 attention-head-to-wrong-group|Sources/ColPaliModel/Network/Attention.swift|AttentionTests|"let kv = head / groupSize"|"let kv = head % keyValueHeads"

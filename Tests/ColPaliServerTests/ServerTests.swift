@@ -514,7 +514,8 @@ import TestSupport
         #expect(try await Database.withConnection(settings, logger: logger) { c in
             try await c.query("SELECT count(*) FROM pages", logger: logger).collect().first!.decode(Int.self)
         } == 1)
-        // The refused uploads left nothing staged: only the accepted document is there.
+        // Neither the refused uploads nor the accepted one left anything staged
+        // (documents and embeddings are staged here): only the accepted document is there.
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 1)
     }
 

@@ -5,9 +5,11 @@ import NIOCore
 /// The form of an upload (`POST /v1/documents`), read as it arrives: the
 /// document to a staging file in the upload directory (renamed into place
 /// once accepted, so the ingest daemon never sees half a file), embeddings
-/// to a private temporary file, the small fields in memory. Memory stays a
-/// few chunks whatever the upload's size; `discard` removes whatever was
-/// staged and not moved.
+/// to a hidden staging file beside it (no watcher takes .npy files), the
+/// small fields in memory. Memory stays a few chunks whatever the upload's
+/// size; `discard` removes whatever was staged and not moved. (Embeddings
+/// used to go to the system's temporary directory, where no test could see
+/// whether they were removed.)
 final class UploadForm {
     /// The largest small field (`options`, `model`, ...).
     static let fieldLimit = 64 * 1024
@@ -65,7 +67,7 @@ final class UploadForm {
             guard ["npy", "npz", "safetensors"].contains(ext) else {
                 throw APIError(.unsupportedMediaType, code: "unsupported_type", "embeddings must be a .npy, .npz or .safetensors file")
             }
-            let sink = try stage(FileManager.default.temporaryDirectory.appendingPathComponent("colpali-embeddings-\(UUID().uuidString).\(ext)"))
+            let sink = try stage(directory.appendingPathComponent(".upload-\(UUID().uuidString).\(ext)"))
             embeddings = sink
             return sink
         default:
