@@ -48,7 +48,8 @@ BF16_TARGET void colpali_bf16_from_float_avx512bf16(const float *a, int lda, int
  * kernels' exp (about 1 ulp); below -87 it is 0 or nearly. */
 BF16_TARGET static inline __m512 exp_nonpositive(__m512 x)
 {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    /* NaN in, NaN out: vmaxps returns its second operand when one is NaN. */
+    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);

@@ -235,14 +235,17 @@ public final class SearchClient: Service, Sendable {
     /// Work on one pooled connection. With a tenant configured, inside a
     /// transaction that names it to row-level security (colpali.tenant).
     ///
-    /// Reads are tried again, up to twice, on a connection the server had
-    /// closed before the query reached it: a pooled connection can look alive
-    /// for a moment after the server ended its session (a restart, an
-    /// administrator), and the next search should not fail for that. The
-    /// pool learns of the close on the connection's event loop, so a retry at
-    /// once can be handed the same dead connection; the second waits a
-    /// little first. A query the server itself ended is not retried: that
-    /// error is the answer.
+    /// Reads are tried again, up to twice, when the connection was closed
+    /// under them: a pooled connection can look alive for a moment after the
+    /// server ended its session (a restart, an administrator), and the next
+    /// search should not fail for that. The pool learns of the close on the
+    /// connection's event loop, so a retry at once can be handed the same
+    /// dead connection; the second waits 50 ms first. A query the server
+    /// ended with an error (an administrator's termination) is not retried:
+    /// that error is the answer. One whose backend crashed mid-query is
+    /// retried like a lost connection, which is harmless for a read: after a
+    /// crash the server refuses connections while it recovers, and that
+    /// refusal is not retried. Writes (`writes: true`) are never retried.
     func session<T: Sendable>(writes: Bool = false, locals: [String] = [],
                               _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 0
@@ -257,8 +260,7 @@ public final class SearchClient: Service, Sendable {
         }
     }
 
-    /// The connection was gone (closed by either side) when the query was
-    /// handed to it.
+    /// The connection closed (by either side) before the query's answer came.
     private static func closedBeforeTheQuery(_ error: PSQLError) -> Bool {
         error.code == .serverClosedConnection || error.code == .clientClosedConnection
     }

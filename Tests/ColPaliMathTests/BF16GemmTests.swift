@@ -45,6 +45,23 @@ struct BF16GemmTests {
         Self.check(kernel: kernel, shape: shape)
     }
 
+    /// bf16 values equal to one rounding step (the portable fallbacks sum in
+    /// another order), the same elements unwritten (poison) in both, no NaN.
+    static func expectWithinOneStep(_ values: [UInt16], _ expected: [UInt16], _ what: String) {
+        #expect(values.count == expected.count)
+        var worst: Float = 0
+        for (v, e) in zip(values, expected) {
+            if v == 0x7FC1 || e == 0x7FC1 {
+                #expect(v == e, "\(what): written where the other is not")
+                continue
+            }
+            let (x, y) = (Float(bitPattern: UInt32(v) << 16), Float(bitPattern: UInt32(e) << 16))
+            #expect(!x.isNaN && !y.isNaN, "\(what): NaN")
+            worst = max(worst, abs(x - y) / max(abs(y), 1e-3))
+        }
+        #expect(worst <= 1.0 / 128, "\(what): \(worst)")
+    }
+
     static func check(kernel: String, shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         #expect(colpali_bf16_force_kernel(kernel) == 0)
@@ -173,8 +190,7 @@ struct BF16GemmTests {
             #expect(colpali_bf16_gemm_geglu(input, Int32(m), Int32(k), interleaved, Int32(n), &fused, 0, split) == 0)
             #expect(colpali_bf16_gemm_geglu(input, Int32(m), Int32(k), interleaved, Int32(n), &fused, split, panels) == 0)
             if outOfMemory {
-                let worst = zip(expected, fused).map { abs(Float(bitPattern: UInt32($0) << 16) - Float(bitPattern: UInt32($1) << 16)) }.max()!
-                #expect(worst < 0.02, "\(kernel) \(shape) without memory: \(worst)")
+                Self.expectWithinOneStep(fused, expected, "\(kernel) \(shape) without memory")
             } else {
                 #expect(fused == expected, "\(kernel) \(shape)")
             }
@@ -190,7 +206,7 @@ struct BF16GemmTests {
     /// conversion for the next product, for any split of the panels; without
     /// memory for its buffers, the portable fallback gives them to bf16
     /// rounding. Elsewhere it refuses, writing nothing.
-    @Test(arguments: fusingKernels, [(47, 145, 96), (300, 192, 600), (1, 64, 33), (33, 50, 2100)])
+    @Test(arguments: fusingKernels, [(47, 145, 96), (300, 192, 600), (1, 64, 33), (33, 50, 2100), (20, 40, 70), (300, 140, 600)])
     func geluFromTheTiles(kernel: String, shape: (Int, Int, Int)) throws {
         #expect(colpali_bf16_force_kernel(kernel) == 0)
         defer { _ = colpali_bf16_force_kernel("auto") }
@@ -223,8 +239,7 @@ struct BF16GemmTests {
             #expect(colpali_bf16_gemm_gelu(input, Int32(m), Int32(k), packed, Int32(n), bias, &fused, 0, split) == 0)
             #expect(colpali_bf16_gemm_gelu(input, Int32(m), Int32(k), packed, Int32(n), bias, &fused, split, panels) == 0)
             if outOfMemory {
-                let worst = zip(expected, fused).map { abs(Float(bitPattern: UInt32($0) << 16) - Float(bitPattern: UInt32($1) << 16)) }.max()!
-                #expect(worst < 0.02, "\(kernel) \(shape) without memory: \(worst)")
+                Self.expectWithinOneStep(fused, expected, "\(kernel) \(shape) without memory")
             } else {
                 #expect(fused == expected, "\(kernel) \(shape)")
             }

@@ -107,10 +107,11 @@ void colpali_bf16_from_float(const float *a, int lda, int k, int row_begin, int 
  * [row_begin, row_end) of float scores (stride ld, cols used), writes
  * exp(scale * x - max of the row) in bf16, in the layout
  * colpali_bf16_from_float writes (k = cols), and 1 / (the row's sum of
- * those) to inverse_sums[r - row_begin]. The probabilities are the written
- * values times that factor: scale the product's output rows by it (a row
- * of 1,030 scores is one multiply a column of the output, 72 for a head of
- * SigLIP). `scores` is read only. */
+ * those, summed before rounding) to inverse_sums[r - row_begin]. The
+ * probabilities are the written values times that factor: multiply the
+ * product's output rows by it (72 multiplies a row for a head of SigLIP,
+ * against 1,030 to normalise the row of scores). NaN in a row gives NaN
+ * out. `scores` is read only. */
 void colpali_bf16_softmax_rows(const float *scores, int ld, int cols, float scale, int row_begin, int row_end,
                                uint16_t *out, float *inverse_sums);
 
