@@ -83,18 +83,21 @@ static void pack_transposed_panel(const float *w, size_t col_stride, int n, int 
     const int first = p * PANEL, width = n - first < PANEL ? n - first : PANEL;
     for (int q = 0; q < kpairs; q++) {
         uint32_t *out = (uint32_t *)(panel + (size_t)q * PANEL * 2);
-        const float *even = w + (size_t)(2 * q) * col_stride + first, *odd = even + col_stride;
-        if (2 * q + 1 < k && width == PANEL) {
-            /* Whole pairs of a whole panel: a loop the compiler vectorises. */
-            for (int j = 0; j < PANEL; j++)
+        if (2 * q + 1 < k) {
+            /* A whole pair: a loop the compiler vectorises. */
+            const float *even = w + (size_t)(2 * q) * col_stride + first, *odd = even + col_stride;
+            for (int j = 0; j < width; j++)
                 out[j] = (uint32_t)colpali_round_to_bf16(even[j]) | (uint32_t)colpali_round_to_bf16(odd[j]) << 16;
-            continue;
+        } else if (2 * q < k) {
+            /* k odd: the last pair's second half is padding. */
+            const float *even = w + (size_t)(2 * q) * col_stride + first;
+            for (int j = 0; j < width; j++)
+                out[j] = colpali_round_to_bf16(even[j]);
+        } else {
+            memset(out, 0, sizeof(uint32_t) * (size_t)width);
         }
-        for (int j = 0; j < PANEL; j++) {
-            const uint32_t lo = 2 * q < k && j < width ? colpali_round_to_bf16(even[j]) : 0;
-            const uint32_t hi = 2 * q + 1 < k && j < width ? colpali_round_to_bf16(odd[j]) : 0;
-            out[j] = lo | hi << 16;
-        }
+        /* The panel's columns past n. */
+        memset(out + width, 0, sizeof(uint32_t) * (size_t)(PANEL - width));
     }
 }
 
