@@ -69,15 +69,9 @@ struct BF16Product {
     /// interleaved. Every part of the split starts at an even panel.
     func applyGeGLU(_ a: UnsafePointer<Float>, lda: Int, rows: Int, into out: UnsafeMutablePointer<UInt16>,
                     workspace: Workspace, context: ComputeContext) {
-        let converted = UnsafeSendable(convert(a, lda: lda, rows: rows, into: .linearInput, workspace: workspace,
-                                               context: context))
-        let (n, k) = (Int32(n), Int32(k))
-        let panels = Int(colpali_bf16_panel_count(n))
-        let (packed, output) = (UnsafeSendable(packed), UnsafeSendable(out))
-        context.parallel((panels + 1) / 2, chunksPerThread: Self.chunksPerThread) { begin, end in
-            let done = colpali_bf16_gemm_geglu(converted.value, Int32(rows), k, packed.value, n, output.value,
-                                               Int32(2 * begin), Int32(min(2 * end, panels)))
-            precondition(done == 0, "the matrix kernel cannot fuse GeGLU")
+        fused(a, lda: lda, rows: rows, into: out, panelsPerPart: 2, what: "GeGLU", workspace: workspace,
+              context: context) { a, packed, out, begin, end in
+            colpali_bf16_gemm_geglu(a, Int32(rows), Int32(k), packed, Int32(n), out, begin, end)
         }
     }
 
@@ -85,15 +79,29 @@ struct BF16Product {
     /// layout (row stride colpali_bf16_stride(n)): colpali_bf16_gemm_gelu.
     func applyGELU(_ a: UnsafePointer<Float>, lda: Int, rows: Int, bias: UnsafePointer<Float>?,
                    into out: UnsafeMutablePointer<UInt16>, workspace: Workspace, context: ComputeContext) {
-        let converted = UnsafeSendable(convert(a, lda: lda, rows: rows, into: .linearInput, workspace: workspace,
-                                               context: context))
-        let (n, k) = (Int32(n), Int32(k))
-        let panels = Int(colpali_bf16_panel_count(n))
-        let (packed, output, bias) = (UnsafeSendable(packed), UnsafeSendable(out), UnsafeSendable(bias))
-        context.parallel(panels, chunksPerThread: Self.chunksPerThread) { begin, end in
-            let done = colpali_bf16_gemm_gelu(converted.value, Int32(rows), k, packed.value, n, bias.value, output.value,
-                                              Int32(begin), Int32(end))
-            precondition(done == 0, "the matrix kernel cannot fuse GELU")
+        let bias = UnsafeSendable(bias)
+        fused(a, lda: lda, rows: rows, into: out, panelsPerPart: 1, what: "GELU", workspace: workspace,
+              context: context) { a, packed, out, begin, end in
+            colpali_bf16_gemm_gelu(a, Int32(rows), Int32(k), packed, Int32(n), bias.value, out, begin, end)
+        }
+    }
+
+    /// A product whose epilogue writes bf16 for the next one: A converted,
+    /// then `kernel` over the panels in parts that start at a multiple of
+    /// `panelsPerPart`; the kernel returns 0, or -1 where it cannot fuse.
+    private func fused(_ a: UnsafePointer<Float>, lda: Int, rows: Int, into out: UnsafeMutablePointer<UInt16>,
+                       panelsPerPart: Int, what: String, workspace: Workspace, context: ComputeContext,
+                       _ kernel: @escaping (_ a: UnsafePointer<UInt16>, _ packed: UnsafePointer<UInt16>,
+                                            _ out: UnsafeMutablePointer<UInt16>, _ begin: Int32, _ end: Int32) -> Int32) {
+        let converted = UnsafeSendable(UnsafePointer(convert(a, lda: lda, rows: rows, into: .linearInput,
+                                                             workspace: workspace, context: context)))
+        let panels = Int(colpali_bf16_panel_count(Int32(n)))
+        let (packed, output) = (UnsafeSendable(packed), UnsafeSendable(out))
+        let parts = (panels + panelsPerPart - 1) / panelsPerPart
+        context.parallel(parts, chunksPerThread: Self.chunksPerThread) { begin, end in
+            let done = kernel(converted.value, packed.value, output.value, Int32(panelsPerPart * begin),
+                              Int32(min(panelsPerPart * end, panels)))
+            precondition(done == 0, "the matrix kernel cannot fuse \(what)")
         }
     }
 
