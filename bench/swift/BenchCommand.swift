@@ -7,6 +7,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "colpali-bench",
         abstract: "Measurements for the scripts in bench/ (which run the baselines beside them).",
-        subcommands: [ModelBench.self, ExtensionBench.self, KernelBench.self, IngestBench.self, SearchBench.self, PoolingBench.self, IndexBench.self, ServeBench.self]
+        subcommands: [ModelBench.self, ExtensionBench.self, KernelBench.self, IngestBench.self, SearchBench.self, PoolingBench.self, IndexBench.self, FirstStageBench.self, ServeBench.self]
     )
 }
