@@ -44,9 +44,11 @@ struct FirstStageBench: AsyncParsableCommand {
         let settings = try ConnectionSettings(url: databaseURL)
         let (index, table, queriesTable, candidates, probes, rounds) = (index, table, queriesTable, candidates, probes, rounds)
         let json = try await Database.withConnection(settings, logger: logger) { c -> String in
+            // Each candidate's id by its TID (a Tid Scan): written as a join,
+            // the planner hashes the candidates and scans the whole table.
             let sql = """
-                SELECT p.id FROM colpali_ivf_candidates('\(index)', (SELECT query FROM \(queriesTable) WHERE number = $1), \(candidates)) c
-                JOIN \(table) p ON p.ctid = c.page
+                SELECT (SELECT p.id FROM \(table) p WHERE p.ctid = c.page)
+                FROM colpali_ivf_candidates('\(index)', (SELECT query FROM \(queriesTable) WHERE number = $1), \(candidates)) c
                 """
             func candidatesOf(_ number: Int) async throws -> (ids: Set<Int>, seconds: Double) {
                 var binds = PostgresBindings()

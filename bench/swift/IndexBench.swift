@@ -134,8 +134,11 @@ struct IndexBench: AsyncParsableCommand {
                               WITH candidates AS (SELECT id, embedding FROM pages ORDER BY \(codes) LIMIT $N)
                               SELECT id FROM candidates ORDER BY maxsim($1, embedding) DESC, id LIMIT 10
                               """),
+                // Each candidate's id by its TID (a Tid Scan): as a join, the
+                // planner may hash the candidates and scan the whole table.
                 "ivf": (first: """
-                            SELECT p.id FROM colpali_ivf_candidates('pages_embedding_ivf', $1, $N) c JOIN pages p ON p.ctid = c.page
+                            SELECT (SELECT p.id FROM pages p WHERE p.ctid = c.page)
+                            FROM colpali_ivf_candidates('pages_embedding_ivf', $1, $N) c
                             """,
                         two: """
                             WITH candidates AS MATERIALIZED (SELECT id, embedding <#> $1 AS distance FROM pages ORDER BY embedding <#> $1 LIMIT $N)

@@ -30,6 +30,7 @@
 
 int			ivf_probes = IVF_DEFAULT_PROBES;
 bool		ivf_flat_credits = true;
+int			ivf_credit_chunk_blocks = 0;
 static relopt_kind ivf_relopt_kind;
 
 void
@@ -51,6 +52,12 @@ ivf_init(void)
 							 &ivf_flat_credits,
 							 true,
 							 PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomIntVariable("colpali.ivf_credit_chunk_blocks",
+							"Heap blocks whose pages a colpali_ivf scan credits at a time (0: as many as stay in the L2 cache).",
+							"For testing: the ranking is the same whatever the chunk; 1 makes a small table take many chunks.",
+							&ivf_credit_chunk_blocks,
+							0, 0, INT_MAX,
+							PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 }
 
 static bytea *

@@ -93,6 +93,9 @@ typedef struct IvfOptions
 extern int	ivf_probes;
 /* colpali.ivf_flat_credits, for tests: off credits every scan's pages in the hash table that very large scans use. */
 extern bool ivf_flat_credits;
+/* colpali.ivf_credit_chunk_blocks, for tests: heap blocks of the flat array
+ * credited at a time; 0 sizes the chunk to stay in the L2 cache. */
+extern int	ivf_credit_chunk_blocks;
 
 /* ivf.c */
 extern void ivf_init(void);

@@ -114,6 +114,23 @@ FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page
 INSERT INTO ivf_pages SELECT i, ivf_page(i, 4) FROM generate_series(2000, 2600) i;
 SELECT count(*) AS returned, count(DISTINCT id) AS distinct_pages
 FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page;
+-- Those rows went into space VACUUM freed, so lists are out of heap block
+-- order: a scan asked to credit a block at a time (as large tables' scans
+-- credit a range of blocks at a time) credits them all at once instead, and
+-- ranks as the hash table does.
+CREATE TEMP TABLE ivf_unordered AS SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000);
+SET colpali.ivf_credit_chunk_blocks = 1;
+SELECT count(*) AS candidates,
+       count(*) FILTER (WHERE (u.page, u.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing
+FROM (SELECT *, row_number() OVER () AS n FROM ivf_unordered) u
+FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000)) c USING (n);
+SET colpali.ivf_flat_credits = off;
+SELECT count(*) AS candidates,
+       count(*) FILTER (WHERE (u.page, u.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing
+FROM (SELECT *, row_number() OVER () AS n FROM ivf_unordered) u
+FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000)) c USING (n);
+RESET colpali.ivf_flat_credits;
+RESET colpali.ivf_credit_chunk_blocks;
 REINDEX INDEX ivf_index;
 SELECT count(*) AS returned, count(DISTINCT id) AS distinct_pages
 FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page;
@@ -163,6 +180,17 @@ SELECT count(*) AS in_both FROM
     (SELECT page FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 1024)) first
     JOIN (SELECT page FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)
           ORDER BY estimate DESC, page LIMIT 1024) best USING (page);
+-- Crediting one heap block at a time, as a large table's scan credits a
+-- range of blocks at a time to keep the credits in cache, ranks exactly as
+-- crediting every block at once.
+CREATE TEMP TABLE ivf_whole AS SELECT * FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000);
+SET colpali.ivf_credit_chunk_blocks = 1;
+SELECT count(*) AS candidates,
+       count(*) FILTER (WHERE (w.page, w.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing,
+       (SELECT count(DISTINCT (page::text::point)[0]) FROM ivf_whole) > 10 AS many_blocks
+FROM (SELECT *, row_number() OVER () AS n FROM ivf_whole) w
+FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)) c USING (n);
+RESET colpali.ivf_credit_chunk_blocks;
 -- Two scans interleaved in one backend (cursors): each keeps its own
 -- credits. The first takes 1,000 pages, the second one, then the first the
 -- rest (from the credits its round left unranked): the same pages in the
