@@ -42,6 +42,8 @@
 
 #define IVF_DEFAULT_LISTS	1024
 #define IVF_MAX_LISTS		65536
+/* A scan credits on the backend and at most 16 helper threads. */
+#define IVF_MAX_SCAN_SHARES 17
 #define IVF_DEFAULT_PROBES	8
 
 /* Page kinds, in IvfPageOpaque.kind. */
@@ -114,11 +116,16 @@ extern IvfIndexInfo *ivf_index_info(Relation index);
 extern float *ivf_nearest_layout(const float *centroids, int lists, int dim, MemoryContext context);
 extern void ivf_init_page(Page page, uint16 kind);
 extern float *ivf_page_vectors(Datum value, int expected_dim, int *rows, int *dim, const char *what);
-/* ivf_parallel.c: helper threads an index build may use, and colpali_nearest
- * over `count` tokens shared with them. */
+/* ivf_parallel.c: helper threads an index build or a scan may use,
+ * colpali_nearest over `count` tokens shared with them, and a general
+ * runner: run(share) for each of `parts` shares (`size` bytes apart), the
+ * first on the backend, the others on helpers (which must not palloc, elog
+ * or check for interrupts). */
 extern int	ivf_build_helpers(void);
+extern int	ivf_scan_helpers(void);
 extern void ivf_nearest_parallel(const float *tokens, int count, const float *layout, int lists,
 								 int dim, int32 *out);
+extern void ivf_run_shares(void *(*run) (void *), void *shares, Size size, int parts);
 
 /* The distinct lists of a page whose tokens' nearest centroids are `nearest`,
  * in increasing order (`seen`: lists entries, all false, left so). */

@@ -1,5 +1,6 @@
 /*
- * Nearest centroids on more than one core, for index builds.
+ * Nearest centroids on more than one core, for index builds, and a scan's
+ * crediting shared the same way (ivf_scan.c).
  *
  * A colpali_ivf build spends nearly all its time filing tokens under their
  * nearest centroid (colpali_nearest: 1,030 x lists x dim multiply-adds a
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 
 #include "colpali_kernels.h"
 #include "ivf.h"
@@ -58,16 +60,52 @@ ivf_build_helpers(void)
 	return Max(0, Min(Min(max_parallel_maintenance_workers, MAX_HELPERS), (int) cpus - 1));
 }
 
+/* A scan's: as many as max_parallel_workers_per_gather allows a query. */
+int
+ivf_scan_helpers(void)
+{
+	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return Max(0, Min(Min(max_parallel_workers_per_gather, MAX_HELPERS), (int) cpus - 1));
+}
+
+void
+ivf_run_shares(void *(*run) (void *), void *shares, Size size, int parts)
+{
+	pthread_t	threads[MAX_HELPERS];
+	bool		started[MAX_HELPERS];
+	sigset_t	all,
+				previous;
+	int			helpers = Min(parts - 1, MAX_HELPERS);
+	char	   *share = (char *) shares;
+
+	Assert(parts == helpers + 1);
+	/* The kernels choose their instruction set on first use: here, not racing in the helpers. */
+	(void) colpali_kernel_isa();
+	HOLD_INTERRUPTS();
+	/* Threads inherit the mask: they start with every signal blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &previous);
+	for (int h = 0; h < helpers; h++)
+		started[h] = pthread_create(&threads[h], NULL, run, share + (h + 1) * size) == 0;
+	pthread_sigmask(SIG_SETMASK, &previous, NULL);
+	run(share);
+	for (int h = 0; h < helpers; h++)
+	{
+		if (started[h])
+			pthread_join(threads[h], NULL);
+		else
+			run(share + (h + 1) * size);
+	}
+	RESUME_INTERRUPTS();
+}
+
 /* One step: `count` tokens split between the backend and `helpers` threads. */
 static void
 nearest_step(const float *tokens, int count, const float *layout, int lists, int dim, int32 *out,
 			 int helpers)
 {
 	NearestShare shares[MAX_HELPERS + 1];
-	pthread_t	threads[MAX_HELPERS];
-	bool		started[MAX_HELPERS];
-	sigset_t	all,
-				previous;
 	int			parts = helpers + 1;
 
 	for (int p = 0; p < parts; p++)
@@ -77,24 +115,7 @@ nearest_step(const float *tokens, int count, const float *layout, int lists, int
 
 		shares[p] = (NearestShare) {tokens + (Size) from * dim, to - from, layout, lists, dim, out + from};
 	}
-	/* The kernels choose their instruction set on first use: here, not racing in the helpers. */
-	(void) colpali_kernel_isa();
-	HOLD_INTERRUPTS();
-	/* Threads inherit the mask: they start with every signal blocked. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &previous);
-	for (int h = 0; h < helpers; h++)
-		started[h] = pthread_create(&threads[h], NULL, nearest_share, &shares[h + 1]) == 0;
-	pthread_sigmask(SIG_SETMASK, &previous, NULL);
-	nearest_share(&shares[0]);
-	for (int h = 0; h < helpers; h++)
-	{
-		if (started[h])
-			pthread_join(threads[h], NULL);
-		else
-			nearest_share(&shares[h + 1]);
-	}
-	RESUME_INTERRUPTS();
+	ivf_run_shares(nearest_share, shares, sizeof(NearestShare), parts);
 }
 
 void

@@ -592,48 +592,104 @@ first_at_block(const ItemPointerData *tids, Size from, Size count, BlockNumber e
 }
 
 /*
- * The tokens' crediting, a range of heap blocks at a time. Every list read
- * is in heap block order (the caller checks), so each chunk's postings are
- * one run of each list; within a chunk the tokens and their lists go in the same
- * order as without chunks, so each page sees the same credits in the same
- * order and the ranking is the same.
+ * A share of the crediting, a range of heap blocks at a time. Every list
+ * read is in heap block order (the caller checks), so each chunk's postings
+ * are one run of each list; within a chunk the tokens and their lists go in
+ * the same order as without chunks, so each page sees the same credits in
+ * the same order and the ranking is the same. Shares cover disjoint blocks,
+ * so they write disjoint credits and may run on helper threads: those never
+ * leave the flat array (the caller checks that it holds every TID read),
+ * allocate nothing and check for no interrupts.
  */
+typedef struct CreditShare
+{
+	RoundCredits *round;
+	const IvfScanState *state;
+	const int  *probed;
+	int			credited_probes;
+	ItemPointerData *const *list_tids;
+	const Size *list_counts;
+	BlockNumber first;			/* heap blocks [first, end) */
+	BlockNumber end;
+	BlockNumber chunk;
+	Size	   *from;			/* per list: this share's position, and the end of its chunk */
+	Size	   *until;
+	bool		on_backend;		/* alone on the backend: may check for interrupts */
+} CreditShare;
+
+static void *
+credit_share(void *arg)
+{
+	CreditShare *share = (CreditShare *) arg;
+	int			lists = share->state->info->lists;
+	int			probes = share->state->probes;
+
+	for (int list = 0; list < lists; list++)
+		if (share->list_tids[list] != NULL)
+			share->from[list] = first_at_block(share->list_tids[list], 0, share->list_counts[list], share->first);
+	for (BlockNumber first = share->first; first < share->end;)
+	{
+		BlockNumber end = first + Min(share->chunk, share->end - first);
+
+		for (int list = 0; list < lists; list++)
+			if (share->list_tids[list] != NULL)
+				share->until[list] = first_at_block(share->list_tids[list], share->from[list],
+													share->list_counts[list], end);
+		for (int t = 0; t < share->state->nq; t++)
+		{
+			const int  *mine = share->probed + (Size) t * probes;
+			const float *sims = share->state->sims + (Size) t * lists;
+
+			for (int p = 0; p < share->credited_probes; p++)
+			{
+				int			list = mine[p];
+
+				credit_list(share->round, share->list_tids[list] + share->from[list],
+							share->until[list] - share->from[list], t + 1, sims[list] - sims[mine[probes - 1]]);
+			}
+		}
+		memcpy(share->from, share->until, sizeof(Size) * lists);
+		first = end;
+		if (share->on_backend)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return NULL;
+}
+
+/* Shares of this many chunks at least: below that, a thread costs more than it saves. */
+#define CHUNKS_PER_SHARE 8
+
 static void
 credit_in_chunks(RoundCredits *round, const IvfScanState *state, const int *probed, int credited_probes,
 				 ItemPointerData *const *list_tids, const Size *list_counts)
 {
+	CreditShare shares[IVF_MAX_SCAN_SHARES];
 	int			lists = state->info->lists;
-	int			probes = state->probes;
-	Size	   *from = palloc0(sizeof(Size) * lists);
-	Size	   *until = palloc0(sizeof(Size) * lists);
 	BlockNumber chunk = ivf_credit_chunk_blocks > 0 ? (BlockNumber) ivf_credit_chunk_blocks
 		: Max(1, CREDIT_CHUNK_SLOTS / round->per_block);
+	BlockNumber chunks = (round->blocks + chunk - 1) / chunk;
+	int			parts = (int) Min((BlockNumber) Min(ivf_scan_helpers() + 1, IVF_MAX_SCAN_SHARES),
+								  Max(1, chunks / CHUNKS_PER_SHARE));
 
-	for (BlockNumber first = 0; first < round->blocks; first += Min(chunk, round->blocks - first))
+	for (int p = 0; p < parts; p++)
+		shares[p] = (CreditShare) {
+			round, state, probed, credited_probes, list_tids, list_counts,
+			.first = (BlockNumber) ((uint64) chunks * p / parts) * chunk,
+			.end = Min(round->blocks, (BlockNumber) ((uint64) chunks * (p + 1) / parts) * chunk),
+			.chunk = chunk,
+			.from = palloc(sizeof(Size) * lists),
+			.until = palloc(sizeof(Size) * lists),
+			.on_backend = parts == 1,
+		};
+	if (parts == 1)
+		credit_share(&shares[0]);
+	else
+		ivf_run_shares(credit_share, shares, sizeof(CreditShare), parts);
+	for (int p = 0; p < parts; p++)
 	{
-		BlockNumber end = first + Min(chunk, round->blocks - first);
-
-		for (int list = 0; list < lists; list++)
-			if (list_tids[list] != NULL)
-				until[list] = first_at_block(list_tids[list], from[list], list_counts[list], end);
-		for (int t = 0; t < state->nq; t++)
-		{
-			const int  *mine = probed + (Size) t * probes;
-			const float *sims = state->sims + (Size) t * lists;
-
-			for (int p = 0; p < credited_probes; p++)
-			{
-				int			list = mine[p];
-
-				credit_list(round, list_tids[list] + from[list], until[list] - from[list], t + 1,
-							sims[list] - sims[mine[probes - 1]]);
-			}
-		}
-		memcpy(from, until, sizeof(Size) * lists);
-		CHECK_FOR_INTERRUPTS();
+		pfree(shares[p].from);
+		pfree(shares[p].until);
 	}
-	pfree(from);
-	pfree(until);
 }
 
 /* Rank the pages of this round's probed lists that were not returned yet. */
@@ -726,7 +782,7 @@ run_round(IndexScanDesc scan)
 		}
 
 		/* Credit by gain over the token's imputed score (its weakest probe's). */
-		if (flat_count > 0 && extent.in_block_order)
+		if (flat_count > 0 && extent.in_block_order && extent.max_offset <= MaxHeapTuplesPerPage)
 			credit_in_chunks(round, state, probed, probes - (skip_weakest ? 1 : 0), list_tids, list_counts);
 		else
 			for (int t = 0; t < state->nq; t++)

@@ -190,6 +190,14 @@ SELECT count(*) AS candidates,
        (SELECT count(DISTINCT (page::text::point)[0]) FROM ivf_whole) > 10 AS many_blocks
 FROM (SELECT *, row_number() OVER () AS n FROM ivf_whole) w
 FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)) c USING (n);
+-- Those chunks are shared with helper threads where the CPUs and
+-- max_parallel_workers_per_gather allow; without them, the same.
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) AS candidates,
+       count(*) FILTER (WHERE (w.page, w.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing
+FROM (SELECT *, row_number() OVER () AS n FROM ivf_whole) w
+FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)) c USING (n);
+RESET max_parallel_workers_per_gather;
 RESET colpali.ivf_credit_chunk_blocks;
 -- Two scans interleaved in one backend (cursors): each keeps its own
 -- credits. The first takes 1,000 pages, the second one, then the first the
