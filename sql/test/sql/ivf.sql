@@ -25,6 +25,18 @@ CREATE FUNCTION ivf_question() RETURNS real[] LANGUAGE sql STABLE AS $$
     SELECT array_agg(ivf_row(4200 + j) ORDER BY j) FROM generate_series(2, 4) j
 $$;
 
+-- The first `n` candidates of `index` for the question now, against those
+-- saved in a table before: how many, and how many differ in page or estimate.
+CREATE FUNCTION ivf_differing(saved regclass, index regclass, n int)
+RETURNS TABLE (candidates bigint, differing bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT count(*), count(*) FILTER (WHERE (s.page, s.estimate) IS DISTINCT FROM (c.page, c.estimate))
+         FROM (SELECT *, row_number() OVER () AS n FROM %s) s
+         FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates(%L, ivf_question(), %s)) c USING (n)',
+        saved, index, n);
+END $$;
+
 CREATE TABLE ivf_pages (id int PRIMARY KEY, embedding multihalfvec(8));
 INSERT INTO ivf_pages SELECT i, ivf_page(i, 4) FROM generate_series(1, 300) i;
 
@@ -76,10 +88,7 @@ RESET colpali.ivf_probes;
 -- table instead; that path ranks exactly as the array does.
 CREATE TEMP TABLE ivf_flat AS SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000);
 SET colpali.ivf_flat_credits = off;
-SELECT count(*) AS candidates,
-       count(*) FILTER (WHERE (f.page, f.estimate) IS DISTINCT FROM (h.page, h.estimate)) AS differing
-FROM (SELECT *, row_number() OVER () AS n FROM ivf_flat) f
-FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000)) h USING (n);
+SELECT * FROM ivf_differing('ivf_flat', 'ivf_index', 1000);
 RESET colpali.ivf_flat_credits;
 SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), -1);
 SELECT * FROM colpali_ivf_candidates('ivf_pages_pkey', ivf_question(), 1);
@@ -120,15 +129,9 @@ FROM (SELECT id FROM ivf_pages ORDER BY embedding <#> ivf_question()) every_page
 -- ranks as the hash table does.
 CREATE TEMP TABLE ivf_unordered AS SELECT * FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000);
 SET colpali.ivf_credit_chunk_blocks = 1;
-SELECT count(*) AS candidates,
-       count(*) FILTER (WHERE (u.page, u.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing
-FROM (SELECT *, row_number() OVER () AS n FROM ivf_unordered) u
-FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000)) c USING (n);
+SELECT * FROM ivf_differing('ivf_unordered', 'ivf_index', 1000);
 SET colpali.ivf_flat_credits = off;
-SELECT count(*) AS candidates,
-       count(*) FILTER (WHERE (u.page, u.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing
-FROM (SELECT *, row_number() OVER () AS n FROM ivf_unordered) u
-FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_index', ivf_question(), 1000)) c USING (n);
+SELECT * FROM ivf_differing('ivf_unordered', 'ivf_index', 1000);
 RESET colpali.ivf_flat_credits;
 RESET colpali.ivf_credit_chunk_blocks;
 REINDEX INDEX ivf_index;
@@ -185,18 +188,12 @@ SELECT count(*) AS in_both FROM
 -- crediting every block at once.
 CREATE TEMP TABLE ivf_whole AS SELECT * FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000);
 SET colpali.ivf_credit_chunk_blocks = 1;
-SELECT count(*) AS candidates,
-       count(*) FILTER (WHERE (w.page, w.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing,
-       (SELECT count(DISTINCT (page::text::point)[0]) FROM ivf_whole) > 10 AS many_blocks
-FROM (SELECT *, row_number() OVER () AS n FROM ivf_whole) w
-FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)) c USING (n);
+SELECT (SELECT count(DISTINCT (page::text::point)[0]) FROM ivf_whole) > 10 AS many_blocks;
+SELECT * FROM ivf_differing('ivf_whole', 'ivf_many_index', 6000);
 -- Those chunks are shared with helper threads where the CPUs and
 -- max_parallel_workers_per_gather allow; without them, the same.
 SET max_parallel_workers_per_gather = 0;
-SELECT count(*) AS candidates,
-       count(*) FILTER (WHERE (w.page, w.estimate) IS DISTINCT FROM (c.page, c.estimate)) AS differing
-FROM (SELECT *, row_number() OVER () AS n FROM ivf_whole) w
-FULL JOIN (SELECT *, row_number() OVER () AS n FROM colpali_ivf_candidates('ivf_many_index', ivf_question(), 6000)) c USING (n);
+SELECT * FROM ivf_differing('ivf_whole', 'ivf_many_index', 6000);
 RESET max_parallel_workers_per_gather;
 RESET colpali.ivf_credit_chunk_blocks;
 -- Two scans interleaved in one backend (cursors): each keeps its own
@@ -271,4 +268,4 @@ SELECT pg_relation_size('ivf_many_alone') = pg_relation_size('ivf_many_shared') 
 RESET colpali.ivf_probes;
 
 DROP TABLE ivf_pages, ivf_empty, ivf_mixed, ivf_unlogged, ivf_many;
-DROP FUNCTION ivf_question(), ivf_page(int, int), ivf_row(int);
+DROP FUNCTION ivf_differing(regclass, regclass, int), ivf_question(), ivf_page(int, int), ivf_row(int);
