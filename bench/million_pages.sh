@@ -21,6 +21,9 @@ queries=${QUERIES:-30}
 threads=${THREADS:-$(nproc)}
 probes=${PROBES:-4 8 16}
 candidates=${CANDIDATES:-100}
+for n in "$pages" "$queries" "$threads" "$candidates" $probes; do
+  [[ $n =~ ^[1-9][0-9]{0,8}$ ]] || { echo "million_pages.sh: '$n' is not a whole number from 1 to 999,999,999" >&2; exit 2; }
+done
 source bench/lib.sh
 cache=$HOME/.cache/colpali-bench
 mkdir -p "$cache"

@@ -42,8 +42,8 @@
 
 #define IVF_DEFAULT_LISTS	1024
 #define IVF_MAX_LISTS		65536
-/* A scan credits on the backend and at most 16 helper threads. */
-#define IVF_MAX_SCAN_SHARES 17
+/* Helper threads a build or a scan may start beside its backend. */
+#define IVF_MAX_HELPERS 16
 #define IVF_DEFAULT_PROBES	8
 
 /* Page kinds, in IvfPageOpaque.kind. */

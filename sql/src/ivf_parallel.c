@@ -31,7 +31,6 @@
 
 /* Tokens per parallel step: about 0.4 s of one core at 1,024 lists. */
 #define STEP_TOKENS 32768
-#define MAX_HELPERS 16
 
 typedef struct NearestShare
 {
@@ -52,31 +51,36 @@ nearest_share(void *arg)
 	return NULL;
 }
 
-int
-ivf_build_helpers(void)
+/* Helpers within `allowed`, IVF_MAX_HELPERS and the CPUs beside the backend. */
+static int
+helpers_within(int allowed)
 {
 	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return Max(0, Min(Min(max_parallel_maintenance_workers, MAX_HELPERS), (int) cpus - 1));
+	return Max(0, Min(Min(allowed, IVF_MAX_HELPERS), (int) cpus - 1));
+}
+
+int
+ivf_build_helpers(void)
+{
+	return helpers_within(max_parallel_maintenance_workers);
 }
 
 /* A scan's: as many as max_parallel_workers_per_gather allows a query. */
 int
 ivf_scan_helpers(void)
 {
-	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return Max(0, Min(Min(max_parallel_workers_per_gather, MAX_HELPERS), (int) cpus - 1));
+	return helpers_within(max_parallel_workers_per_gather);
 }
 
 void
 ivf_run_shares(void *(*run) (void *), void *shares, Size size, int parts)
 {
-	pthread_t	threads[MAX_HELPERS];
-	bool		started[MAX_HELPERS];
+	pthread_t	threads[IVF_MAX_HELPERS];
+	bool		started[IVF_MAX_HELPERS];
 	sigset_t	all,
 				previous;
-	int			helpers = Min(parts - 1, MAX_HELPERS);
+	int			helpers = Min(parts - 1, IVF_MAX_HELPERS);
 	char	   *share = (char *) shares;
 
 	Assert(parts == helpers + 1);
@@ -105,7 +109,7 @@ static void
 nearest_step(const float *tokens, int count, const float *layout, int lists, int dim, int32 *out,
 			 int helpers)
 {
-	NearestShare shares[MAX_HELPERS + 1];
+	NearestShare shares[IVF_MAX_HELPERS + 1];
 	int			parts = helpers + 1;
 
 	for (int p = 0; p < parts; p++)

@@ -663,13 +663,12 @@ static void
 credit_in_chunks(RoundCredits *round, const IvfScanState *state, const int *probed, int credited_probes,
 				 ItemPointerData *const *list_tids, const Size *list_counts)
 {
-	CreditShare shares[IVF_MAX_SCAN_SHARES];
+	CreditShare shares[IVF_MAX_HELPERS + 1];
 	int			lists = state->info->lists;
 	BlockNumber chunk = ivf_credit_chunk_blocks > 0 ? (BlockNumber) ivf_credit_chunk_blocks
 		: Max(1, CREDIT_CHUNK_SLOTS / round->per_block);
 	BlockNumber chunks = (round->blocks + chunk - 1) / chunk;
-	int			parts = (int) Min((BlockNumber) Min(ivf_scan_helpers() + 1, IVF_MAX_SCAN_SHARES),
-								  Max(1, chunks / CHUNKS_PER_SHARE));
+	int			parts = (int) Min((BlockNumber) ivf_scan_helpers() + 1, Max(1, chunks / CHUNKS_PER_SHARE));
 
 	for (int p = 0; p < parts; p++)
 		shares[p] = (CreditShare) {
