@@ -45,6 +45,10 @@ void colpali_stream_begin(colpali_stream *s, const float *query, int nq, int dim
     s->codes_have = 0;
     s->magnitudes = NULL;
     s->magnitudes_have = 0;
+    s->code_row_bytes = 0;
+    s->magnitude_row_bytes = 0;
+    s->code_rows = 0;
+    s->staged_rows = 0;
     for (int i = 0; i < nq; i++)
         row_max[i] = -INFINITY;
 }
@@ -63,7 +67,10 @@ void colpali_stream_begin_planes(colpali_stream *s, const float *query, int nq, 
     colpali_stream_begin(s, query, nq, dim, row_max, staging, staging_rows);
     s->planes = 1;
     s->codes = codes;
-    s->codes_bytes = (size_t)rows * colpali_code_bytes(dim);
+    s->code_row_bytes = colpali_code_bytes(dim);
+    s->magnitude_row_bytes = colpali_planes_magnitude_bytes(dim);
+    s->code_rows = rows;
+    s->codes_bytes = (size_t)rows * s->code_row_bytes;
     s->magnitudes = magnitudes;
 }
 
@@ -79,6 +86,7 @@ static void score_staged(colpali_stream *s)
                                      s->row_max) != COLPALI_OK)
         s->status = COLPALI_NONFINITE;
     s->rows_scored += (int64_t)rows;
+    s->staged_rows = 0;
     const size_t rest = s->staged_bytes - rows * row_bytes;
     memmove(s->staging, (const char *)s->staging + rows * row_bytes, rest);
     s->staged_bytes = rest;
@@ -121,17 +129,16 @@ static void feed_half(colpali_stream *s, const unsigned char *in, size_t length,
  * staging buffer after the rows it holds; scores it once full. */
 static void widen_planes(colpali_stream *s, const unsigned char *in, size_t n)
 {
-    const size_t code_bytes = colpali_code_bytes(s->dim);
-    const size_t staged_rows = s->staged_bytes / ((size_t)s->dim * sizeof(float));
-    const size_t next = (size_t)s->rows_scored + staged_rows;
-    if (next + n > s->codes_bytes / code_bytes) {
+    const int64_t next = s->rows_scored + s->staged_rows;
+    if (next + (int64_t)n > s->code_rows) {
         s->status = -1;        /* more magnitudes than codes: a malformed value */
         return;
     }
-    colpali_planes_rows_to_float(s->codes + next * code_bytes, in, (int)n, s->dim,
-                                 s->staging + staged_rows * (size_t)s->dim);
+    colpali_planes_rows_to_float(s->codes + (size_t)next * s->code_row_bytes, in, (int)n, s->dim,
+                                 s->staging + (size_t)s->staged_rows * (size_t)s->dim);
+    s->staged_rows += (int)n;
     s->staged_bytes += n * (size_t)s->dim * sizeof(float);
-    if (staged_rows + n == (size_t)s->staging_rows)
+    if (s->staged_rows == s->staging_rows)
         score_staged(s);
 }
 
@@ -140,7 +147,7 @@ static void widen_planes(colpali_stream *s, const unsigned char *in, size_t n)
  * pieces is gathered in `magnitudes` first. */
 static void feed_planes(colpali_stream *s, const unsigned char *in, size_t length)
 {
-    const size_t row_bytes = colpali_planes_magnitude_bytes(s->dim);
+    const size_t row_bytes = s->magnitude_row_bytes;
     while (length > 0 && s->status == COLPALI_OK) {
         size_t take;
         if (s->codes_have < s->codes_bytes) {
@@ -160,10 +167,9 @@ static void feed_planes(colpali_stream *s, const unsigned char *in, size_t lengt
                 widen_planes(s, s->magnitudes, 1);
             }
         } else {
-            const size_t staged_rows = s->staged_bytes / ((size_t)s->dim * sizeof(float));
             size_t rows = length / row_bytes;
-            if (rows > (size_t)s->staging_rows - staged_rows)
-                rows = (size_t)s->staging_rows - staged_rows;
+            if (rows > (size_t)(s->staging_rows - s->staged_rows))
+                rows = (size_t)(s->staging_rows - s->staged_rows);
             widen_planes(s, in, rows);
             take = rows * row_bytes;
         }

@@ -309,16 +309,7 @@ struct ExtensionBench: AsyncParsableCommand {
             }
             var halves = [UInt16](repeating: 0, count: floats.count)
             precondition(colpali_float_to_half(floats, floats.count, &halves) < 0, "stored pages are within the half range")
-            let pageBytes = colpali_planes_bytes(1030, 128)
-            var planes = [UInt8](repeating: 0, count: count * pageBytes)
-            halves.withUnsafeBufferPointer { h in
-                planes.withUnsafeMutableBufferPointer { p in
-                    for page in 0..<count {
-                        colpali_planes_pack(h.baseAddress! + page * 1030 * 128, 1030, 128, p.baseAddress! + page * pageBytes)
-                    }
-                }
-            }
-            return BarePages(count: count, floats: floats, halves: halves, planes: planes)
+            return BarePages(count: count, floats: floats, halves: halves, planes: KernelBench.planes(halves: halves, pages: count))
         }
 
         /// Pages per second of each kernel over all the pages, split across

@@ -6,8 +6,16 @@ import Foundation
 struct KernelBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kernel", abstract: "Bare MaxSim kernel throughput in memory.")
 
+    enum Layout: String, ExpressibleByArgument, CaseIterable {
+        case fp32, half, planes
+    }
+
     @Option var pages = 2000
     @Option var threads = 2
+    @Option(help: "How pages are held: fp32 (real[][]), half (16-bit rows) or planes (sign planes, as stored).")
+    var layout: Layout = .fp32
+    @Option(help: "Feed each page in pieces of this many bytes (planes only), as TOAST chunks arrive.")
+    var pieceBytes: Int?
 
     func run() async throws {
         let corpus = SyntheticCorpus(seed: 1)
@@ -17,9 +25,37 @@ struct KernelBench: AsyncParsableCommand {
         let samples = (0..<distinct).map { corpus.page($0) }
         for page in 0..<pages { data += samples[page % distinct] }
         let query = corpus.query(0, target: 0)
-        let rate = Self.rate(data: data, pages: pages, query: query, threads: threads)
-        print(String(format: "{\"pages\": %d, \"threads\": %d, \"kernel\": \"%@\", \"pages_per_s\": %.0f}",
-                     pages, threads, String(cString: colpali_kernel_isa()), rate))
+        let rate: Double
+        switch layout {
+        case .fp32:
+            rate = Self.rate(data: data, pages: pages, query: query, threads: threads)
+        case .half, .planes:
+            var halves = [UInt16](repeating: 0, count: data.count)
+            precondition(colpali_float_to_half(data, data.count, &halves) < 0, "synthetic pages are within the half range")
+            data = []
+            if layout == .half {
+                rate = Self.halfRate(data: halves, pages: pages, query: query, threads: threads)
+            } else {
+                rate = Self.planesRate(data: Self.planes(halves: halves, pages: pages), pages: pages, query: query, threads: threads,
+                                       pieceBytes: pieceBytes)
+            }
+        }
+        print(String(format: "{\"pages\": %d, \"threads\": %d, \"layout\": \"%@\", \"kernel\": \"%@\", \"pages_per_s\": %.0f}",
+                     pages, threads, layout.rawValue, String(cString: colpali_kernel_isa()), rate))
+    }
+
+    /// 1,030 x 128 pages of halves packed in sign planes, one after another.
+    static func planes(halves: [UInt16], pages: Int) -> [UInt8] {
+        let pageBytes = colpali_planes_bytes(1030, 128)
+        var planes = [UInt8](repeating: 0, count: pages * pageBytes)
+        halves.withUnsafeBufferPointer { h in
+            planes.withUnsafeMutableBufferPointer { p in
+                for page in 0..<pages {
+                    colpali_planes_pack(h.baseAddress! + page * 1030 * 128, 1030, 128, p.baseAddress! + page * pageBytes)
+                }
+            }
+        }
+        return planes
     }
 
     static func rate(data: [Float], pages: Int, query: [Float], threads: Int, repeats: Int = 3) -> Double {
@@ -52,12 +88,18 @@ struct KernelBench: AsyncParsableCommand {
 
     /// The same over pages in sign planes (the layout stored since extension
     /// 1.4: the codes, then 15-bit magnitudes), 263,680 bytes each.
-    static func planesRate(data: [UInt8], pages: Int, query: [Float], threads: Int, repeats: Int = 3) -> Double {
+    /// `pieceBytes` feeds each page in pieces of that many bytes, as the
+    /// extension feeds a stored page's TOAST chunks (1,996 bytes each).
+    static func planesRate(data: [UInt8], pages: Int, query: [Float], threads: Int, repeats: Int = 3,
+                           pieceBytes: Int? = nil) -> Double {
         let pageBytes = colpali_planes_bytes(1030, 128)
+        let piece = pieceBytes ?? pageBytes
         return streamRate(data: data, pages: pages, query: query, threads: threads, repeats: repeats) { stream, page, q, buffers in
             colpali_stream_begin_planes(&stream, q, 20, 128, 1030, buffers.rowMax, buffers.staging, buffers.stagingRows,
                                         buffers.codes, buffers.magnitudes)
-            _ = colpali_stream_feed(&stream, page, pageBytes)
+            for start in stride(from: 0, to: pageBytes, by: piece) {
+                _ = colpali_stream_feed(&stream, page + start, min(piece, pageBytes - start))
+            }
         } pageOffset: { $0 * pageBytes }
     }
 

@@ -178,6 +178,12 @@ typedef struct {
     size_t codes_have;
     uint8_t *magnitudes;   /* a row split between pieces: colpali_planes_magnitude_bytes(dim) */
     size_t magnitudes_have;
+    /* Counted rather than divided out of byte counts on every piece: a
+     * TOAST chunk brings about 8 rows, so per-piece work shows. */
+    size_t code_row_bytes;
+    size_t magnitude_row_bytes;
+    int64_t code_rows;     /* rows the codes are for */
+    int staged_rows;       /* whole widened rows in staging */
 } colpali_stream;
 
 /* Rows of staging for this dim: about 32 KiB, at least one row. */
