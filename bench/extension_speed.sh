@@ -59,6 +59,12 @@ for n in sys.argv[1:]:
     r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
     print(f"{n:>7} {r['exact_in_postgres_best_of_3_pages_per_s']:>15.0f} {r['exact_bare_half_kernel_pages_per_s']:>17.0f} {r['in_postgres_vs_bare_half']:>13} "
           f"{r['exact_bare_planes_kernel_pages_per_s']:>19.0f} {r['in_postgres_vs_bare_planes']:>15}")
+print("\n        the same, paired question by question (each exact scan, then the bare planes kernel for the")
+print("        same question; 5 rounds), in PG / bare planes: median (p25-p75, min-max), threads of the bare kernel")
+for n in sys.argv[1:]:
+    r = json.load(open(f"/tmp/colpali-bench-extension-{n}.json"))
+    p = r["in_postgres_vs_bare_planes_paired"]
+    print(f"{n:>7} {p['median']:>6} ({p['p25']}-{p['p75']}, {p['min']}-{p['max']}) over {p['pairs']} pairs, {r['bare_kernel_threads']} threads")
 print(f"\n{'pages':>7} {'GB/1000 planes':>15} {'GB/1000 rows+codes':>19} {'exact planes':>13} {'exact rows':>11} {'hamming planes':>15} {'hamming codes col':>18} {'same top 10':>12}")
 print("        (this schema's pages against the same pages as before migration 0009, pages/s, best of 3 alternated)")
 for n in sys.argv[1:]:
