@@ -96,6 +96,8 @@ planes-borrowed-bit-dropped|Sources/ColPaliKernels/sign_planes.c|SignPlanesTests
 planes-codes-of-first-rows|Sources/ColPaliKernels/stream.c|SignPlanesTests|"colpali_planes_rows_to_float(s->codes + (size_t)next * s->code_row_bytes, in,"|"colpali_planes_rows_to_float(s->codes, in,"
 planes-staged-rows-kept|Sources/ColPaliKernels/stream.c|SignPlanesTests|"    s->staged_rows = 0;\n    const size_t rest"|"    const size_t rest"
 toast-fetch-stale-block|sql/src/toast_stream.c|pg_regress:multihalfvec|"BufferGetBlockNumber(buffer) != ItemPointerGetBlockNumber(tid))"|"BufferGetBlockNumber(buffer) != BufferGetBlockNumber(buffer))"
+slice-reads-every-chunk|sql/src/toast_stream.c|pg_regress:multihalfvec|"return slice->have < slice->wanted;"|"return slice->have <= slice->wanted;"
+prefilter-slice-detoasted|sql/src/binary_functions.c|pg_regress:multihalfvec|"dim, toast_scratch(fcinfo->flinfo), &nd, &doc_dim"|"dim, NULL, &nd, &doc_dim"
 planes-streamed-as-rows|sql/src/toast_stream.c|pg_regress:multihalfvec|"\tif (layout == MULTIHALFVEC_PLANES)\n\t\ttoast_stream_begin_planes"|"\tif (layout == -1)\n\t\ttoast_stream_begin_planes"
 planes-codes-slice-unused|sql/src/multihalfvec.c|pg_regress:multihalfvec|"if (v->layout == MULTIHALFVEC_PLANES && v->dim == dim_hint"|"if (v->layout == -1 && v->dim == dim_hint"
 sign-planes-migration-skipped|migrations/0009_sign_planes.sql|MigrationHistoryTests|"    ALTER TABLE pages ALTER COLUMN embedding TYPE multihalfvec USING embedding::real[]::multihalfvec;\n"|""

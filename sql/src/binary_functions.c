@@ -12,6 +12,7 @@
 
 #include "colpali_kernels.h"
 #include "multihalfvec.h"
+#include "toast_stream.h"
 #include "multivector.h"
 
 /*
@@ -119,7 +120,8 @@ maxsim_hamming_half(PG_FUNCTION_ARGS)
 
 	check_dim(dim, "maxsim_hamming");
 	nq = code_rows(qc, dim, "maxsim_hamming", "query");
-	dc = multihalfvec_codes(PG_GETARG_DATUM(1), dim, &nd, &doc_dim, "maxsim_hamming");
+	dc = multihalfvec_codes(PG_GETARG_DATUM(1), dim, toast_scratch(fcinfo->flinfo), &nd, &doc_dim,
+							"maxsim_hamming");
 	if (doc_dim != dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -165,7 +167,8 @@ maxsim_binary_half(PG_FUNCTION_ARGS)
 	const uint8 *dc;
 
 	multivector_check_finite(query, "maxsim_binary", "query");
-	dc = multihalfvec_codes(PG_GETARG_DATUM(1), query.dim, &nd, &doc_dim, "maxsim_binary");
+	dc = multihalfvec_codes(PG_GETARG_DATUM(1), query.dim, toast_scratch(fcinfo->flinfo), &nd,
+							&doc_dim, "maxsim_binary");
 	multivector_check_same_dim(query, (MultiVector) {NULL, nd, doc_dim}, "maxsim_binary");
 	PG_RETURN_FLOAT4(binary_score(query, dc, nd));
 }

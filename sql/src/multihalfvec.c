@@ -24,6 +24,7 @@
 
 #include "colpali_kernels.h"
 #include "multihalfvec.h"
+#include "toast_stream.h"
 
 bool		colpali_sign_planes = true;
 
@@ -334,7 +335,7 @@ binary_quantize_half(PG_FUNCTION_ARGS)
 {
 	int			rows,
 				dim;
-	const uint8 *codes = multihalfvec_codes(PG_GETARG_DATUM(0), 0, &rows, &dim, "binary_quantize");
+	const uint8 *codes = multihalfvec_codes(PG_GETARG_DATUM(0), 0, NULL, &rows, &dim, "binary_quantize");
 	Size		bytes = (Size) rows * colpali_code_bytes(dim);
 	bytea	   *result = palloc(VARHDRSZ + bytes);
 
@@ -358,7 +359,8 @@ codes_of_value(const MultiHalfVec *v)
 }
 
 const uint8 *
-multihalfvec_codes(Datum datum, int dim_hint, int *rows, int *dim, const char *func)
+multihalfvec_codes(Datum datum, int dim_hint, ToastScratch *scratch, int *rows, int *dim,
+				   const char *func)
 {
 	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
 	MultiHalfVec *v;
@@ -383,7 +385,9 @@ multihalfvec_codes(Datum datum, int dim_hint, int *rows, int *dim, const char *f
 			int64		slice = MULTIHALFVEC_STREAM_HEADER +
 				expected_rows * (int64) colpali_code_bytes(dim_hint);
 
-			v = (MultiHalfVec *) PG_DETOAST_DATUM_SLICE(datum, 0, slice);
+			v = scratch != NULL ? (MultiHalfVec *) toast_read_slice(datum, (Size) slice, scratch) : NULL;
+			if (v == NULL)
+				v = (MultiHalfVec *) PG_DETOAST_DATUM_SLICE(datum, 0, slice);
 			if (v->layout == MULTIHALFVEC_PLANES && v->dim == dim_hint && v->rows == expected_rows &&
 				VARSIZE(v) == VARHDRSZ + slice)
 			{

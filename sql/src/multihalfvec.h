@@ -65,9 +65,13 @@ extern const uint16 *multihalfvec_halves(const MultiHalfVec *v);
  * The sign-bit codes (rows x colpali_code_bytes(dim)) of the multihalfvec
  * `datum`, reading no more of a stored page in sign planes than its codes;
  * *rows and *dim set, ERROR where the value is malformed. `dim_hint` is the
- * dimension the caller expects: it lets one slice read do.
+ * dimension the caller expects: it lets one slice read do. With `scratch`
+ * (the call site's), that slice is read as the exact scan reads chunks,
+ * through a ring once the call site has read a quarter of shared buffers,
+ * so a prefilter over every page does not push the rest of the cache out.
  */
-extern const uint8 *multihalfvec_codes(Datum datum, int dim_hint, int *rows, int *dim,
-									   const char *func);
+struct ToastScratch;
+extern const uint8 *multihalfvec_codes(Datum datum, int dim_hint, struct ToastScratch *scratch,
+									   int *rows, int *dim, const char *func);
 
 #endif

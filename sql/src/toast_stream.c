@@ -16,6 +16,9 @@
  * buffer is sized from it. Anything unusual (compressed, a NULL bitmap,
  * missing or out-of-order chunks, a length that disagrees with the shape)
  * is left to the detoaster, which checks and reports it.
+ *
+ * The prefilters' slices (a page's codes, its first chunks) are read by the
+ * same loop, so that a prefilter over every page keeps to the ring as well.
  */
 #include "postgres.h"
 
@@ -245,17 +248,20 @@ scan_strategy(ToastScratch *scratch)
 	return scratch->strategy;
 }
 
-ToastStreamResult
-maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const char *func,
-				  ToastScratch *scratch, float *score)
+/* What is done with each chunk's bytes; false stops the reading. */
+typedef bool (*ChunkConsumer) (void *context, const char *data, Size length);
+
+/*
+ * Reads the chunks of the uncompressed on-disk value `pointer` in order and
+ * hands each to `consume` until it stops or they end. The chunks are found
+ * with the same ordered index scan the detoaster uses; the heap fetch is
+ * ours, so that it can go through the call site's ring. False where a chunk
+ * is missing, out of order or stored unusually (the detoaster reports those).
+ */
+static bool
+read_chunks(const struct varatt_external *pointer, ToastScratch *scratch, ChunkConsumer consume,
+			void *context, int32 *chunks_read)
 {
-#if PG_VERSION_NUM >= 180000
-	/* The TOAST snapshot interface used below changed in PostgreSQL 18. */
-	return TOAST_STREAM_NOT_APPLICABLE;
-#else
-	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
-	struct varatt_external pointer;
-	DocumentStream stream;
 	Relation	toastrel;
 	Relation   *toastidxs;
 	int			num_indexes;
@@ -267,30 +273,12 @@ maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const c
 	ItemPointer tid;
 	Buffer		buffer = InvalidBuffer;
 	int32		expected_chunk = 0;
-	Size		bytes = 0;
+	bool		in_order = true;
 
-	if (!colpali_stream_toast || !VARATT_IS_EXTERNAL_ONDISK(attr))
-		return TOAST_STREAM_NOT_APPLICABLE;
-	VARATT_EXTERNAL_GET_POINTER(pointer, attr);
-	if (VARATT_EXTERNAL_IS_COMPRESSED(pointer))
-		return TOAST_STREAM_NOT_APPLICABLE;
-
-	memset(&stream, 0, sizeof(stream));
-	stream.query = query;
-	stream.format = format;
-	stream.header_needed = format == DOCUMENT_HALF ? MULTIHALFVEC_STREAM_HEADER : ARRAY_STREAM_HEADER;
-	stream.func = func;
-	stream.scratch = scratch;
-	stream.usable = true;
-
-	/*
-	 * The chunks in order, by the same index scan the detoaster uses; the
-	 * heap fetch is ours, so that it can go through the scan's ring.
-	 */
-	toastrel = table_open(pointer.va_toastrelid, AccessShareLock);
+	toastrel = table_open(pointer->va_toastrelid, AccessShareLock);
 	valid_index = toast_open_indexes(toastrel, AccessShareLock, &toastidxs, &num_indexes);
 	ScanKeyInit(&key, (AttrNumber) 1, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(pointer.va_valueid));
+				ObjectIdGetDatum(pointer->va_valueid));
 	init_toast_snapshot(&toast_snapshot);
 	strategy = scan_strategy(scratch);
 	scan = index_beginscan(toastrel, toastidxs[valid_index], &toast_snapshot, 1, 0);
@@ -325,26 +313,126 @@ maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const c
 		chunk = DatumGetPointer(heap_getattr(&tuple, 3, RelationGetDescr(toastrel), &isnull));
 		/* Anything out of the ordinary: let the detoaster check and report it. */
 		if (chunk_number != expected_chunk || (VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk)))
-			stream.usable = false;
-		if (!stream.usable)
+		{
+			in_order = false;
 			break;
-		consume_chunk(&stream, VARDATA_ANY(chunk), VARSIZE_ANY_EXHDR(chunk));
-		bytes += VARSIZE_ANY_EXHDR(chunk);
+		}
 		expected_chunk++;
+		if (!consume(context, VARDATA_ANY(chunk), VARSIZE_ANY_EXHDR(chunk)))
+			break;
 	}
 	if (BufferIsValid(buffer))
 		ReleaseBuffer(buffer);
 	index_endscan(scan);
 	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
 	table_close(toastrel, AccessShareLock);
+	*chunks_read = expected_chunk;
+	return in_order;
+}
 
-	if (!stream.usable || stream.header_bytes < stream.header_needed ||
-		bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) ||
-		bytes != stream.header_needed + stream.payload_bytes ||
+/* A page's chunk into the kernel stream, its bytes counted. */
+typedef struct StreamConsumer
+{
+	DocumentStream *stream;
+	Size		bytes;
+} StreamConsumer;
+
+static bool
+consume_into_stream(void *context, const char *data, Size length)
+{
+	StreamConsumer *consumer = context;
+
+	consume_chunk(consumer->stream, data, length);
+	consumer->bytes += length;
+	return consumer->stream->usable;
+}
+
+ToastStreamResult
+maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const char *func,
+				  ToastScratch *scratch, float *score)
+{
+#if PG_VERSION_NUM >= 180000
+	/* The TOAST snapshot interface used below changed in PostgreSQL 18. */
+	return TOAST_STREAM_NOT_APPLICABLE;
+#else
+	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
+	struct varatt_external pointer;
+	DocumentStream stream;
+	StreamConsumer consumer = {&stream, 0};
+	int32		chunks;
+
+	if (!colpali_stream_toast || !VARATT_IS_EXTERNAL_ONDISK(attr))
+		return TOAST_STREAM_NOT_APPLICABLE;
+	VARATT_EXTERNAL_GET_POINTER(pointer, attr);
+	if (VARATT_EXTERNAL_IS_COMPRESSED(pointer))
+		return TOAST_STREAM_NOT_APPLICABLE;
+
+	memset(&stream, 0, sizeof(stream));
+	stream.query = query;
+	stream.format = format;
+	stream.header_needed = format == DOCUMENT_HALF ? MULTIHALFVEC_STREAM_HEADER : ARRAY_STREAM_HEADER;
+	stream.func = func;
+	stream.scratch = scratch;
+	stream.usable = true;
+
+	if (!read_chunks(&pointer, scratch, consume_into_stream, &consumer, &chunks) ||
+		!stream.usable || stream.header_bytes < stream.header_needed ||
+		consumer.bytes != (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer) ||
+		consumer.bytes != stream.header_needed + stream.payload_bytes ||
 		colpali_stream_finish(&stream.score, stream.doc_rows, score) != COLPALI_OK)
 		return TOAST_STREAM_NOT_APPLICABLE;
 	elog(DEBUG2, "%s: scored a %d x %d document from %d TOAST chunks", func, stream.doc_rows,
-		 stream.score.dim, expected_chunk);
+		 stream.score.dim, chunks);
 	return TOAST_STREAM_SCORED;
+#endif
+}
+
+/* A slice's chunks, copied until it is whole. */
+typedef struct SliceConsumer
+{
+	char	   *out;
+	Size		wanted;
+	Size		have;
+} SliceConsumer;
+
+static bool
+consume_into_slice(void *context, const char *data, Size length)
+{
+	SliceConsumer *slice = context;
+	Size		take = Min(length, slice->wanted - slice->have);
+
+	memcpy(slice->out + slice->have, data, take);
+	slice->have += take;
+	return slice->have < slice->wanted;
+}
+
+struct varlena *
+toast_read_slice(Datum datum, Size length, ToastScratch *scratch)
+{
+#if PG_VERSION_NUM >= 180000
+	return NULL;
+#else
+	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
+	struct varatt_external pointer;
+	struct varlena *result;
+	SliceConsumer slice;
+	int32		chunks;
+
+	if (!colpali_stream_toast || !VARATT_IS_EXTERNAL_ONDISK(attr))
+		return NULL;
+	VARATT_EXTERNAL_GET_POINTER(pointer, attr);
+	if (VARATT_EXTERNAL_IS_COMPRESSED(pointer) || length == 0 ||
+		length > (Size) VARATT_EXTERNAL_GET_EXTSIZE(pointer))
+		return NULL;
+	result = scratch_buffer(scratch, (void **) &scratch->slice, &scratch->slice_capacity,
+							VARHDRSZ + length, 1);
+	slice.out = VARDATA(result);
+	slice.wanted = length;
+	slice.have = 0;
+	if (!read_chunks(&pointer, scratch, consume_into_slice, &slice, &chunks) || slice.have != length)
+		return NULL;
+	SET_VARSIZE(result, VARHDRSZ + length);
+	elog(DEBUG2, "read the first %zu bytes of a stored value from its first %d TOAST chunks", length, chunks);
+	return result;
 #endif
 }

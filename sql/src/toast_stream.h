@@ -45,6 +45,8 @@ typedef struct ToastScratch
 	Size		codes_capacity;
 	uint8	   *magnitudes;		/* a row split between chunks, in sign planes */
 	Size		magnitudes_capacity;
+	char	   *slice;			/* the last slice read (toast_read_slice) */
+	Size		slice_capacity;
 	uint64		blocks_read;	/* TOAST blocks this call site has read */
 	struct BufferAccessStrategyData *strategy;	/* its ring, once past a
 												 * quarter of shared buffers */
@@ -75,5 +77,15 @@ extern void toast_stream_begin_half(colpali_stream *stream, ToastScratch *scratc
  */
 extern ToastStreamResult maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query,
 										   const char *func, ToastScratch *scratch, float *score);
+
+/*
+ * The first `length` bytes of the uncompressed on-disk value `datum`, as a
+ * varlena, read from its first chunks the way the stream reads them:
+ * through this call site's ring once it has read a lot, which a detoasted
+ * slice never does. The result lives in `scratch` until the next slice.
+ * NULL where the value is not such, or its chunks are unusual: the caller
+ * then detoasts, which reports any fault.
+ */
+extern struct varlena *toast_read_slice(Datum datum, Size length, ToastScratch *scratch);
 
 #endif

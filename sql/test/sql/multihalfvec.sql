@@ -130,8 +130,9 @@ SELECT * FROM layouts_agree ORDER BY id;
 SET colpali.stream_toast = off;
 SELECT * FROM layouts_agree ORDER BY id;
 RESET colpali.stream_toast;
--- The prefilters read a stored page's codes alone (DEBUG2 names the slice);
--- a page in the rows layout is read whole, and prints nothing.
+-- The prefilters read a stored page's codes alone, from its first chunks as
+-- the exact scan reads them (DEBUG2 names the slice);
+-- a page in the rows layout, whose header the slice shows, is then read whole.
 SET client_min_messages = debug2;
 SELECT maxsim_hamming(binary_quantize(q), embedding, dim) > 0 AS planes
 FROM stored_half JOIN queries ON dim = multivector_dim(embedding) WHERE id = 1;
