@@ -40,7 +40,7 @@ _PG_init(void)
 	colpali_set_pause(colpali_check_interrupts);
 	DefineCustomBoolVariable("colpali.stream_toast",
 							 "Scores stored pages from their TOAST chunks instead of detoasting them.",
-							 "Off takes the detoasting path for every page: the reference for tests and benchmarks.",
+							 "Off takes the detoasting path for every page and every prefilter slice: the reference for tests and benchmarks.",
 							 &colpali_stream_toast,
 							 true,
 							 PGC_USERSET,

@@ -226,6 +226,27 @@ consume_chunk(DocumentStream *d, const char *data, Size length)
 		d->usable = false;		/* NaN/Inf: the detoasting path names it */
 }
 
+#if PG_VERSION_NUM >= 180000
+
+/*
+ * The TOAST snapshot interface read_chunks uses changed in PostgreSQL 18;
+ * there, pages and slices are read by detoasting.
+ */
+ToastStreamResult
+maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const char *func,
+				  ToastScratch *scratch, float *score)
+{
+	return TOAST_STREAM_NOT_APPLICABLE;
+}
+
+struct varlena *
+toast_read_slice(Datum datum, Size length, ToastScratch *scratch)
+{
+	return NULL;
+}
+
+#else
+
 /*
  * The buffer ring for this call site's reads, once they have read more than
  * a quarter of shared buffers: the rule PostgreSQL's own sequential scans
@@ -351,10 +372,6 @@ ToastStreamResult
 maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const char *func,
 				  ToastScratch *scratch, float *score)
 {
-#if PG_VERSION_NUM >= 180000
-	/* The TOAST snapshot interface used below changed in PostgreSQL 18. */
-	return TOAST_STREAM_NOT_APPLICABLE;
-#else
 	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
 	struct varatt_external pointer;
 	DocumentStream stream;
@@ -384,7 +401,6 @@ maxsim_from_toast(Datum datum, DocumentFormat format, MultiVector query, const c
 	elog(DEBUG2, "%s: scored a %d x %d document from %d TOAST chunks", func, stream.doc_rows,
 		 stream.score.dim, chunks);
 	return TOAST_STREAM_SCORED;
-#endif
 }
 
 /* A slice's chunks, copied until it is whole. */
@@ -409,9 +425,6 @@ consume_into_slice(void *context, const char *data, Size length)
 struct varlena *
 toast_read_slice(Datum datum, Size length, ToastScratch *scratch)
 {
-#if PG_VERSION_NUM >= 180000
-	return NULL;
-#else
 	struct varlena *attr = (struct varlena *) DatumGetPointer(datum);
 	struct varatt_external pointer;
 	struct varlena *result;
@@ -434,5 +447,6 @@ toast_read_slice(Datum datum, Size length, ToastScratch *scratch)
 	SET_VARSIZE(result, VARHDRSZ + length);
 	elog(DEBUG2, "read the first %zu bytes of a stored value from its first %d TOAST chunks", length, chunks);
 	return result;
-#endif
 }
+
+#endif

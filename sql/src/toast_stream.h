@@ -17,8 +17,9 @@ typedef enum DocumentFormat
 	DOCUMENT_HALF				/* multihalfvec: rows and dim, then halves */
 } DocumentFormat;
 
-/* colpali.stream_toast: off scores every stored page through a detoast
- * (the reference path, for tests and benchmarks). */
+/* colpali.stream_toast: off scores every stored page, and reads every
+ * prefilter's slice, through a detoast (the reference path, for tests and
+ * benchmarks). */
 extern bool colpali_stream_toast;
 
 typedef enum ToastStreamResult
