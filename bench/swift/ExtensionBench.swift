@@ -19,6 +19,12 @@ struct ExtensionBench: AsyncParsableCommand {
     @Option(help: "Pages the plain-SQL MaxSim is timed on (it is slow).") var plainSQLPages = 5
     @Option var seed: UInt64 = 42
 
+    func validate() throws {
+        guard pages >= 1, queries >= 1, plainSQLPages >= 1 else {
+            throw ValidationError("--pages, --queries and --plain-sql-pages must be at least 1")
+        }
+    }
+
     func run() async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning

@@ -17,6 +17,14 @@ struct KernelBench: AsyncParsableCommand {
     @Option(help: "Feed each page in pieces of this many bytes (planes only), as TOAST chunks arrive.")
     var pieceBytes: Int?
 
+    func validate() throws {
+        guard pages >= 1, threads >= 1 else { throw ValidationError("--pages and --threads must be at least 1") }
+        if let pieceBytes {
+            guard layout == .planes else { throw ValidationError("--piece-bytes applies to --layout planes only") }
+            guard pieceBytes >= 1 else { throw ValidationError("--piece-bytes must be at least 1") }
+        }
+    }
+
     func run() async throws {
         let corpus = SyntheticCorpus(seed: 1)
         var data = [Float]()
