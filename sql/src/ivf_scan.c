@@ -565,6 +565,38 @@ collect_credited(RoundCredits *round, Size keep, Size *count)
 }
 
 /*
+ * Credit by gain over each token's imputed score (its weakest probe's):
+ * every token's first `credited_probes` lists, over their postings [from,
+ * until) (from NULL: from the first), token after token. The one order of
+ * crediting, whole or a range of blocks at a time, so that each page sees
+ * the same credits in the same order and the ranking is the same.
+ */
+static void
+credit_tokens(RoundCredits *round, const IvfScanState *state, const int *probed, int credited_probes,
+			  ItemPointerData *const *list_tids, const Size *from, const Size *until, bool check_interrupts)
+{
+	int			lists = state->info->lists;
+	int			probes = state->probes;
+
+	for (int t = 0; t < state->nq; t++)
+	{
+		const int  *mine = probed + (Size) t * probes;
+		const float *sims = state->sims + (Size) t * lists;
+
+		for (int p = 0; p < credited_probes; p++)
+		{
+			int			list = mine[p];
+			Size		start = from != NULL ? from[list] : 0;
+
+			credit_list(round, list_tids[list] + start, until[list] - start, t + 1,
+						sims[list] - sims[mine[probes - 1]]);
+			if (check_interrupts)
+				CHECK_FOR_INTERRUPTS();
+		}
+	}
+}
+
+/*
  * Credits of a flat array handled at a time: 32 Ki slots, 256 KB, which stay
  * in L2 while every token's lists pass over them. Crediting the whole array
  * token by token went to memory for nearly every posting once the array
@@ -622,7 +654,6 @@ credit_share(void *arg)
 {
 	CreditShare *share = (CreditShare *) arg;
 	int			lists = share->state->info->lists;
-	int			probes = share->state->probes;
 
 	for (int list = 0; list < lists; list++)
 		if (share->list_tids[list] != NULL)
@@ -635,19 +666,8 @@ credit_share(void *arg)
 			if (share->list_tids[list] != NULL)
 				share->until[list] = first_at_block(share->list_tids[list], share->from[list],
 													share->list_counts[list], end);
-		for (int t = 0; t < share->state->nq; t++)
-		{
-			const int  *mine = share->probed + (Size) t * probes;
-			const float *sims = share->state->sims + (Size) t * lists;
-
-			for (int p = 0; p < share->credited_probes; p++)
-			{
-				int			list = mine[p];
-
-				credit_list(share->round, share->list_tids[list] + share->from[list],
-							share->until[list] - share->from[list], t + 1, sims[list] - sims[mine[probes - 1]]);
-			}
-		}
+		credit_tokens(share->round, share->state, share->probed, share->credited_probes, share->list_tids,
+					  share->from, share->until, false);
 		memcpy(share->from, share->until, sizeof(Size) * lists);
 		first = end;
 		if (share->on_backend)
@@ -780,22 +800,11 @@ run_round(IndexScanDesc scan)
 				mark_returned(round);
 		}
 
-		/* Credit by gain over the token's imputed score (its weakest probe's). */
 		if (flat_count > 0 && extent.in_block_order && extent.max_offset <= MaxHeapTuplesPerPage)
 			credit_in_chunks(round, state, probed, probes - (skip_weakest ? 1 : 0), list_tids, list_counts);
 		else
-			for (int t = 0; t < state->nq; t++)
-			{
-				const int  *mine = probed + (Size) t * probes;
-				const float *sims = state->sims + (Size) t * lists;
-
-				for (int p = 0; p < probes - (skip_weakest ? 1 : 0); p++)
-				{
-					credit_list(round, list_tids[mine[p]], list_counts[mine[p]], t + 1,
-								sims[mine[p]] - sims[mine[probes - 1]]);
-					CHECK_FOR_INTERRUPTS();
-				}
-			}
+			credit_tokens(round, state, probed, probes - (skip_weakest ? 1 : 0), list_tids, NULL,
+						  list_counts, true);
 	}
 
 	/* The TIDs are spent: the scratch keeps their buffer for the next round or scan. */
